@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make demo   - create .venv when missing, run the whole recipe on the bundled digits example
+#   make test   - create .venv when missing, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The versions this project's machines install from local disk; users get the ranges in pyproject.toml.
+PINS   := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test bench clean
+
+$(BIN)/dlcheck: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(PINS)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/dlcheck
+
+demo: $(BIN)/dlcheck
+	$(BIN)/dlcheck run recipes/digits.yaml --out dlcheck-out
+
+test: $(BIN)/dlcheck
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+bench: $(BIN)/dlcheck
+	$(BIN)/python benchmarks/startup.py
+
+clean:
+	rm -rf $(VENV) dlcheck-out

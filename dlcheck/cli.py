@@ -1,0 +1,257 @@
+"""The command line: parse, dispatch, render, exit. No torch at import time (`--help` stays fast).
+
+Every check command shares the options of DESIGN §3; check-specific flags come from
+``CHECK_FLAGS`` and land in that check's settings (where a recipe can set them too). Commands are
+built from the registry, so a new check module needs one entry here and no new function.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+import typer
+
+from dlcheck import __version__
+from dlcheck import checks as registry
+from dlcheck.errors import UserError
+
+app = typer.Typer(
+    name="dlcheck",
+    help="Sanity checks for PyTorch training set-ups: point it at your model and data before you "
+         "burn a GPU-day. Exit codes: 0 pass/warn, 1 fail, 2 error or bad input.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A check-specific command-line flag that sets ``settings[key]`` of its check."""
+
+    key: str
+    type: type
+    help: str
+
+    @property
+    def option(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+#: Check-specific flags; each key must be in the check's SETTINGS (a test holds this true).
+CHECK_FLAGS: dict[str, list[Flag]] = {
+    "init-loss": [Flag("batches", int, "batches averaged for the initial loss")],
+    "overfit-small": [
+        Flag("batches", int, "size of the tiny subset, in batches"),
+        Flag("batch_size", int, "re-batch the subset to this many samples per batch"),
+        Flag("max_steps", int, "give up after this many optimizer steps"),
+    ],
+    "lr-find": [
+        Flag("start_lr", float, "first learning rate of the sweep"),
+        Flag("end_lr", float, "last learning rate of the sweep"),
+        Flag("steps", int, "steps in the sweep"),
+        Flag("linear", bool, "sweep linearly instead of exponentially"),
+        Flag("probe", bool, "also run short trainings at candidate LRs (recipe step 3)"),
+    ],
+    "init-stats": [Flag("batches", int, "batches fed through the model")],
+    "bn-gap": [Flag("batches", int, "batches compared in train and eval mode")],
+    "aug-preview": [
+        Flag("count", int, "source images in the grid"),
+        Flag("draws", int, "augmented draws per source image"),
+    ],
+    "data-check": [Flag("batches", int, "batches inspected")],
+}
+
+#: Checks that train, and so take --lr / --amp.
+TRAINING_CHECKS = {"overfit-small", "lr-find", "init-stats", "data-check", "bn-gap"}
+
+
+def _common_params(trains: bool) -> list[inspect.Parameter]:
+    """The options every check command takes (DESIGN §3), as inspect Parameters for Typer."""
+    def opt(name, annotation, default, *decls, help):
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=Annotated[annotation, typer.Option(*decls, help=help)])
+
+    params = [
+        inspect.Parameter("target", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+            Optional[str], typer.Argument(help="target file (train_setup.py), module (pkg.setup) or "
+                                               "YAML recipe", show_default=False)]),
+        opt("config", Optional[str], None, "--config", "-c", help="YAML recipe with target, options and thresholds"),
+        opt("model", Optional[str], None, "--model", help="model as file.py:name or pkg.module:name"),
+        opt("data", Optional[str], None, "--data", help="train loader as file.py:name or pkg.module:name"),
+        opt("val_data", Optional[str], None, "--val-data", help="validation loader spec"),
+        opt("loss", Optional[str], None, "--loss", help="loss function spec"),
+        opt("device", Optional[str], None, "--device", help="auto | cpu | cuda | cuda:N (default: auto)"),
+        opt("seed", Optional[int], None, "--seed", help="seed for torch, numpy and random (default: 0)"),
+        opt("json", Optional[str], None, "--json", help="write the JSON report here ('-' for stdout)"),
+        opt("junit", Optional[str], None, "--junit", help="write a JUnit XML report here"),
+        opt("markdown", Optional[str], None, "--markdown", help="write a Markdown summary here"),
+        opt("out", Optional[str], None, "--out", help="folder for artifacts (plots, grids, CSV)"),
+        opt("strict", Optional[bool], None, "--strict", help="warnings fail (exit 1)", ),
+        opt("quiet", Optional[bool], None, "--quiet", "-q", help="no report on the console, no progress bars"),
+        opt("ignore", Optional[list[str]], None, "--ignore", help="drop findings with this code (repeatable)"),
+        opt("input_key", Optional[str], None, "--input-key", help="key of the inputs in dict batches"),
+        opt("target_key", Optional[str], None, "--target-key", help="key of the targets in dict batches"),
+        opt("budget", Optional[float], None, "--budget", help="seconds each check may take"),
+        opt("debug", bool, False, "--debug", help="show tracebacks"),
+    ]
+    if trains:
+        params += [
+            opt("lr", Optional[float], None, "--lr", help="learning rate (default: the target's lr, else 1e-3)"),
+            opt("amp", Optional[bool], None, "--amp", help="mixed precision on CUDA (bf16, or fp16 with a GradScaler)"),
+        ]
+    return params
+
+
+def _flag_params(flags: list[Flag]) -> list[inspect.Parameter]:
+    params = []
+    for flag in flags:
+        decl = flag.option if flag.type is not bool else f"{flag.option}/--no-{flag.option[2:]}"
+        params.append(inspect.Parameter(
+            "check_" + flag.key, inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Optional[flag.type], typer.Option(decl, help=flag.help, show_default=False)]))
+    return params
+
+
+def _make_command(name: str | None):
+    """A Typer command for check ``name`` (or for `run` when None) with the right signature."""
+    trains = name is None or name in TRAINING_CHECKS
+    flags = CHECK_FLAGS.get(name, []) if name else []
+    params = _common_params(trains) + _flag_params(flags)
+    if name is None:
+        params.insert(1, inspect.Parameter("checks", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+            Optional[str], typer.Option("--checks", help="comma-separated checks to run (default: the "
+                                                          "recipe's, else all)")]))
+
+    def command(**kwargs):
+        _dispatch(name, kwargs, flags)
+
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+def _dispatch(name: str | None, kwargs: dict[str, Any], flags: list[Flag]) -> None:
+    """Settings from recipe and flags -> run the checks -> render -> exit with DESIGN §4's code."""
+    from dlcheck import config
+
+    debug = kwargs.pop("debug", False)
+    check_flags = {flag.key: kwargs.pop("check_" + flag.key) for flag in flags}
+    checks = kwargs.pop("checks", None)
+    target = kwargs.pop("target")
+    recipe_path = kwargs.pop("config")
+    try:
+        if target and target.lower().endswith((".yaml", ".yml")):
+            if recipe_path:
+                raise UserError(f"two recipes given: '{target}' and --config {recipe_path}")
+            recipe_path, target = target, None
+        recipe = config.load_recipe(recipe_path) if recipe_path else None
+        if target:
+            kwargs["target"] = target
+        if checks:
+            kwargs["checks"] = [c.strip() for c in checks.split(",") if c.strip()]
+        for key in ("target", "model", "data", "val_data", "loss"):
+            if kwargs.get(key):  # paths on the command line are relative to where we stand
+                kwargs[key] = config.absolute_ref(kwargs[key])
+        settings = config.merge(recipe, kwargs, {name: check_flags} if name else {})
+        settings.debug = debug
+        names = [name] if name else (settings.checks or registry.available())
+        from dlcheck import runner
+
+        report = runner.execute(settings, names)
+    except UserError as exc:
+        _fail_with(exc, debug)
+    except KeyboardInterrupt:
+        typer.echo("dlcheck: interrupted; the model was restored", err=True)
+        raise typer.Exit(130) from None
+    code = _render(report, settings)
+    raise typer.Exit(code)
+
+
+def _fail_with(exc: UserError, debug: bool):
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    typer.secho(f"dlcheck: error: {exc.message}", fg="red", err=True)
+    raise typer.Exit(2) from None
+
+
+def _render(report, settings) -> int:
+    """Write every report the settings ask for; print errors; return the exit code."""
+    from dlcheck.render import console, junit, markdown
+    from dlcheck.render import json as json_render
+
+    to_stdout_json = settings.json == "-"
+    try:
+        if settings.json:
+            json_render.write(report, settings.json)
+        if settings.junit:
+            junit.write(report, settings.junit)
+        if settings.markdown:
+            markdown.write(report, settings.markdown)
+    except OSError as exc:
+        _fail_with(UserError(f"the report cannot be written: {exc.strerror}: '{exc.filename}'"), settings.debug)
+    if not settings.quiet:
+        console.print_report(report, stderr=to_stdout_json, strict=settings.strict)
+    for check in report.checks:
+        if check.status == "error":
+            if settings.debug and check.traceback:
+                sys.stderr.write(check.traceback)
+            typer.secho(f"dlcheck: error: {check.name}: {check.summary}", fg="red", err=True)
+    return report.exit_code(settings.strict)
+
+
+for _name in registry.available():
+    module_help = registry.TITLES.get(_name, "")
+    app.command(_name, help=f"Recipe step {list(registry.REGISTRY).index(_name) + 1}: {module_help}.")(
+        _make_command(_name))
+
+app.command("run", help="Run every check (or those the recipe / --checks names) as one CI gate.")(
+    _make_command(None))
+
+
+@app.command("list")
+def list_checks():
+    """List the checks and every finding code."""
+    from dlcheck.codes import codes_for
+    from dlcheck.render.console import print_catalogue
+
+    print_catalogue([(n, registry.TITLES.get(n, ""), codes_for(n)) for n in registry.available()])
+
+
+@app.command("explain")
+def explain(code: Annotated[str, typer.Argument(help="a finding code (DLC101) or its name")]):
+    """What a finding code means, why it matters, and how to fix it."""
+    from dlcheck.codes import lookup
+    from dlcheck.render.console import print_code
+
+    found = lookup(code)
+    if found is None:
+        typer.secho(f"dlcheck: error: unknown finding code '{code}' (see `dlcheck list`)", fg="red", err=True)
+        raise typer.Exit(2)
+    print_code(found)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"dlcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                          help="print the version and exit")] = None):
+    pass
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,296 @@
+"""The one table of every finding code (Ruff/pylint style): stable code, short name, default
+severity, and the text `dlcheck explain CODE` prints.
+
+Blocks by check: DLC0xx general, DLC1xx init-loss, DLC2xx overfit-small, DLC3xx lr-find,
+DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check. A code is never reused
+for another meaning; a retired code stays in the table. No torch import here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    check: str
+    severity: str  # default severity: info, warn, fail, error
+    title: str  # what it means, one line
+    why: str  # why it matters
+    fix: str  # how to fix it (the default advice of a finding)
+
+
+_TABLE = [
+    # -- general -----------------------------------------------------------------------------
+    Code("DLC001", "bad-input", "*", "error",
+         "The check could not run: the set-up handed to dlcheck is wrong.",
+         "Nothing was measured, so nothing can be judged.",
+         "Read the one-line message: it names the file, name or batch at fault."),
+    Code("DLC002", "check-crashed", "*", "error",
+         "The check raised an unexpected exception (in the user's code or in dlcheck).",
+         "Nothing was measured; the other checks still ran.",
+         "Run again with --debug to see the traceback."),
+    Code("DLC003", "over-budget", "*", "warn",
+         "The check ran past its time budget and stopped early.",
+         "Its verdict rests on less evidence than asked for.",
+         "Raise the budget in the recipe, or use a smaller subset / model for the sanity run."),
+    # -- init-loss ---------------------------------------------------------------------------
+    Code("DLC101", "init-loss-far-above", "init-loss", "fail",
+         "The loss at initialisation is far above ln(C).",
+         "A C-class softmax classifier that knows nothing should predict uniformly, giving loss "
+         "ln(C). Far more means confident wrong predictions at step 0: the logits are too large, "
+         "so early training is spent undoing the init (the 'hockey stick' loss curve).",
+         "Scale the final layer's weights down (e.g. multiply by 0.01 or use the default init) "
+         "and zero-initialise its bias."),
+    Code("DLC102", "init-loss-above", "init-loss", "warn",
+         "The loss at initialisation is noticeably above ln(C).",
+         "Moderately large logits at init waste the first iterations; common with TensorFlow-style "
+         "heads on small inputs.",
+         "Consider scaling the final layer's weights down and zero-initialising its bias."),
+    Code("DLC103", "init-loss-below", "init-loss", "warn",
+         "The loss at initialisation is below ln(C) (and below the label entropy).",
+         "An untrained model cannot beat chance: a loss this low hints at a label leak into the "
+         "inputs, a loss averaged wrongly, or a loss that is not the one expected.",
+         "Check that inputs do not contain the labels, and that the loss is mean cross-entropy "
+         "over the batch."),
+    Code("DLC104", "init-loss-not-finite", "init-loss", "fail",
+         "The loss at initialisation is NaN or Inf.",
+         "Training cannot start from a non-finite loss.",
+         "Look for NaN/Inf inputs (dlcheck data-check), log(0) in a custom loss, or an init so "
+         "large that the logits overflow."),
+    Code("DLC105", "init-predictions-collapsed", "init-loss", "warn",
+         "At initialisation almost every sample is predicted as the same class.",
+         "A well-initialised classifier spreads its (random) predictions; one dominant class means "
+         "a large output bias or a saturated / exploded layer before the head.",
+         "Zero the final bias; run dlcheck init-stats to find the layer that saturates."),
+    Code("DLC106", "output-width-mismatch", "init-loss", "fail",
+         "The model's output width differs from the number of classes.",
+         "Extra outputs are classes that never occur; too few cannot express every label.",
+         "Make the final layer's out_features equal num_classes (or fix num_classes in the target)."),
+    Code("DLC107", "labels-out-of-range", "init-loss", "error",
+         "Labels fall outside the range the model's outputs can express.",
+         "Cross-entropy fails (or, on CUDA, triggers a device-side assert) on such labels.",
+         "Map labels to 0..C-1, or widen the model's final layer."),
+    Code("DLC108", "loss-not-cross-entropy", "init-loss", "info",
+         "The loss is not softmax cross-entropy, so the ln(C) reference does not apply.",
+         "The initial-loss recipe step is defined for softmax classifiers.",
+         "Nothing to fix; judge the initial loss against what your loss expects at chance."),
+    Code("DLC109", "labels-imbalanced", "init-loss", "info",
+         "Labels are imbalanced: the best initial loss a tuned output bias reaches is the label "
+         "entropy, below ln(C).",
+         "With skewed classes, initialising the output bias to log class frequencies removes the "
+         "first easy phase of training.",
+         "Optionally set the final bias to log(class frequency)."),
+    # -- overfit-small -----------------------------------------------------------------------
+    Code("DLC201", "overfit-loss-flat", "overfit-small", "fail",
+         "Training on a tiny subset did not make the loss fall.",
+         "Any working set-up memorises a few batches; a flat loss means the learning rate is far "
+         "too low, or the init / architecture blocks learning.",
+         "Run dlcheck lr-find and use its suggestion; then check the init with dlcheck init-stats."),
+    Code("DLC202", "overfit-diverged", "overfit-small", "fail",
+         "The loss became NaN/Inf while overfitting a tiny subset.",
+         "Divergence on a handful of batches means the learning rate is too high or the init is "
+         "unstable.",
+         "Lower the learning rate (dlcheck lr-find), or add gradient clipping."),
+    Code("DLC203", "overfit-softmax-before-loss", "overfit-small", "fail",
+         "The model's outputs are already probabilities (they sum to 1) but the loss expects logits.",
+         "nn.CrossEntropyLoss applies log-softmax itself; a softmax before it squashes gradients "
+         "and the loss stalls far above zero.",
+         "Remove the final softmax from the model (apply it only at inference)."),
+    Code("DLC204", "overfit-params-frozen", "overfit-small", "fail",
+         "Parameters never changed while training: frozen, without gradient, or not in the optimizer.",
+         "Those weights cannot learn; a model that is mostly frozen cannot fit even a tiny subset.",
+         "Set requires_grad=True where intended and pass model.parameters() to the optimizer."),
+    Code("DLC205", "overfit-stalled", "overfit-small", "fail",
+         "The loss fell but stalled far from zero on a tiny subset.",
+         "Memorising a few batches needs little capacity; stalling points to too small a model, "
+         "a bottleneck, or a loss/label mismatch.",
+         "Check the architecture's capacity and that the outputs fit the loss; try dlcheck lr-find."),
+    Code("DLC206", "overfit-slow", "overfit-small", "warn",
+         "The subset was fit, but only after many steps.",
+         "Slow memorisation often means a low learning rate or a poor init.",
+         "Try dlcheck lr-find for a better learning rate."),
+    Code("DLC207", "regularisation-off", "overfit-small", "info",
+         "Weight decay and/or dropout were turned off for the overfitting run.",
+         "Regularisation fights memorisation; the recipe turns it off for this step.",
+         "Nothing to fix."),
+    # -- lr-find -----------------------------------------------------------------------------
+    Code("DLC301", "lr-no-descent", "lr-find", "fail",
+         "No learning rate in the sweep made the loss fall.",
+         "If no LR helps, the problem is not the LR: a frozen model, a broken loss, or unpaired data.",
+         "Run dlcheck overfit-small and dlcheck data-check."),
+    Code("DLC302", "lr-above-divergence", "lr-find", "warn",
+         "The configured learning rate is above the point where the loss diverged in the sweep.",
+         "Training at that LR is likely to blow up.",
+         "Use a learning rate near the suggestion."),
+    Code("DLC303", "lr-far-below-suggestion", "lr-find", "warn",
+         "The configured learning rate is more than 10x below the suggestion.",
+         "Training will work but waste time; the loss falls slowly.",
+         "Try a learning rate near the suggestion."),
+    Code("DLC304", "lr-rules-disagree", "lr-find", "info",
+         "The suggestion rules disagree by more than a decade.",
+         "The curve has no clear steep region; any single suggestion is less certain.",
+         "Confirm with dlcheck lr-find --probe (short runs at candidate LRs)."),
+    Code("DLC305", "lr-curve-unusable", "lr-find", "warn",
+         "The LR curve is too short or too flat to suggest a learning rate.",
+         "The sweep stopped early or the loss did not react to the LR.",
+         "Widen the sweep (--start-lr/--end-lr) or use more steps."),
+    # -- init-stats --------------------------------------------------------------------------
+    Code("DLC401", "activations-collapse", "init-stats", "fail",
+         "Activation std shrinks layer after layer towards zero.",
+         "With too small an init every layer scales its input down; deep layers see almost zero "
+         "and their gradients vanish.",
+         "Use He (ReLU) or Xavier (tanh) initialisation, or add normalisation layers."),
+    Code("DLC402", "activations-explode", "init-stats", "fail",
+         "Activation std grows layer after layer.",
+         "Too large an init multiplies the signal at every layer; logits and gradients explode.",
+         "Use He (ReLU) or Xavier (tanh) initialisation, or add normalisation layers."),
+    Code("DLC403", "activations-saturated", "init-stats", "fail",
+         "tanh/sigmoid/hardtanh outputs sit at their limits.",
+         "Saturated units pass (almost) no gradient back.",
+         "Scale the init down (Xavier for tanh) or normalise the inputs."),
+    Code("DLC404", "dead-units", "init-stats", "warn",
+         "ReLU units output zero for every sample seen.",
+         "Dead units never get a gradient and never recover.",
+         "Check for large negative biases, a too-high learning rate, or use LeakyReLU."),
+    Code("DLC405", "gradients-vanish", "init-stats", "warn",
+         "Gradient norms shrink by orders of magnitude from the last layer to the first.",
+         "Early layers barely learn.",
+         "Fix the init scale, add normalisation or residual connections."),
+    Code("DLC406", "gradients-explode", "init-stats", "fail",
+         "Gradient norms grow by orders of magnitude from the last layer to the first.",
+         "Early layers get huge updates and training diverges.",
+         "Fix the init scale, add normalisation, or clip gradients."),
+    Code("DLC407", "weight-scale-off", "init-stats", "warn",
+         "A layer's weight std is far from both the Xavier and the He scale for its fan-in.",
+         "Custom inits far from these scales are the usual cause of collapse or explosion.",
+         "Use nn.init.kaiming_normal_ (ReLU) or nn.init.xavier_normal_ (tanh/sigmoid)."),
+    Code("DLC408", "stats-not-finite", "init-stats", "fail",
+         "NaN/Inf appears in an activation or gradient.",
+         "The first layer where it appears is where the bug is.",
+         "Inspect that layer's inputs and parameters."),
+    Code("DLC409", "update-ratio-off", "init-stats", "warn",
+         "The update-to-weight ratio after one step is far from ~1e-3.",
+         "Much larger: the LR is too high; much smaller: it is too low.",
+         "Adjust the learning rate (dlcheck lr-find)."),
+    # -- bn-gap ------------------------------------------------------------------------------
+    Code("DLC501", "bn-on-logits", "bn-gap", "fail",
+         "A BatchNorm layer normalises the model's output (the logits).",
+         "Normalised logits cannot grow confident, and differ between train and eval mode.",
+         "Remove the BatchNorm after the final layer."),
+    Code("DLC502", "bias-before-bn", "bn-gap", "info",
+         "A conv/linear bias feeds straight into BatchNorm.",
+         "BatchNorm subtracts the mean, so that bias is a wasted parameter.",
+         "Pass bias=False to the layer before BatchNorm."),
+    Code("DLC503", "bn-no-running-stats", "bn-gap", "warn",
+         "A BatchNorm layer has track_running_stats=False.",
+         "It uses batch statistics in eval mode too, so predictions depend on the batch.",
+         "Keep track_running_stats=True unless that is intended."),
+    Code("DLC504", "bn-momentum-zero", "bn-gap", "fail",
+         "A BatchNorm layer has momentum 0 (running statistics never update).",
+         "Eval mode then normalises with the initial statistics (mean 0, var 1).",
+         "Use the default momentum=0.1 (or None for a cumulative average)."),
+    Code("DLC505", "bn-small-batch", "bn-gap", "warn",
+         "The batch size is small for BatchNorm.",
+         "Batch statistics from few samples are noisy; train and eval behaviour drift apart.",
+         "Use a larger batch, or GroupNorm / LayerNorm."),
+    Code("DLC506", "bn-tiny-batch", "bn-gap", "fail",
+         "The batch size is 1-2, which BatchNorm cannot work with.",
+         "With one or two samples the batch statistics are degenerate.",
+         "Use a larger batch, or GroupNorm / LayerNorm."),
+    Code("DLC507", "bn-train-eval-gap", "bn-gap", "fail",
+         "The model's outputs differ a lot between train and eval mode.",
+         "What you validate is not what you trained; the 'accuracy drops in eval()' problem.",
+         "Look at the layer where the modes part; check batch size, momentum and data order."),
+    Code("DLC508", "no-batchnorm", "bn-gap", "info",
+         "The model has no BatchNorm layer.",
+         "Nothing to compare.",
+         "Nothing to fix."),
+    # -- aug-preview -------------------------------------------------------------------------
+    Code("DLC601", "no-transform", "aug-preview", "warn",
+         "No train transform was found.",
+         "Without it there is nothing to preview.",
+         "Expose train_transform in the target, or set the train dataset's transform."),
+    Code("DLC602", "aug-destroys-samples", "aug-preview", "fail",
+         "Many augmented samples no longer resemble their original.",
+         "The network learns from noise instead of the image.",
+         "Tone down the destructive transform (its probability, scale or magnitude)."),
+    Code("DLC603", "aug-blank-samples", "aug-preview", "warn",
+         "Augmented samples are blank (near-constant).",
+         "Blank samples carry no information but still carry a label.",
+         "Check crops, erasing and colour transforms."),
+    Code("DLC604", "aug-unnormalised", "aug-preview", "warn",
+         "The augmented tensors are not normalised.",
+         "Networks train best on zero-centred, unit-variance inputs.",
+         "Add transforms.Normalize(mean, std) at the end of the pipeline."),
+    Code("DLC605", "aug-double-normalise", "aug-preview", "fail",
+         "Normalisation is applied twice.",
+         "The inputs are shifted and scaled away from what the statistics assume.",
+         "Keep one Normalize in the pipeline."),
+    # -- data-check --------------------------------------------------------------------------
+    Code("DLC701", "data-raw-range", "data-check", "fail",
+         "Inputs look like raw 0-255 values.",
+         "Unscaled inputs make the first layer's outputs huge and training unstable.",
+         "Scale to [0, 1] (ToTensor) and normalise per channel."),
+    Code("DLC702", "data-not-centred", "data-check", "warn",
+         "Inputs are not zero-centred or not unit-scale per channel/feature.",
+         "Uncentred inputs slow training and bias the first layer.",
+         "Normalise with the training set's per-channel mean and std."),
+    Code("DLC703", "data-constant-feature", "data-check", "warn",
+         "Some features/channels are constant.",
+         "A constant feature carries no information (and breaks standardisation).",
+         "Drop it, or check the pipeline that produced it."),
+    Code("DLC704", "data-not-finite", "data-check", "fail",
+         "Inputs contain NaN or Inf.",
+         "One NaN input turns the loss and then every weight into NaN.",
+         "Clean or impute the data; the message names the batch and index."),
+    Code("DLC705", "data-labels-out-of-range", "data-check", "fail",
+         "Labels fall outside 0..C-1.",
+         "Cross-entropy fails or silently mis-trains on them.",
+         "Map labels to 0..C-1."),
+    Code("DLC706", "data-class-imbalance", "data-check", "warn",
+         "Classes are strongly imbalanced.",
+         "Accuracy hides a model that ignores the rare classes.",
+         "Consider reweighting, resampling, or a per-class metric."),
+    Code("DLC707", "data-sorted-batches", "data-check", "fail",
+         "Consecutive batches are dominated by one class: the loader is not shuffling.",
+         "The model chases one class after another and never converges.",
+         "Pass shuffle=True (or a sampler) to the training DataLoader."),
+    Code("DLC708", "data-duplicates", "data-check", "warn",
+         "Duplicated samples in the batches seen.",
+         "Duplicates inflate some samples' weight and leak between splits.",
+         "Deduplicate the dataset."),
+    Code("DLC709", "data-labels-unpaired", "data-check", "fail",
+         "True labels are learned no faster than permuted ones: inputs and labels have come apart.",
+         "The classic X.shuffle(); Y.shuffle() bug leaves nothing to learn.",
+         "Shuffle inputs and labels together (one permutation, or shuffle in the DataLoader)."),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _TABLE}
+assert len(CODES) == len(_TABLE), "duplicate finding code"
+
+
+def codes_for(check: str) -> list[Code]:
+    """Codes a check can emit (general codes included)."""
+    return [c for c in _TABLE if c.check in (check, "*")]
+
+
+def lookup(code_or_name: str) -> Code | None:
+    """Find a code by its code (DLC101, case-insensitive) or its short name."""
+    key = code_or_name.strip()
+    if key.upper() in CODES:
+        return CODES[key.upper()]
+    for c in _TABLE:
+        if c.name == key.lower():
+            return c
+    return None
+
+
+def markdown_table() -> str:
+    """The README's table of every code, generated from this catalogue."""
+    rows = ["| code | name | check | severity | meaning |", "|---|---|---|---|---|"]
+    for c in _TABLE:
+        rows.append(f"| {c.code} | {c.name} | {c.check} | {c.severity} | {c.title} |")
+    return "\n".join(rows)

@@ -1,0 +1,227 @@
+"""What a check gets to work with: the target's parts made ready, on the right device, with the
+user's state protected. Checks measure through this object and never touch the target directly."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dlcheck.batches import call_model, first_batches, logits_of, split_batch
+from dlcheck.device import seed_everything, to_device
+from dlcheck.errors import UserError, describe_exception
+from dlcheck.results import CheckResult
+from dlcheck.state import preserve_model
+from dlcheck.target import Target
+
+#: The learning rate used when neither --lr nor the target's ``lr`` says one.
+DEFAULT_LR = 1e-3
+
+
+class Context:
+    """Everything one check run needs. ``settings`` is the check's merged settings dict."""
+
+    def __init__(self, name: str, target: Target, device: torch.device, seed: int,
+                 settings: dict[str, Any], *, out_dir: str | None = None, lr: float | None = None,
+                 amp: bool = False, quiet: bool = True, budget: float | None = None,
+                 input_key: str | None = None, target_key: str | None = None):
+        self.name = name
+        self.target = target
+        self.device = device
+        self.seed = seed
+        self.settings = settings
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.lr_override = lr
+        self.amp = amp
+        self.quiet = quiet
+        self.input_key = input_key
+        self.target_key = target_key
+        self.result = CheckResult(name=name)
+        self.deadline = time.perf_counter() + budget if budget else None
+        self._loaders: dict[str, Any] = {}
+
+    # -- time ---------------------------------------------------------------------------------
+    def out_of_time(self) -> bool:
+        """True once the check's time budget is spent (checks stop early and say so)."""
+        return self.deadline is not None and time.perf_counter() > self.deadline
+
+    # -- the model ----------------------------------------------------------------------------
+    @contextmanager
+    def model(self):
+        """A model on the device, for this block only.
+
+        A factory is called afresh (after seeding, so the init repeats); a model object is
+        snapshotted and handed back exactly as found, also on error and Ctrl-C.
+        """
+        spec = self.target.model
+        if isinstance(spec, nn.Module):
+            with preserve_model(spec):
+                yield spec.to(self.device)
+            return
+        if not callable(spec):
+            raise UserError(f"{self.target.where('model')} is a {type(spec).__name__}, "
+                            f"not an nn.Module or a function returning one")
+        seed_everything(self.seed)
+        try:
+            model = spec()
+        except Exception as exc:
+            raise UserError(f"model factory {self.target.where('model')} raised {describe_exception(exc)}") from exc
+        if not isinstance(model, nn.Module):
+            raise UserError(f"model factory {self.target.where('model')} returned a "
+                            f"{type(model).__name__}, not an nn.Module")
+        yield model.to(self.device)
+
+    # -- data ---------------------------------------------------------------------------------
+    def loader(self, split: str = "train"):
+        """The train or val loader (factories called once per check); ``None`` for a missing val."""
+        if split in self._loaders:
+            return self._loaders[split]
+        name = "train_loader" if split == "train" else "val_loader"
+        spec = getattr(self.target, name)
+        if spec is not None and callable(spec) and not hasattr(spec, "__iter__"):
+            try:
+                spec = spec()
+            except Exception as exc:
+                raise UserError(f"loader factory {self.target.where(name)} raised {describe_exception(exc)}") from exc
+        self._loaders[split] = spec
+        return spec
+
+    def raw_batches(self, n: int, split: str = "train") -> list:
+        """The first ``n`` batches as the loader yields them (on the CPU, not moved)."""
+        name = "train_loader" if split == "train" else "val_loader"
+        loader = self.loader(split)
+        if loader is None:
+            raise UserError(f"no {name} was given")
+        return first_batches(loader, n, self.target.where(name))
+
+    def batches(self, n: int, split: str = "train") -> list:
+        """The first ``n`` batches, moved to the device and checked to be usable."""
+        where = self.target.where("train_loader" if split == "train" else "val_loader")
+        out = []
+        for i, batch in enumerate(self.raw_batches(n, split)):
+            if self.target.forward is None:
+                split_batch(batch, i, where, self.input_key, self.target_key)  # fails early, clearly
+            out.append(to_device(batch, self.device))
+        return out
+
+    def split(self, batch, index: int = 0, split: str = "train"):
+        """``(inputs, targets)`` of a batch (for checks that look at data without a model)."""
+        where = self.target.where("train_loader" if split == "train" else "val_loader")
+        return split_batch(batch, index, where, self.input_key, self.target_key)
+
+    # -- forward, loss, optimizer ---------------------------------------------------------------
+    def forward(self, model: nn.Module, batch, index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(outputs, targets)`` for one batch: the target's ``forward`` or ``model(inputs)``."""
+        if self.target.forward is not None:
+            try:
+                result = self.target.forward(model, batch)
+            except UserError:
+                raise
+            except Exception as exc:
+                raise UserError(f"{self.target.where('forward')} raised {describe_exception(exc)} "
+                                f"on batch {index}") from exc
+            if not (isinstance(result, (tuple, list)) and len(result) == 2):
+                raise UserError(f"{self.target.where('forward')} must return (outputs, targets), "
+                                f"not {type(result).__name__}")
+            outputs, targets = result
+        else:
+            inputs, targets = self.split(batch, index)
+            outputs = call_model(model, inputs)
+        return logits_of(outputs), targets
+
+    @property
+    def loss_fn(self):
+        return self.target.loss_fn if self.target.loss_fn is not None else nn.CrossEntropyLoss()
+
+    @property
+    def is_cross_entropy(self) -> bool:
+        """True when the loss is softmax cross-entropy (the default, or nn.CrossEntropyLoss / F.cross_entropy)."""
+        fn = self.target.loss_fn
+        return fn is None or isinstance(fn, nn.CrossEntropyLoss) or fn is torch.nn.functional.cross_entropy
+
+    def loss(self, outputs: torch.Tensor, targets) -> torch.Tensor:
+        try:
+            return self.loss_fn(outputs, targets)
+        except Exception as exc:
+            where = self.target.where("loss_fn") if self.target.loss_fn is not None else "the default CrossEntropyLoss"
+            raise UserError(f"{where} raised {describe_exception(exc)} on outputs of shape "
+                            f"{tuple(outputs.shape)}") from exc
+
+    @property
+    def lr(self) -> float:
+        """--lr, else the target's ``lr``, else 1e-3."""
+        if self.lr_override is not None:
+            return float(self.lr_override)
+        if self.target.lr is not None:
+            return float(self.target.lr)
+        return DEFAULT_LR
+
+    def optimizer(self, params, lr: float | None = None) -> torch.optim.Optimizer:
+        """The target's optimizer factory (``callable(params, lr)``), default Adam."""
+        lr = self.lr if lr is None else lr
+        factory = self.target.optimizer
+        if factory is None:
+            return torch.optim.Adam(params, lr=lr)
+        try:
+            opt = factory(params, lr=lr)
+        except Exception as exc:
+            raise UserError(f"optimizer factory {self.target.where('optimizer')} raised {describe_exception(exc)}") from exc
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise UserError(f"optimizer factory {self.target.where('optimizer')} returned a "
+                            f"{type(opt).__name__}, not a torch.optim.Optimizer")
+        return opt
+
+    def num_classes(self, outputs: torch.Tensor | None = None) -> int | None:
+        """The target's ``num_classes``, else the output width of 2-D+ outputs."""
+        if self.target.num_classes is not None:
+            return self.target.num_classes
+        if outputs is not None and outputs.dim() >= 2:
+            return int(outputs.shape[1])
+        return None
+
+    # -- artifacts ------------------------------------------------------------------------------
+    def artifact(self, filename: str) -> Path | None:
+        """A path under ``--out`` for an artifact (recorded in the result), or None without --out."""
+        if self.out_dir is None:
+            return None
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {self.out_dir} cannot be created: {exc.strerror}") from exc
+        path = self.out_dir / f"{self.name}-{filename}"
+        self.result.artifacts.append(str(path))
+        return path
+
+    def write_csv(self, filename: str, rows: list[dict]) -> Path | None:
+        """Rows as CSV under --out (pandas)."""
+        path = self.artifact(filename)
+        if path is not None:
+            import pandas as pd
+
+            pd.DataFrame(rows).to_csv(path, index=False)
+        return path
+
+    # -- progress -------------------------------------------------------------------------------
+    @contextmanager
+    def progress(self, total: int, description: str):
+        """A rich progress bar on stderr (silent with --quiet or off a terminal); yields advance()."""
+        import sys
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        disabled = self.quiet or not sys.stderr.isatty()
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True, disable=disabled) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda steps=1: bar.advance(task, steps)
+
+
+def finite(x: float) -> bool:
+    return x is not None and math.isfinite(x)

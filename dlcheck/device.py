@@ -1,0 +1,58 @@
+"""Device choice, seeding and host-device synchronisation."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from dlcheck.errors import UserError
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` = CUDA when present; ``cpu``; ``cuda``/``cuda:N`` only when that GPU exists."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {spec} was asked for, but CUDA is not available on this machine")
+        try:
+            device = torch.device(spec)
+        except RuntimeError:
+            raise UserError(f"--device {spec} is not a device: use auto, cpu, cuda or cuda:N") from None
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {spec}: this machine has only {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    raise UserError(f"--device {spec} is not a device: use auto, cpu, cuda or cuda:N")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all CUDA devices too) so CPU runs repeat exactly."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work (timing and reading results); a no-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def to_device(obj, device: torch.device):
+    """Move tensors inside tuples, lists and dicts to ``device`` (non-blocking); keep the rest."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
+        return type(obj)(*(to_device(o, device) for o in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,25 @@
+"""The one exception type for "the user's set-up is wrong".
+
+Domain code raises :class:`UserError` with one sentence naming what is wrong and where; only the
+CLI turns it into a red one-liner on stderr and exit code 2 (a check that raises it ends in the
+``error`` status, and the other checks still run).
+"""
+
+
+class UserError(Exception):
+    """Bad input from the user: a missing file, a malformed spec, a loader yielding garbage."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeError: bad thing`` — the user's exception type and message, on one line."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(exc).__name__
+    return f"{name}: {first}" if first else name

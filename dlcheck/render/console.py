@@ -1,0 +1,73 @@
+"""The human report: a table of checks with coloured verdicts, then findings with advice (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+STYLES = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "error": "bold magenta",
+          "info": "cyan"}
+
+
+def _console(stderr: bool) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_report(report, *, stderr: bool = False, strict: bool = False) -> None:
+    """Print ``report``; to stderr when stdout carries a machine report (``--json -``)."""
+    out = _console(stderr)
+    table = Table(title=f"dlcheck {report.target}  ·  {report.device}  ·  seed {report.seed}",
+                  title_justify="left", show_lines=False)
+    table.add_column("check", style="bold")
+    table.add_column("status")
+    table.add_column("time", justify="right")
+    table.add_column("summary", overflow="fold")
+    for c in report.checks:
+        table.add_row(c.name, Text(c.status, style=STYLES[c.status]), f"{c.seconds:.1f}s", c.summary)
+    out.print(table)
+    for c in report.checks:
+        shown = [f for f in c.findings if f.severity != "error"]  # errors are printed on stderr
+        if not shown and not c.artifacts:
+            continue
+        out.print(Text(c.name, style="bold underline"))
+        for f in shown:
+            line = Text("  ")
+            line.append(f"{f.code} ", style=STYLES.get(f.severity, ""))
+            line.append(f"{f.severity}: ", style=STYLES.get(f.severity, ""))
+            line.append(f.message)
+            out.print(line)
+            if f.advice:
+                out.print(Text(f"      → {f.advice}", style="dim"))
+        for path in c.artifacts:
+            out.print(Text(f"  wrote {path}", style="dim"))
+    if report.ignored_unmatched:
+        out.print(Text(f"note: --ignore {', '.join(report.ignored_unmatched)} matched no finding",
+                       style="yellow"))
+    code = report.exit_code(strict)
+    verdict = Text("verdict: ")
+    verdict.append(report.status, style=STYLES[report.status])
+    verdict.append(f"  (exit {code}{', --strict' if strict else ''})")
+    out.print(verdict)
+
+
+def print_catalogue(entries) -> None:
+    """`dlcheck list`: each check with its title and codes."""
+    out = _console(False)
+    for name, title, codes in entries:
+        out.print(Text(name, style="bold"), Text(f"  {title}"))
+        for c in codes:
+            if c.check == "*":
+                continue
+            out.print(Text(f"  {c.code} ", style=STYLES.get(c.severity, "")), Text(f"{c.name}: {c.title}"))
+    out.print(Text("general codes: DLC001 bad-input, DLC002 check-crashed, DLC003 over-budget", style="dim"))
+
+
+def print_code(code) -> None:
+    """`dlcheck explain CODE`."""
+    out = _console(False)
+    out.print(Text(f"{code.code} {code.name}", style="bold"),
+              Text(f"({code.check}, {code.severity})", style=STYLES.get(code.severity, "")))
+    out.print(Text("What it means: ", style="bold"), code.title)
+    out.print(Text("Why it matters: ", style="bold"), code.why)
+    out.print(Text("How to fix it: ", style="bold"), code.fix)

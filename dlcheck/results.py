@@ -1,0 +1,137 @@
+"""Results are plain data: a check measures and judges, renderers only read these objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Statuses from best to worst; the report's status is the worst of its checks.
+STATUS_ORDER = ("pass", "warn", "fail", "error")
+#: Finding severities; ``info`` notes never change a status.
+SEVERITIES = ("info", "warn", "fail", "error")
+
+
+def worst(statuses) -> str:
+    """The worst status in ``statuses`` (``pass`` when there are none)."""
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    best = "pass"
+    for s in statuses:
+        if s == "info":
+            continue
+        if rank[s] > rank[best]:
+            best = s
+    return best
+
+
+@dataclass
+class Finding:
+    """One thing a check noticed: a stable code, how bad it is, what it means, what to do."""
+
+    code: str
+    severity: str
+    message: str
+    advice: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    """What one check measured and concluded."""
+
+    name: str
+    status: str = "pass"
+    summary: str = ""
+    seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+    #: Per-item tables (layers, candidate LRs, ...) for renderers; not part of the JSON contract's
+    #: required keys but written under ``details`` so machines can read them too.
+    details: dict[str, Any] = field(default_factory=dict)
+    #: The traceback of a crash, shown only with ``--debug``.
+    traceback: str | None = None
+    #: Codes that --ignore removed from this result.
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the check passed or only warned (what CI treats as green)."""
+        return self.status in ("pass", "warn")
+
+    def add(self, code: str, message: str, advice: str = "", severity: str | None = None) -> Finding:
+        """Record a finding; its severity defaults to the code's catalogue severity."""
+        from dlcheck.codes import CODES
+
+        sev = severity or CODES[code].severity
+        finding = Finding(code=code, severity=sev, message=message, advice=advice or CODES[code].fix)
+        self.findings.append(finding)
+        return finding
+
+    def settle(self, ignore: frozenset[str] = frozenset()) -> "CheckResult":
+        """Drop ignored findings and set ``status`` to the worst remaining severity."""
+        self.ignored = sorted({f.code for f in self.findings if f.code in ignore})
+        self.findings = [f for f in self.findings if f.code not in ignore]
+        if self.status != "error":
+            self.status = worst(f.severity for f in self.findings)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "status": self.status,
+            "summary": self.summary,
+            "seconds": round(self.seconds, 3),
+            "metrics": self.metrics,
+            "findings": [f.to_dict() for f in self.findings],
+            "artifacts": list(self.artifacts),
+        }
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass
+class Report:
+    """Every check of one invocation, plus where it ran."""
+
+    target: str
+    device: str
+    seed: int
+    checks: list[CheckResult] = field(default_factory=list)
+    version: str = ""
+    ignored_unmatched: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return worst(c.status for c in self.checks)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pass", "warn")
+
+    def exit_code(self, strict: bool = False) -> int:
+        """0 pass/warn, 1 any fail (or warn under ``strict``), 2 any error (DESIGN §4)."""
+        status = self.status
+        if status == "error":
+            return 2
+        if status == "fail" or (strict and status == "warn"):
+            return 1
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        from dlcheck import __version__
+
+        data = {
+            "tool": "dlcheck",
+            "version": self.version or __version__,
+            "target": self.target,
+            "device": self.device,
+            "seed": self.seed,
+            "status": self.status,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+        if self.ignored_unmatched:
+            data["ignored_unmatched"] = list(self.ignored_unmatched)
+        return data

@@ -1,0 +1,118 @@
+"""Run checks: load the target once, give each check a fresh context, turn crashes into
+``error`` results so the other checks still run, and collect one Report."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from pathlib import Path
+
+from dlcheck import checks as registry
+from dlcheck.config import Settings, check_settings_for
+from dlcheck.errors import UserError, describe_exception
+from dlcheck.results import CheckResult, Report
+
+
+def validate_outputs(settings: Settings) -> None:
+    """Fail before any work when an output path cannot be written (nothing written half-way)."""
+    for option, value in (("--json", settings.json), ("--junit", settings.junit),
+                          ("--markdown", settings.markdown)):
+        if not value or value == "-":
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise UserError(f"{option} {value} is a directory, not a file")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise UserError(f"{option} {value} cannot be written: folder '{parent}' does not exist")
+        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise UserError(f"{option} {value} cannot be written: permission denied")
+    if settings.out:
+        out = Path(settings.out)
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out {settings.out} is a file, not a folder")
+        probe = out
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir() or not os.access(probe, os.W_OK):
+            raise UserError(f"--out {settings.out} cannot be written: permission denied at '{probe}'")
+
+
+def prepare(settings: Settings, names: list[str]):
+    """Everything that can fail on bad input, before any check runs: device, outputs, target,
+    check modules and their settings."""
+    from dlcheck.device import resolve_device
+    from dlcheck.target import Target, load_target
+
+    device = resolve_device(settings.device)
+    validate_outputs(settings)
+    if isinstance(settings.target, Target):  # the Python API hands objects over directly
+        target = settings.target
+    else:
+        target = load_target(settings.target, model=settings.model, data=settings.data,
+                             val_data=settings.val_data, loss=settings.loss, base_dir=settings.base_dir)
+    modules = {}
+    for name in names:
+        module = registry.load(name)
+        modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
+    return device, target, modules
+
+
+def run_check(name, module, check_settings, target, device, settings: Settings) -> CheckResult:
+    """Run one check in isolation: seeded, RNG state restored, crash -> ``error`` result."""
+    from dlcheck.context import Context
+    from dlcheck.device import seed_everything, synchronize
+    from dlcheck.state import preserve_rng
+
+    ctx = Context(name, target, device, settings.seed, check_settings, out_dir=settings.out,
+                  lr=settings.lr, amp=settings.amp, quiet=settings.quiet, budget=settings.budget,
+                  input_key=settings.input_key, target_key=settings.target_key)
+    start = time.perf_counter()
+    with preserve_rng():
+        seed_everything(settings.seed)
+        try:
+            result = module.run(ctx)
+            synchronize(device)
+        except UserError as exc:
+            result = ctx.result
+            result.status = "error"
+            result.summary = exc.message
+            result.findings.append(_error_finding("DLC001", exc.message))
+            result.traceback = traceback.format_exc()
+        except Exception as exc:  # a crash in user code or in dlcheck: report it, keep going
+            result = ctx.result
+            result.status = "error"
+            result.summary = f"{name} raised {describe_exception(exc)}"
+            result.findings.append(_error_finding("DLC002", result.summary))
+            result.traceback = traceback.format_exc()
+    result.seconds = time.perf_counter() - start
+    if ctx.deadline is not None and ctx.out_of_time() and result.status != "error":
+        result.add("DLC003", f"{name} ran past its {settings.budget:g} s budget and stopped early")
+    return result.settle(frozenset(c.upper() for c in settings.ignore))
+
+
+def _error_finding(code: str, message: str):
+    from dlcheck.codes import CODES
+    from dlcheck.results import Finding
+
+    return Finding(code=code, severity="error", message=message, advice=CODES[code].fix)
+
+
+def execute(settings: Settings, names: list[str]) -> Report:
+    """Run ``names`` in recipe order and return the Report. Raises UserError before any check
+    runs when the set-up itself is unusable."""
+    import torch  # noqa: F401  (imported here, never at CLI start-up)
+
+    ordered = [n for n in registry.REGISTRY if n in names]
+    device, target, modules = prepare(settings, ordered)
+    source = target.source
+    if settings.config and source not in ("<objects>", "<options>"):
+        source = os.path.relpath(source) if os.path.isabs(source) else source
+    report = Report(target=source, device=str(device), seed=settings.seed)
+    for name in ordered:
+        module, check_settings = modules[name]
+        report.checks.append(run_check(name, module, check_settings, target, device, settings))
+    matched = {code for c in report.checks for code in c.ignored}
+    report.ignored_unmatched = sorted({c.upper() for c in settings.ignore} - matched)
+    return report

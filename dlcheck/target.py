@@ -1,0 +1,166 @@
+"""Find the user's model and data: a target file or module, and `file.py:name` specs (DESIGN §2).
+
+No torch import at module level: loading a target imports the user's code, which imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from dlcheck.errors import UserError, describe_exception
+
+#: Names a target may define, and whether they are required.
+TARGET_NAMES = {
+    "model": True,
+    "train_loader": True,
+    "val_loader": False,
+    "loss_fn": False,
+    "optimizer": False,
+    "lr": False,
+    "num_classes": False,
+    "forward": False,
+    "train_transform": False,
+}
+
+
+@dataclass
+class Target:
+    """The user's set-up. ``origin`` says where each part came from, for error messages."""
+
+    model: Any
+    train_loader: Any
+    val_loader: Any = None
+    loss_fn: Any = None
+    optimizer: Any = None
+    lr: float | None = None
+    num_classes: int | None = None
+    forward: Callable | None = None
+    train_transform: Any = None
+    source: str = "<objects>"
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def where(self, name: str) -> str:
+        """``'model' in recipes/digits_setup.py``: how messages name a part of the target."""
+        return self.origin.get(name, f"'{name}'")
+
+
+@contextmanager
+def _path_prepended(directory: str):
+    """Put ``directory`` first on sys.path while importing, then put sys.path back as it was."""
+    saved = list(sys.path)
+    sys.path.insert(0, directory)
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _import_file(path: Path, label: str):
+    if not path.is_file():
+        raise UserError(f"{label} '{path}' does not exist")
+    module_name = "dlcheck_target_" + str(abs(hash(str(path.resolve()))))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"{label} '{path}' is not an importable Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    with _path_prepended(str(path.resolve().parent)):
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # the user's module raised on import
+            sys.modules.pop(module_name, None)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise UserError(f"importing {label} '{path}' raised {describe_exception(exc)}"
+                            f"{_user_line(exc, path)}") from exc
+    return module
+
+
+def _user_line(exc: BaseException, path: Path) -> str:
+    """`` (line 12)`` when the traceback passes through the user's file."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" (line {exc.lineno})"
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""
+
+
+def _import_module(name: str, label: str):
+    with _path_prepended(os.getcwd()):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                raise UserError(f"{label} '{name}' is neither an existing file nor an importable module") from exc
+            raise UserError(f"importing {label} '{name}' raised {describe_exception(exc)}") from exc
+        except Exception as exc:
+            raise UserError(f"importing {label} '{name}' raised {describe_exception(exc)}") from exc
+
+
+def import_target(ref: str, base_dir: str | None = None, label: str = "target"):
+    """Import a target given as a file path (``x.py``, relative to ``base_dir``) or a module name."""
+    looks_like_file = ref.endswith(".py") or os.sep in ref or "/" in ref
+    if looks_like_file:
+        path = Path(ref)
+        if base_dir and not path.is_absolute():
+            path = Path(base_dir) / path
+        return _import_file(path, label), str(path)
+    return _import_module(ref, label), ref
+
+
+def resolve_spec(spec: str, option: str, base_dir: str | None = None) -> tuple[Any, str]:
+    """``file.py:name`` or ``pkg.module:name`` -> (object, 'file.py:name')."""
+    if ":" not in spec:
+        raise UserError(f"{option} '{spec}' is not a spec: write file.py:name or pkg.module:name")
+    ref, _, name = spec.rpartition(":")
+    if not ref or not name.isidentifier():
+        raise UserError(f"{option} '{spec}' is not a spec: write file.py:name or pkg.module:name")
+    module, shown = import_target(ref, base_dir, label=f"{option} module")
+    if not hasattr(module, name):
+        raise UserError(f"{option} '{spec}': {shown} defines no '{name}'")
+    return getattr(module, name), f"{shown}:{name}"
+
+
+def load_target(target: str | None, *, model: str | None = None, data: str | None = None,
+                val_data: str | None = None, loss: str | None = None,
+                base_dir: str | None = None) -> Target:
+    """Import the target and apply the ``--model/--data/--val-data/--loss`` overrides."""
+    found: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    source = "<options>"
+    if target:
+        module, source = import_target(target, base_dir)
+        for name in TARGET_NAMES:
+            if hasattr(module, name):
+                found[name] = getattr(module, name)
+                origin[name] = f"'{name}' in {source}"
+    overrides = {"model": (model, "--model"), "train_loader": (data, "--data"),
+                 "val_loader": (val_data, "--val-data"), "loss_fn": (loss, "--loss")}
+    for name, (spec, option) in overrides.items():
+        if spec:
+            found[name], where = resolve_spec(spec, option, base_dir)
+            origin[name] = f"{option} {where}"
+    for name, required in TARGET_NAMES.items():
+        if required and found.get(name) is None:
+            option = "--model" if name == "model" else "--data"
+            if target:
+                raise UserError(f"target {source} defines no '{name}' (and no {option} was given)")
+            raise UserError(f"no '{name}' given: name a target file, or pass {option} file.py:name")
+    lr = found.get("lr")
+    if lr is not None and not isinstance(lr, (int, float)):
+        raise UserError(f"{origin['lr']} must be a number, not {type(lr).__name__}")
+    num_classes = found.get("num_classes")
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+        raise UserError(f"{origin['num_classes']} must be a positive int, not {num_classes!r}")
+    return Target(source=source, origin=origin, **found)

@@ -1,0 +1,79 @@
+"""The one training step every check that trains uses (no second copy anywhere).
+
+forward -> loss -> backward -> optimizer step -> zero_grad(set_to_none=True); AMP on CUDA behind
+``--amp`` (bf16 where supported, else fp16 with a GradScaler). Losses stay on the device: the
+step never calls ``.item()``, so a GPU is not synchronised per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dlcheck.context import Context
+from dlcheck.errors import UserError
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor  # 0-dim, detached, on the device
+    outputs: torch.Tensor  # detached
+    targets: object
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` one batch at a time."""
+
+    def __init__(self, ctx: Context, model: nn.Module, optimizer: torch.optim.Optimizer):
+        self.ctx = ctx
+        self.model = model
+        self.optimizer = optimizer
+        self.autocast_dtype = None
+        self.scaler = None
+        if ctx.amp and ctx.device.type == "cuda":
+            if torch.cuda.is_bf16_supported():
+                self.autocast_dtype = torch.bfloat16
+            else:
+                self.autocast_dtype = torch.float16
+                self.scaler = torch.amp.GradScaler("cuda")
+        self._checked = False
+
+    def step(self, batch, index: int = 0) -> StepOutput:
+        ctx = self.ctx
+        with torch.autocast(ctx.device.type, dtype=self.autocast_dtype or torch.float32,
+                            enabled=self.autocast_dtype is not None):
+            outputs, targets = ctx.forward(self.model, batch, index)
+            loss = ctx.loss(outputs, targets)
+        if not self._checked:
+            if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+                shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+                raise UserError(f"the loss must be a scalar tensor, got {shape}")
+            if not loss.requires_grad:
+                raise UserError("the loss has no gradient: no parameter of the model requires grad, "
+                                "or the forward detaches the outputs")
+            self._checked = True
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return StepOutput(loss.detach(), outputs.detach(), targets)
+
+
+def all_finite(losses: list[torch.Tensor]) -> tuple[bool, int | None]:
+    """Whether a chunk of on-device losses is finite, and the index of the first that is not.
+
+    One host synchronisation per chunk instead of one per step.
+    """
+    if not losses:
+        return True, None
+    stacked = torch.stack([l.float() for l in losses])
+    bad = ~torch.isfinite(stacked)
+    if not bool(bad.any()):
+        return True, None
+    return False, int(bad.nonzero()[0].item())
