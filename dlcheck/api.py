@@ -1,0 +1,68 @@
+"""The Python API, for test suites and notebooks: the same checks on objects in memory.
+
+    import dlcheck
+    result = dlcheck.check("overfit-small", model=make_model, train_loader=loader)
+    assert result.ok, result.summary
+
+    report = dlcheck.run(model=make_model, train_loader=loader, checks=["init-loss", "lr-find"])
+    assert report.ok
+
+Bad input raises :class:`dlcheck.errors.UserError` (one sentence naming what is wrong).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from dlcheck.config import Settings
+from dlcheck.results import CheckResult, Report
+from dlcheck.target import TARGET_NAMES
+
+
+def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str | None,
+              settings: dict[str, dict[str, Any]] | None, ignore: Iterable[str], lr: float | None,
+              amp: bool, budget: float | None, checks: list[str] | None) -> Settings:
+    from dlcheck.target import Target, load_target
+
+    given = {k: v for k, v in parts.items() if v is not None}
+    if target is not None and not isinstance(target, Target):
+        loaded = load_target(str(target))
+        for name, value in given.items():
+            setattr(loaded, name, value)
+            loaded.origin[name] = f"'{name}' (passed to dlcheck)"
+        target = loaded
+    elif target is None:
+        target = Target(model=given.pop("model", None), train_loader=given.pop("train_loader", None),
+                        source="<objects>", origin={}, **given)
+    missing = [n for n, required in TARGET_NAMES.items() if required and getattr(target, n) is None]
+    if missing:
+        from dlcheck.errors import UserError
+
+        raise UserError(f"no '{missing[0]}' given: pass {missing[0]}=... or a target file")
+    return Settings(target=target, device=device, seed=seed, out=out, ignore=list(ignore), lr=lr,
+                    amp=amp, budget=budget, checks=checks, quiet=True,
+                    check_settings={k: dict(v) for k, v in (settings or {}).items()})
+
+
+def run(target=None, *, checks: list[str] | None = None, model=None, train_loader=None, val_loader=None,
+        loss_fn=None, optimizer=None, lr: float | None = None, num_classes: int | None = None,
+        forward=None, train_transform=None, device: str = "auto", seed: int = 0, out: str | None = None,
+        settings: dict[str, dict[str, Any]] | None = None, ignore: Iterable[str] = (),
+        amp: bool = False, budget: float | None = None) -> Report:
+    """Run ``checks`` (default: all) and return the Report. ``target`` may be a target file or
+    module; keyword parts (``model=``, ``train_loader=`` ...) add to or replace its names.
+    ``settings`` maps a check name to its thresholds, as in a recipe."""
+    from dlcheck import checks as registry
+    from dlcheck.runner import execute
+
+    parts = dict(model=model, train_loader=train_loader, val_loader=val_loader, loss_fn=loss_fn,
+                 optimizer=optimizer, num_classes=num_classes, forward=forward,
+                 train_transform=train_transform, lr=lr)
+    s = _settings(target, parts, device=device, seed=seed, out=out, settings=settings, ignore=ignore,
+                  lr=None, amp=amp, budget=budget, checks=checks)
+    return execute(s, checks or registry.available())
+
+
+def check(name: str, target=None, **kwargs) -> CheckResult:
+    """Run one check and return its CheckResult (``result.ok``, ``result.summary``, ...)."""
+    return run(target, checks=[name], **kwargs).checks[0]

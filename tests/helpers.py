@@ -1,0 +1,28 @@
+"""Helpers tests import: model snapshots for the state-restored promise (DESIGN §5)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def snapshot(model: torch.nn.Module) -> dict:
+    """Everything DESIGN §5 promises to hand back: tensors (bitwise), modes, requires_grad, hooks."""
+    return {
+        "state": {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()},
+        "modes": [m.training for m in model.modules()],
+        "flags": [p.requires_grad for p in model.parameters()],
+        "ids": [id(p) for p in model.parameters()],
+        "hooks": [(len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks))
+                  for m in model.modules()],
+    }
+
+
+def assert_same(before: dict, model: torch.nn.Module) -> None:
+    after = snapshot(model)
+    assert before["modes"] == after["modes"]
+    assert before["flags"] == after["flags"]
+    assert before["ids"] == after["ids"]
+    assert before["hooks"] == after["hooks"]
+    assert before["state"].keys() == after["state"].keys()
+    for key, value in before["state"].items():
+        assert torch.equal(value, after["state"][key]), f"{key} changed"
