@@ -155,7 +155,7 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: list[Flag]) -> No
         if checks:
             kwargs["checks"] = [c.strip() for c in checks.split(",") if c.strip()]
         for key in ("target", "model", "data", "val_data", "loss"):
-            if kwargs.get(key):  # paths on the command line are relative to where we stand
+            if recipe and kwargs.get(key):  # paths typed here are relative to here, not to the recipe
                 kwargs[key] = config.absolute_ref(kwargs[key])
         settings = config.merge(recipe, kwargs, {name: check_flags} if name else {})
         settings.debug = debug

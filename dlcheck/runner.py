@@ -56,7 +56,23 @@ def prepare(settings: Settings, names: list[str]):
     for name in names:
         module = registry.load(name)
         modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
+    preflight(target, device, settings)
     return device, target, modules
+
+
+def preflight(target, device, settings: Settings) -> None:
+    """Build the model once and read the first batch, so that a factory that raises, an empty
+    loader or batches of the wrong shape stop the run before anything is written."""
+    from dlcheck.context import Context
+    from dlcheck.state import preserve_rng
+
+    ctx = Context("preflight", target, device, settings.seed, {}, input_key=settings.input_key,
+                  target_key=settings.target_key)
+    with preserve_rng():
+        if not hasattr(target.model, "parameters"):  # a factory: a model object needs no build
+            with ctx.model():
+                pass
+        ctx.raw_batches(1)  # the structure of each batch is checked by the checks that use it
 
 
 def run_check(name, module, check_settings, target, device, settings: Settings) -> CheckResult:
@@ -78,7 +94,8 @@ def run_check(name, module, check_settings, target, device, settings: Settings) 
             result = ctx.result
             result.status = "error"
             result.summary = exc.message
-            result.findings.append(_error_finding("DLC001", exc.message))
+            if not any(f.severity == "error" for f in result.findings):  # the check named it already
+                result.findings.append(_error_finding("DLC001", exc.message))
             result.traceback = traceback.format_exc()
         except Exception as exc:  # a crash in user code or in dlcheck: report it, keep going
             result = ctx.result
@@ -104,6 +121,9 @@ def execute(settings: Settings, names: list[str]) -> Report:
     runs when the set-up itself is unusable."""
     import torch  # noqa: F401  (imported here, never at CLI start-up)
 
+    for name in names:
+        if name not in registry.REGISTRY:
+            raise UserError(f"unknown check '{name}' (known: {', '.join(registry.REGISTRY)})")
     ordered = [n for n in registry.REGISTRY if n in names]
     device, target, modules = prepare(settings, ordered)
     source = target.source

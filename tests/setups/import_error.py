@@ -1,0 +1,5 @@
+"""A target whose own import fails."""
+
+import torch
+
+WIDTH = int("sixty-four")

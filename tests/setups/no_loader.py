@@ -1,0 +1,5 @@
+"""A target that forgot its train_loader."""
+
+from _digits import mlp
+
+model = mlp

@@ -1,0 +1,5 @@
+"""A target that forgot its model."""
+
+from _digits import loader
+
+train_loader = loader
