@@ -294,3 +294,20 @@ def markdown_table() -> str:
     for c in _TABLE:
         rows.append(f"| {c.code} | {c.name} | {c.check} | {c.severity} | {c.title} |")
     return "\n".join(rows)
+
+
+def update_readme(path: str = "README.md") -> None:
+    """Rewrite the README's code table between its markers from this catalogue."""
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- codes:start -->", "<!-- codes:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{markdown_table()}\n{end}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m dlcheck.codes: refresh the README's table
+    update_readme()
+

@@ -97,3 +97,10 @@ def test_module_target(cli, monkeypatch):
     monkeypatch.chdir(ROOT)
     res = cli("init-loss", "recipes.digits_setup")
     assert res.exit_code == 0, res.stderr
+
+
+def test_readme_code_table_matches_the_catalogue():
+    from dlcheck.codes import markdown_table
+
+    assert markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "run `python -m dlcheck.codes` to refresh the README's table"

@@ -1,0 +1,60 @@
+"""The contract every registered check keeps (a registry drives it, as in timm's model tests):
+it passes the healthy demo recipe, its result serialises to JSON, the same seed gives the same
+metrics, and a model object handed in comes back bit-identical (weights, buffers, modes, flags,
+hooks) with the global RNG state untouched."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import dlcheck
+from dlcheck import checks
+from dlcheck.render import json as json_render
+from conftest import RECIPES
+from helpers import assert_same, snapshot
+
+TARGET = str(RECIPES / "digits_setup.py")
+
+
+def _bn_model() -> nn.Module:
+    """A model object with every kind of state: BN buffers, dropout, frozen part, eval part, a hook."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.1),
+                          nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+    model[1].eval()
+    model[0].bias.requires_grad_(False)
+    model[6].register_forward_hook(lambda *args: None)
+    return model
+
+
+@pytest.mark.parametrize("name", checks.available())
+def test_healthy_demo_passes_and_repeats(name, tmp_path):
+    first = dlcheck.check(name, TARGET, out=str(tmp_path / "a"))
+    assert first.status == "pass", (first.summary, [f.message for f in first.findings])
+    second = dlcheck.check(name, TARGET, out=str(tmp_path / "b"))
+    assert json.dumps(first.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
+    assert [f.code for f in first.findings] == [f.code for f in second.findings]
+
+
+@pytest.mark.parametrize("name", checks.available())
+def test_model_object_and_rng_are_handed_back(name):
+    model = _bn_model()
+    before = snapshot(model)
+    torch.manual_seed(1234)
+    random.seed(1234)
+    np.random.seed(1234)
+    rng = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy())
+    result = dlcheck.check(name, TARGET, model=model)
+    assert result.status != "error", result.summary
+    assert_same(before, model)
+    assert torch.equal(torch.get_rng_state(), rng[0])
+    assert random.getstate() == rng[1]
+    assert np.array_equal(np.random.get_state()[1], rng[2])
+    report = dlcheck.run(TARGET, model=model, checks=[name])
+    json.loads(json_render.dumps(report))  # valid JSON, no NaN
