@@ -11,8 +11,8 @@ PINS   := torch==2.14.1 torchvision==0.29.1
 
 $(BIN)/dlcheck: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(PINS)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --quiet $(PINS)
+	$(BIN)/pip install --quiet --quiet -e '.[dev]'
 	touch $(BIN)/dlcheck
 
 demo: $(BIN)/dlcheck
