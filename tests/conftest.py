@@ -34,16 +34,9 @@ def cli(monkeypatch):
 @pytest.fixture
 def digits():
     """(X, y) of scikit-learn's digits as tensors: standardised per pixel, shuffled once."""
-    from sklearn.datasets import load_digits
+    from zoo._data import standardised
 
-    X, y = load_digits(return_X_y=True)
-    X = torch.tensor(X, dtype=torch.float32)
-    y = torch.tensor(y, dtype=torch.long)
-    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
-    X, y = X[order], y[order]
-    std = X.std(0)
-    std[std < 1e-6] = 1.0
-    return (X - X.mean(0)) / std, y
+    return standardised("digits")
 
 
 os.environ.setdefault("COLUMNS", "160")  # rich wraps reports at the terminal width
