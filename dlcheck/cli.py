@@ -47,7 +47,6 @@ CHECK_FLAGS: dict[str, list[Flag]] = {
     "init-loss": [Flag("batches", int, "batches averaged for the initial loss")],
     "overfit-small": [
         Flag("batches", int, "size of the tiny subset, in batches"),
-        Flag("batch_size", int, "re-batch the subset to this many samples per batch"),
         Flag("max_steps", int, "give up after this many optimizer steps"),
     ],
     "lr-find": [

@@ -28,6 +28,19 @@ def save(fig, path: str | Path) -> None:
 
 
 # -- overfit-small / lr-find ------------------------------------------------------------------
+def loss_curve(path, losses: list[float], title: str = "training loss") -> None:
+    """Loss by step, on a log scale when it spans more than a decade."""
+    import math
+
+    fig, ax = figure()
+    finite = [v for v in losses if math.isfinite(v)]
+    ax.plot(range(1, len(losses) + 1), losses)
+    if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    save(fig, path)
 
 
 # -- init-stats / bn-gap ----------------------------------------------------------------------
