@@ -64,3 +64,11 @@ def test_healthy_setup_passes_every_check(setup):
 def test_zoo_is_big_enough():
     assert len(CAUGHT) >= 15 and len(HEALTHY) >= 5
     assert {ZOO / f"{s}.py" for s in [*CAUGHT, *HEALTHY]} == set(ZOO.glob("[!_]*.py"))
+
+
+@pytest.mark.parametrize("setup", ["ok_digits_mlp", "ok_wine_sgd"])
+def test_healthy_verdicts_hold_for_seeds_0_to_4(setup):
+    verdicts = {seed: [(c.name, c.status) for c in dlcheck.run(str(ZOO / f"{setup}.py"), seed=seed).checks]
+                for seed in range(5)}
+    assert all(v == verdicts[0] for v in verdicts.values()), verdicts
+    assert all(status == "pass" for _, status in verdicts[0])
