@@ -72,3 +72,19 @@ def test_healthy_verdicts_hold_for_seeds_0_to_4(setup):
                 for seed in range(5)}
     assert all(v == verdicts[0] for v in verdicts.values()), verdicts
     assert all(status == "pass" for _, status in verdicts[0])
+
+
+def zoo_table() -> str:
+    """The README's "which check catches what" table, from CAUGHT and the setups' docstrings."""
+    import ast
+
+    rows = ["| bug (tests/zoo) | caught by |", "|---|---|"]
+    for setup, pairs in CAUGHT.items():
+        doc = ast.get_docstring(ast.parse((ZOO / f"{setup}.py").read_text())).splitlines()[0]
+        rows.append(f"| {doc.removeprefix('Bug: ')} | {', '.join(f'{c} {k}' for c, k in pairs)} |")
+    return "\n".join(rows)
+
+
+def test_readme_table_of_what_catches_what():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert zoo_table() in readme, "paste zoo_table() into the README"
