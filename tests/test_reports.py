@@ -100,3 +100,16 @@ def test_same_seed_same_json_metrics(cli):
     first = json.loads(cli("init-loss", DIGITS, "--json", "-").stdout)
     second = json.loads(cli("init-loss", DIGITS, "--json", "-").stdout)
     assert first["checks"][0]["metrics"] == second["checks"][0]["metrics"]
+
+
+def test_console_folds_long_detail_tables():
+    from rich.console import Console
+
+    from dlcheck.render.console import details_table
+
+    rows = [{"layer": f"block{i}", "std": 0.5 + i} for i in range(40)]
+    console = Console(width=120, record=True)
+    console.print(details_table("layers", rows, max_rows=10))
+    text = console.export_text()
+    assert "block0" in text and "block39" in text
+    assert "block20" not in text and "30 rows folded" in text

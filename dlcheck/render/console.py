@@ -28,9 +28,12 @@ def print_report(report, *, stderr: bool = False, strict: bool = False) -> None:
     out.print(table)
     for c in report.checks:
         shown = [f for f in c.findings if f.severity != "error"]  # errors are printed on stderr
-        if not shown and not c.artifacts:
+        if not shown and not c.artifacts and not c.details:
             continue
         out.print(Text(c.name, style="bold underline"))
+        for key, rows in c.details.items():
+            if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+                out.print(details_table(key, rows))
         for f in shown:
             line = Text("  ")
             line.append(f"{f.code} ", style=STYLES.get(f.severity, ""))
@@ -49,6 +52,41 @@ def print_report(report, *, stderr: bool = False, strict: bool = False) -> None:
     verdict.append(report.status, style=STYLES[report.status])
     verdict.append(f"  (exit {code}{', --strict' if strict else ''})")
     out.print(verdict)
+
+
+#: Long tables (layers of a deep net) show their first and last rows around a fold.
+MAX_ROWS = 24
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS) -> Table:
+    """A per-item table (``result.details[title]``: a list of row dicts, e.g. one per layer),
+    folded in the middle when longer than ``max_rows``."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    table = Table(title=title.replace("_", " "), title_justify="left", show_edge=False, pad_edge=False)
+    for col in columns:
+        table.add_column(col.replace("_", " "), justify="left" if col in ("layer", "name", "kind", "type") else "right")
+    if len(rows) > max_rows:
+        head, tail = rows[:max_rows // 2], rows[-(max_rows // 2):]
+        hidden = len(rows) - len(head) - len(tail)
+    else:
+        head, tail, hidden = rows, [], 0
+    for r in head:
+        table.add_row(*(_fmt(r.get(c)) for c in columns))
+    if hidden:
+        table.add_row(*(["…"] * len(columns)), style="dim")
+        table.caption = f"{hidden} rows folded (all are in the JSON report)"
+        table.caption_justify = "left"
+    for r in tail:
+        table.add_row(*(_fmt(r.get(c)) for c in columns))
+    return table
 
 
 def print_catalogue(entries) -> None:
