@@ -43,7 +43,131 @@ def loss_curve(path, losses: list[float], title: str = "training loss") -> None:
     save(fig, path)
 
 
+def lr_curve(path, lrs: list[float], losses: list[float], smoothed: list[float], *,
+             marks: dict[str, float], configured: float | None = None, diverge: float | None = None) -> None:
+    """The LR range test: raw and smoothed loss against the LR (log x), each rule's suggestion and
+    the configured LR as vertical lines."""
+    import math
+
+    fig, ax = figure()
+    ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="loss")
+    ax.plot(lrs, smoothed, color="C0", label="smoothed")
+    ax.set_xscale("log")
+    finite = [v for v in smoothed if math.isfinite(v)]
+    if finite:
+        top = min(max(finite), 4 * finite[0])
+        ax.set_ylim(min(finite) - 0.05 * abs(top - min(finite)), top * 1.05 if top > 0 else top + 1)
+    for i, (name, lr) in enumerate(marks.items()):
+        ax.axvline(lr, color=f"C{i + 1}", linestyle="--", label=f"{name} {lr:.2g}")
+    if configured:
+        ax.axvline(configured, color="k", linestyle=":", label=f"configured {configured:.2g}")
+    if diverge:
+        ax.axvspan(diverge, lrs[-1] if lrs[-1] > diverge else diverge, color="red", alpha=0.08)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.set_title("lr-find: LR range test")
+    ax.legend(fontsize=7)
+    save(fig, path)
+
+
 # -- init-stats / bn-gap ----------------------------------------------------------------------
+def layer_stats_by_depth(path, layers: list[str], values: list, ylabel: str, title: str) -> None:
+    """init-stats: one value per layer (activation std, gradient norm) against depth, log scale
+    when positive; non-finite values are left out of the line."""
+    import math
+
+    fig, ax = figure(max(6.4, min(16.0, 0.12 * len(layers) + 4)), 4.0)
+    xs = [i for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)]
+    ys = [values[i] for i in xs]
+    ax.plot(xs, ys, marker="o", markersize=3)
+    if ys and min(ys) > 0:
+        ax.set_yscale("log")
+    step = max(1, len(layers) // 30)
+    ax.set_xticks(range(0, len(layers), step))
+    ax.set_xticklabels(layers[::step], rotation=90, fontsize=6)
+    ax.set_xlabel("layer (depth order)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    save(fig, path)
+
+
+def bn_layer_gaps(path, names: list[str], gaps: list) -> None:
+    """bn-gap: each BatchNorm layer's own train-vs-eval gap, in execution order (None: not measured)."""
+    import math
+
+    fig, ax = figure(width=min(30.0, max(6.4, 0.25 * len(names) + 2)), height=4.0)
+    values = [g if isinstance(g, (int, float)) and math.isfinite(g) else 0.0 for g in gaps]
+    ax.bar(range(len(names)), values)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=90, fontsize=7)
+    ax.set_ylabel("relative gap, train vs eval mode")
+    ax.set_title("bn-gap: each BatchNorm layer's own gap")
+    save(fig, path)
 
 
 # -- aug-preview / data-check -----------------------------------------------------------------
+
+
+def data_pairing_curves(path, true_losses: list[float], permuted_losses: list[float]) -> None:
+    """data-check's pairing control: training loss with the true labels and with permuted ones."""
+    fig, ax = figure()
+    steps = range(1, len(true_losses) + 1)
+    ax.plot(steps, true_losses, label="true labels")
+    ax.plot(steps, permuted_losses, label="permuted labels", linestyle="--")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title("data-check: are inputs and labels paired?")
+    ax.legend()
+    save(fig, path)
+#: aug-preview grid layout: gap between cells, caption strip under each row, gap between panels.
+AUG_GAP, AUG_CAPTION, AUG_PANEL_GAP = 2, 12, 10
+AUG_FRAMES = {"destroyed": (220, 40, 40), "blank": (240, 150, 20)}
+
+
+def aug_grid_layout(n_rows: int, n_cols: int, cell: int = 64, max_rows: int = 25) -> tuple[int, int, int, int]:
+    """(width, height, panels, rows per panel) of an aug-preview grid: rows of ``n_cols`` cells
+    (the original, then its draws), wrapped into side-by-side panels of at most ``max_rows`` rows."""
+    import math
+
+    panels = max(1, math.ceil(n_rows / max(1, max_rows)))
+    per_panel = math.ceil(n_rows / panels) if n_rows else 0
+    panel_w = n_cols * (cell + AUG_GAP) + AUG_GAP
+    width = panels * panel_w + (panels - 1) * AUG_PANEL_GAP
+    height = per_panel * (cell + AUG_CAPTION + AUG_GAP) + AUG_GAP
+    return width, height, panels, per_panel
+
+
+def aug_grid(path, rows, captions, marks, cell: int = 64, max_rows: int = 25) -> None:
+    """A contact sheet: each row is an original (HxWxC float array in 0..1) followed by its
+    augmented draws; the caption goes under the original; cells marked "destroyed" or "blank"
+    get a red or orange frame. Drawn with PIL so the size is exact (see aug_grid_layout)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    n_cols = max((len(r) for r in rows), default=1)
+    width, height, _, per_panel = aug_grid_layout(len(rows), n_cols, cell, max_rows)
+    sheet = Image.new("RGB", (width, height), (30, 30, 30))
+    draw = ImageDraw.Draw(sheet)
+    panel_w = n_cols * (cell + AUG_GAP) + AUG_GAP
+    for r, row in enumerate(rows):
+        panel, line = divmod(r, per_panel)
+        top = AUG_GAP + line * (cell + AUG_CAPTION + AUG_GAP)
+        for c, image in enumerate(row):
+            left = panel * (panel_w + AUG_PANEL_GAP) + AUG_GAP + c * (cell + AUG_GAP)
+            pixels = (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
+            if pixels.ndim == 3 and pixels.shape[2] == 1:
+                pixels = pixels[:, :, 0]
+            elif pixels.ndim == 3 and pixels.shape[2] not in (3, 4):
+                pixels = pixels.mean(2).astype(np.uint8)
+            tile = Image.fromarray(pixels).convert("RGB")
+            factor = cell / max(tile.size)
+            size = (max(1, round(tile.size[0] * factor)), max(1, round(tile.size[1] * factor)))
+            tile = tile.resize(size, Image.NEAREST if factor >= 2 else Image.BILINEAR)
+            sheet.paste(tile, (left + (cell - size[0]) // 2, top + (cell - size[1]) // 2))
+            mark = marks[r][c] if r < len(marks) and c < len(marks[r]) else None
+            if mark in AUG_FRAMES:
+                draw.rectangle([left, top, left + cell - 1, top + cell - 1], outline=AUG_FRAMES[mark], width=2)
+        if r < len(captions) and captions[r]:
+            left = panel * (panel_w + AUG_PANEL_GAP) + AUG_GAP
+            draw.text((left, top + cell), captions[r][: max(4, cell // 6 * 2)], fill=(220, 220, 220))
+    sheet.save(path)

@@ -1,0 +1,151 @@
+"""How good are LR suggestions? Score = the training loss reached at the suggested LR divided by
+the loss at the best LR of a grid of short trainings (the oracle). 1.0 = as good as the oracle;
+target for dlcheck's suggestion (issue 3): <= 1.1 on every task. torch-lr-finder's suggestion
+(its steepest-gradient rule) is scored the same way in the same run when it is installed
+(`pip install --no-deps torch-lr-finder tqdm`).
+
+Oracle: ``STEPS`` steps from the same init at 13 LRs from 1e-5 to 1 (3 per decade... 2.6x apart),
+two seeds, mean training loss of the last 20 steps. The loss at a suggestion is measured the same
+way (same init, data order, steps and seeds).
+
+Run: `.venv/bin/python benchmarks/lr_quality.py` (about 3-4 minutes on one thread).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from sklearn import datasets  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import dlcheck  # noqa: E402
+
+torch.set_num_threads(1)
+STEPS = 200
+SEEDS = (0, 1)
+GRID = [10 ** (-5 + i * 5 / 12) for i in range(13)]
+
+
+def standardised(name: str):
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X = torch.tensor(X, dtype=torch.float32)
+    y = torch.tensor(y, dtype=torch.long)
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
+    X, y = X[order], y[order]
+    std = X.std(0)
+    std[std < 1e-6] = 1.0
+    return (X - X.mean(0)) / std, y
+
+
+@dataclass
+class Task:
+    name: str
+    model: Callable[[], nn.Module]
+    optimizer: Callable
+    X: torch.Tensor
+    y: torch.Tensor
+
+    def loader(self):
+        return DataLoader(TensorDataset(self.X, self.y), batch_size=64, shuffle=True,
+                          generator=torch.Generator().manual_seed(0))
+
+
+def tasks() -> list[Task]:
+    dx, dy = standardised("digits")
+    bx, by = standardised("breast_cancer")
+    mlp = lambda: nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    cnn = lambda: nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+                                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                                nn.Flatten(), nn.Linear(128, 10))
+    tab = lambda: nn.Sequential(nn.Linear(30, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
+    adam = lambda p, lr: torch.optim.Adam(p, lr=lr)
+    return [
+        Task("digits MLP, Adam", mlp, adam, dx, dy),
+        Task("digits MLP, SGD momentum 0.9", mlp, lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9), dx, dy),
+        Task("digits CNN, Adam", cnn, adam, dx, dy),
+        Task("breast-cancer MLP, plain SGD", tab, lambda p, lr: torch.optim.SGD(p, lr=lr), bx, by),
+        # held out: not used when the blend's weights were chosen
+        Task("held out: digits CNN, SGD momentum 0.9", cnn, lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9), dx, dy),
+    ]
+
+
+def final_loss(task: Task, lr: float) -> float:
+    """Mean training loss of the last 20 of STEPS steps at ``lr``, averaged over SEEDS (inf if it diverges)."""
+    values = []
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        model = task.model()
+        opt = task.optimizer(model.parameters(), lr)
+        loss_fn = nn.CrossEntropyLoss()
+        losses, step = [], 0
+        while step < STEPS:
+            for xb, yb in task.loader():
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                step += 1
+                if step == STEPS:
+                    break
+        tail = losses[-20:]
+        values.append(sum(tail) / len(tail) if all(math.isfinite(v) for v in tail) else math.inf)
+    return sum(values) / len(values)
+
+
+def torch_lr_finder_suggestion(task: Task) -> float | None:
+    try:
+        from torch_lr_finder import LRFinder
+    except ImportError:
+        return None
+    import contextlib
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    torch.manual_seed(0)
+    model = task.model()
+    finder = LRFinder(model, task.optimizer(model.parameters(), 1e-7), nn.CrossEntropyLoss(), device="cpu")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        finder.range_test(task.loader(), end_lr=10, num_iter=100)
+        _, lr = finder.plot(suggest_lr=True)
+    return lr
+
+
+def main() -> None:
+    rows = []
+    print(f"oracle: {STEPS} steps at {len(GRID)} LRs 1e-5..1, seeds {SEEDS}; score = loss at suggestion / oracle loss")
+    for task in tasks():
+        grid = {lr: final_loss(task, lr) for lr in GRID}
+        best_lr = min(grid, key=grid.get)
+        oracle = grid[best_lr]
+        result = dlcheck.check("lr-find", model=task.model, train_loader=task.loader(), optimizer=task.optimizer)
+        m = result.metrics
+        candidates = {"dlcheck": m.get("suggested_lr")}
+        for key in ("steepest_lr", "valley_lr", "minimum/10_lr"):
+            candidates[f"  rule {key[:-3]}"] = m.get(key)
+        candidates["torch-lr-finder"] = torch_lr_finder_suggestion(task)
+        row = [task.name, f"{best_lr:.2g}"]
+        for name, lr in candidates.items():
+            row.append(f"{lr:.2g}: {final_loss(task, lr) / oracle:.2f}" if lr else "-")
+        rows.append(row)
+        print(" | ".join(row), flush=True)
+    header = ["task", "oracle LR", "dlcheck", "steepest", "valley", "minimum/10", "torch-lr-finder"]
+    print()
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
