@@ -31,17 +31,19 @@ class InterruptingLoss(nn.Module):
         return nn.functional.cross_entropy(outputs, targets)
 
 
+@pytest.mark.parametrize("name", ["init-loss", "overfit-small", "lr-find"])
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), RuntimeError("boom in the user's loss")])
-def test_model_restored_when_a_check_is_interrupted(digits, exc):
+def test_model_restored_when_a_check_is_interrupted(digits, exc, name):
     X, y = digits
     model = _model()
     before = snapshot(model)
     loader = DataLoader(TensorDataset(X, y), batch_size=64)
+    loss_fn = InterruptingLoss(exc, after=3)  # mid-way: after weights and BN buffers have moved
     if isinstance(exc, KeyboardInterrupt):
         with pytest.raises(KeyboardInterrupt):
-            dlcheck.check("init-loss", model=model, train_loader=loader, loss_fn=InterruptingLoss(exc))
+            dlcheck.check(name, model=model, train_loader=loader, loss_fn=loss_fn)
     else:
-        result = dlcheck.check("init-loss", model=model, train_loader=loader, loss_fn=InterruptingLoss(exc))
+        result = dlcheck.check(name, model=model, train_loader=loader, loss_fn=loss_fn)
         assert result.status == "error" and "boom in the user's loss" in result.summary
     assert_same(before, model)  # BN running stats moved during the train-mode passes, and came back
 
