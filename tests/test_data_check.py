@@ -1,0 +1,212 @@
+"""data-check on real data: raw pixels, class-sorted batches, labels shuffled apart from their
+inputs and NaN inputs are each flagged with their own code (NaN named by batch and index), while
+normalised digits, token ids and regression targets pass; bad batches are clear errors; the
+user's model comes back bit-identical; runs repeat for a seed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import dlcheck
+from conftest import RECIPES, SETUPS
+from helpers import assert_same, snapshot
+from zoo._data import photo_patches
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def loader(X, y, batch_size=64, shuffle=True):
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle,
+                      generator=torch.Generator().manual_seed(0) if shuffle else None)
+
+
+def found(result):
+    return {f.code: f for f in result.findings}
+
+
+def test_normalised_digits_pass_with_constant_pixels_as_a_note(digits):
+    result = dlcheck.check("data-check", model=mlp, train_loader=loader(*digits))
+    assert result.status == "pass", (result.summary, [f.message for f in result.findings])
+    note = found(result)["DLC703"]
+    assert note.severity == "info" and "features 0, 32, 39" in note.message  # always-blank pixels
+    m = result.metrics
+    assert m["samples"] == 1280 and m["num_classes"] == 10 and m["duplicates"] == 0
+    assert m["batch_entropy_ratio"] > 0.9
+    assert m["pair_learning_true"] > 2 * m["pair_learning_permuted"]
+
+
+def test_raw_pixels_fail_and_the_scaled_photos_pass():
+    patches, labels = photo_patches()
+    raw = torch.tensor(patches, dtype=torch.float32).permute(0, 3, 1, 2)  # 0..255
+    y = torch.tensor(labels)
+    cnn = lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                nn.Flatten(), nn.Linear(8, 4))
+    result = dlcheck.check("data-check", model=cnn, train_loader=loader(raw, y, 32))
+    assert result.status == "fail" and "DLC701" in found(result)
+    assert "0..255" in found(result)["DLC701"].message
+    mean = raw.mean((0, 2, 3), keepdim=True)
+    std = raw.std((0, 2, 3), keepdim=True)
+    result = dlcheck.check("data-check", model=cnn, train_loader=loader((raw - mean) / std, y, 32))
+    assert not {"DLC701", "DLC702", "DLC703"} & set(found(result)), result.findings
+    assert [r["channel"] for r in result.details["inputs_channels"]] == [0, 1, 2]
+
+
+def test_unscaled_table_warns_uncentred_not_raw_pixels():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)  # pixel intensities 0..16
+    result = dlcheck.check("data-check", model=mlp,
+                           train_loader=loader(torch.tensor(X, dtype=torch.float32), torch.tensor(y)))
+    codes = found(result)
+    assert result.status == "warn" and "DLC702" in codes and "DLC701" not in codes
+
+
+def test_class_sorted_batches_fail_and_skip_the_pairing_control(digits):
+    X, y = digits
+    order = torch.argsort(y, stable=True)
+    result = dlcheck.check("data-check", model=mlp, train_loader=loader(X[order], y[order], 32, shuffle=False))
+    codes = found(result)
+    assert result.status == "fail" and "DLC707" in codes and "DLC709" not in codes
+    assert "100% class 0" in codes["DLC707"].message
+    assert result.metrics["batch_entropy_ratio"] < 0.2
+    assert any("sorted" in f.message for f in result.findings if f.code == "DLC710")
+
+
+def test_labels_shuffled_apart_from_inputs_fail(digits):
+    X, y = (t.numpy().copy() for t in digits)
+    np.random.default_rng(1).shuffle(X)
+    np.random.default_rng(2).shuffle(y)
+    result = dlcheck.check("data-check", model=mlp, train_loader=loader(torch.from_numpy(X), torch.from_numpy(y)))
+    assert result.status == "fail" and set(found(result)) == {"DLC703", "DLC709"}
+    m = result.metrics
+    assert abs(m["pair_learning_true"] - m["pair_learning_permuted"]) < 0.03
+
+
+def test_regression_targets_skip_class_checks_but_pairing_still_judges():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
+    y = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)[:, None]
+    net = lambda: nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))
+    healthy = dlcheck.check("data-check", model=net, loss_fn=nn.MSELoss(), train_loader=loader(X, y, 32))
+    assert healthy.status == "pass" and "num_classes" not in healthy.metrics
+    assert "regression" in found(healthy)["DLC710"].message
+    apart = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))]
+    broken = dlcheck.check("data-check", model=net, loss_fn=nn.MSELoss(), train_loader=loader(X, apart, 32))
+    assert "DLC709" in found(broken)
+
+
+def test_nan_inputs_name_the_batch_and_the_index(digits):
+    X, y = digits
+    X = X.clone()
+    X[[70, 71, 300], 5] = float("nan")
+    X[500, 1] = float("inf")
+    result = dlcheck.check("data-check", model=mlp, train_loader=loader(X, y, shuffle=False))
+    finding = found(result)["DLC704"]
+    assert result.status == "fail"
+    assert "4 non-finite values" in finding.message and "batch 1, sample index 6, 7" in finding.message
+    assert "pairing control skipped" in " ".join(f.message for f in result.findings)
+
+
+def test_token_ids_skip_statistics_but_labels_are_checked():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    tokens, labels = torch.tensor(X, dtype=torch.long), torch.tensor(y)  # (N, 64) ids 0..16
+
+    class Bag(nn.Module):
+        def __init__(self, classes=10):
+            super().__init__()
+            self.embed = nn.Embedding(17, 8)
+            self.head = nn.Linear(64 * 8, classes)
+
+        def forward(self, x):
+            return self.head(self.embed(x).flatten(1))
+
+    result = dlcheck.check("data-check", model=Bag, train_loader=loader(tokens, labels))
+    assert result.status == "pass" and "ids" in found(result)["DLC710"].message
+    narrow = dlcheck.check("data-check", model=lambda: Bag(8), train_loader=loader(tokens, labels, shuffle=False),
+                           settings={"data-check": {"pairing": False}})
+    finding = found(narrow)["DLC705"]
+    assert narrow.status == "fail" and "outside 0..7" in finding.message
+    first = int(((labels >= 8).nonzero()[0]))
+    assert f"batch {first // 64}, index {first % 64}" in finding.message
+
+
+def test_imbalance_and_duplicates_warn():
+    from zoo._data import standardised
+
+    X, y = standardised("wine")
+    keep = torch.cat([(y != 2).nonzero().flatten(), (y == 2).nonzero().flatten()[:5]])
+    net = lambda: nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 3))
+    mild = dlcheck.check("data-check", model=net, train_loader=loader(X, y, 32))
+    assert mild.status == "pass" and "DLC706" not in found(mild)
+    skewed = dlcheck.check("data-check", model=net, train_loader=loader(X[keep], y[keep], 32))
+    assert found(skewed)["DLC706"].severity == "warn" and "class 1 has 71" in found(skewed)["DLC706"].message
+    doubled = dlcheck.check("data-check", model=net,
+                            train_loader=loader(torch.cat([X, X[:20]]), torch.cat([y, y[:20]]), 32))
+    assert found(doubled)["DLC708"].severity == "warn" and "20 of 198" in found(doubled)["DLC708"].message
+
+
+def test_dict_batches_through_a_forward_permute_the_label_entry(digits):
+    X, y = digits
+    batches = [{"pixels": X[i:i + 64], "digit": y[i:i + 64]} for i in range(0, 1280, 64)]
+    result = dlcheck.check("data-check", model=mlp, train_loader=batches,
+                           forward=lambda model, b: (model(b["pixels"]), b["digit"]))
+    assert result.status == "pass" and "pair_learning_true" in result.metrics
+    nested = [{"pixels": b["pixels"], "meta": {"digit": b["digit"]}} for b in batches]
+    result = dlcheck.check("data-check", model=mlp, train_loader=nested,
+                           forward=lambda model, b: (model(b["pixels"]), b["meta"]["digit"]))
+    assert result.status == "pass" and "pair_learning_true" not in result.metrics
+    assert sum(f.code == "DLC710" for f in result.findings) == 2  # inputs unknown, pairing skipped
+
+
+def test_model_object_is_bit_identical_and_runs_repeat(digits):
+    model = mlp()
+    model.eval()
+    before = snapshot(model)
+    first = dlcheck.check("data-check", model=model, train_loader=loader(*digits))
+    assert_same(before, model)
+    second = dlcheck.check("data-check", model=model, train_loader=loader(*digits))
+    assert first.status == second.status == "pass"
+    assert json.dumps(first.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
+
+
+def test_cli_writes_both_curves_and_no_pairing_turns_it_off(cli, tmp_path):
+    out = cli("data-check", RECIPES / "digits.yaml", "--json", "-", "--out", tmp_path)
+    assert out.exit_code == 0, out.stderr
+    check = json.loads(out.stdout)["checks"][0]
+    rows = (tmp_path / "data-check-pairing.csv").read_text().splitlines()
+    assert rows[0] == "step,true_labels,permuted_labels" and len(rows) == check["metrics"]["pair_steps"] + 1
+    assert (tmp_path / "data-check-pairing.png").stat().st_size > 1000
+    off = cli("data-check", RECIPES / "digits.yaml", "--json", "-", "--no-pairing", "--batches", "3")
+    metrics = json.loads(off.stdout)["checks"][0]["metrics"]
+    assert off.exit_code == 0 and metrics["batches"] == 3 and "pair_steps" not in metrics
+
+
+@pytest.mark.parametrize("setup,words", [("empty_loader.py", "yielded no batches"),
+                                          ("tensor_batches.py", "not an (inputs, targets) pair")])
+def test_bad_loaders_exit_2(cli, setup, words):
+    out = cli("data-check", SETUPS / setup)
+    assert out.exit_code == 2 and words in out.stderr
+
+
+def test_non_tensor_batches_are_a_clear_error(cli, tmp_path):
+    target = tmp_path / "strings.py"
+    target.write_text("import torch\nfrom torch import nn\nmodel = lambda: nn.Linear(2, 2)\n"
+                      "train_loader = [(['a', 'b'], torch.tensor([0, 1]))]\n")
+    out = cli("data-check", target)
+    assert out.exit_code == 2 and "batch 0: the inputs are a list holding no tensor" in out.stderr
+    target.write_text("import torch\nfrom torch import nn\nmodel = lambda: nn.Linear(2, 2)\n"
+                      "num_classes = 2\ntrain_loader = [(torch.zeros(2, 2), [0, 1])]\n")
+    out = cli("data-check", target)
+    assert out.exit_code == 2 and "the targets are a list, not a tensor" in out.stderr
