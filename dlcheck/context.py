@@ -109,6 +109,32 @@ class Context:
             out.append(to_device(batch, self.device))
         return out
 
+    def stream(self, steps: int, split: str = "train"):
+        """``steps`` batches read from the loader as training reads it (starting over when it
+        ends), each moved to the device when its turn comes: what a training loop sees, with one
+        batch on the device at a time. Yields ``(index, batch)``."""
+        name = "train_loader" if split == "train" else "val_loader"
+        where = self.target.where(name)
+        loader = self.loader(split)
+        if loader is None:
+            raise UserError(f"no {name} was given")
+        step = 0
+        while step < steps:
+            try:
+                iterator = iter(loader)
+            except TypeError:
+                raise UserError(f"{where} is a {type(loader).__name__}, not an iterable of batches") from None
+            read = 0
+            for read, batch in enumerate(iterator):
+                if self.target.forward is None and step == 0:
+                    split_batch(batch, 0, where, self.input_key, self.target_key)  # fails early, clearly
+                yield read, to_device(batch, self.device)
+                step += 1
+                if step == steps:
+                    return
+            if step == 0:
+                raise UserError(f"{where} yielded no batches")
+
     def split(self, batch, index: int = 0, split: str = "train"):
         """``(inputs, targets)`` of a batch (for checks that look at data without a model)."""
         where = self.target.where("train_loader" if split == "train" else "val_loader")

@@ -110,12 +110,14 @@ def test_a_sweep_that_diverges_at_once_is_unusable_not_a_crash(digits):
 def test_probe_runs_candidates_from_the_same_init(digits):
     model = mlp()
     before = snapshot(model)
-    result = dlcheck.check("lr-find", model=model, train_loader=loader(digits),
+    X, y = digits
+    shuffled = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True)  # order from the seeded global RNG
+    result = dlcheck.check("lr-find", model=model, train_loader=shuffled,
                            settings={"lr-find": {"probe": True, "probe_steps": 30}})
     assert_same(before, model)
     rows = result.details["probe"]
     assert [r["lr"] for r in rows] == [1e-1, 1e-2, 1e-3, 1e-4]
-    assert len({r["initial_loss"] for r in rows}) == 1  # the same init for every candidate
+    assert len({r["initial_loss"] for r in rows}) == 1  # the same init and data for every candidate
     assert result.metrics["probe_best_lr"] in (1e-2, 1e-3)  # Adam on digits: 1e-1 is too high, 1e-4 too slow
     assert rows[3]["drop"] < max(r["drop"] for r in rows)
 

@@ -26,7 +26,6 @@ SETTINGS = {
     "end_lr": 10.0,
     "steps": 100,  # steps of the sweep
     "linear": False,  # linear instead of exponential spacing
-    "batches": 100,  # distinct batches read for the sweep (cycled when fewer)
     "beta": 0.9,  # EMA smoothing of the loss (bias-corrected)
     "diverge_factor": 4.0,  # stop when the smoothed loss exceeds this x the best so far
     "min_points": 15,  # fewer usable points than this: the curve is unusable (DLC305)
@@ -49,13 +48,12 @@ def run(ctx: Context) -> CheckResult:
 
         raise UserError(f"lr-find needs steps >= 3 and 0 < start_lr < end_lr, got steps={steps}, "
                         f"start_lr={s['start_lr']:g}, end_lr={s['end_lr']:g}")
-    batches = ctx.batches(min(int(s["batches"]), steps))
     lrs = schedule(float(s["start_lr"]), float(s["end_lr"]), steps, bool(s["linear"]))
     with ctx.model() as model:
         model.train()
         initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        losses = _sweep(ctx, model, batches, lrs)
-        probe_rows = _probe(ctx, model, initial, batches) if s["probe"] else None
+        losses = _sweep(ctx, model, lrs)
+        probe_rows = _probe(ctx, model, initial) if s["probe"] else None
     smoothed = lr_rules.smooth(losses, float(s["beta"]))
     _judge(ctx, lrs[:len(losses)], losses, smoothed, steps)
     _write_curve(ctx, lrs[:len(losses)], losses, smoothed)
@@ -75,7 +73,7 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def _sweep(ctx: Context, model, batches: list, lrs: list[float]) -> list[float]:
+def _sweep(ctx: Context, model, lrs: list[float]) -> list[float]:
     """Losses of the sweep, as host floats, up to and including the step where it diverged."""
     s = ctx.settings
     chunk = max(1, int(s["chunk"]))
@@ -83,11 +81,11 @@ def _sweep(ctx: Context, model, batches: list, lrs: list[float]) -> list[float]:
     trainer = Trainer(ctx, model, optimizer)
     pending, losses = [], []
     with ctx.progress(len(lrs), "lr-find") as advance:
-        for step, lr in enumerate(lrs):
+        for (index, batch), lr in zip(ctx.stream(len(lrs)), lrs):
             _set_lr(optimizer, lr)
-            pending.append(trainer.step(batches[step % len(batches)], step % len(batches)).loss.float())
+            pending.append(trainer.step(batch, index).loss.float())
             advance()
-            if len(pending) < chunk and step + 1 < len(lrs):
+            if len(pending) < chunk and len(losses) + len(pending) < len(lrs):
                 continue
             losses += torch.stack(pending).tolist()  # one transfer per chunk
             pending = []
@@ -194,17 +192,17 @@ def _judge_configured(ctx: Context, suggested: float, diverge_lr: float | None) 
 
 
 # -- the probe (recipe step 3: short runs at candidate LRs) ---------------------------------------
-def _probe(ctx: Context, model, initial: dict, batches: list) -> list[dict]:
+def _probe(ctx: Context, model, initial: dict) -> list[dict]:
     s = ctx.settings
     steps = int(s["probe_steps"])
     window = max(1, min(10, steps // 5))
     rows = []
     for lr in [float(v) for v in s["probe_lrs"]]:
         model.load_state_dict(initial)  # the same init for every candidate, from memory
-        seed_everything(ctx.seed)
+        seed_everything(ctx.seed)  # the same dropout draws, and the same order from a loader that shuffles with the global RNG
         trainer = Trainer(ctx, model, ctx.optimizer(model.parameters(), lr=lr))
-        losses = torch.stack([trainer.step(batches[i % len(batches)], i % len(batches)).loss.float()
-                              for i in range(steps)]).tolist()
+        losses = torch.stack([trainer.step(batch, i).loss.float()
+                              for i, batch in ctx.stream(steps)]).tolist()
         start = losses[0]  # the loss at the shared init: the same for every candidate
         end = sum(losses[-window:]) / window
         ok = math.isfinite(end) and math.isfinite(start)
