@@ -7,6 +7,7 @@ step never calls ``.item()``, so a GPU is not synchronised per step.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -40,10 +41,15 @@ class Trainer:
                 self.scaler = torch.amp.GradScaler("cuda")
         self._checked = False
 
+    def _autocast(self):
+        """Mixed precision under --amp on CUDA; otherwise no context at all (nothing to pay per step)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.ctx.device.type, dtype=self.autocast_dtype)
+
     def step(self, batch, index: int = 0) -> StepOutput:
         ctx = self.ctx
-        with torch.autocast(ctx.device.type, dtype=self.autocast_dtype or torch.float32,
-                            enabled=self.autocast_dtype is not None):
+        with self._autocast():
             outputs, targets = ctx.forward(self.model, batch, index)
             loss = ctx.loss(outputs, targets)
         if not self._checked:
