@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -9,6 +10,17 @@ from typing import Any
 STATUS_ORDER = ("pass", "warn", "fail", "error")
 #: Finding severities; ``info`` notes never change a status.
 SEVERITIES = ("info", "warn", "fail", "error")
+
+
+def rounded(x, digits: int = 6):
+    """A number for a report: ``digits`` significant digits (stable, readable JSON and tables);
+    NaN/Inf as the strings "nan"/"inf"; None stays None."""
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    return float(f"{x:.{digits}g}")
 
 
 def worst(statuses) -> str:

@@ -24,7 +24,7 @@ from dlcheck.batches import INPUT_KEYS, TARGET_KEYS
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.errors import UserError, describe_exception
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, rounded
 
 NAME = "aug-preview"
 SETTINGS = {
@@ -118,9 +118,9 @@ def run(ctx: Context) -> CheckResult:
     result.metrics.update({
         "transform_from": where, "steps": len(steps), "normalize_steps": len(normalizers),
         "images": measured, "shown": len(rows), "draws": draws, "judged_draws": judged, "flat_sources": flat_sources,
-        "destroyed_fraction": _r(destroyed_frac), "blank_fraction": _r(blank_frac),
-        "output": final.kind, "min": _r(final.lo), "max": _r(final.hi),
-        "mean": [_r(m) for m in channels[0]], "std": [_r(v) for v in channels[1]],
+        "destroyed_fraction": rounded(destroyed_frac), "blank_fraction": rounded(blank_frac),
+        "output": final.kind, "min": rounded(final.lo), "max": rounded(final.hi),
+        "mean": [rounded(m) for m in channels[0]], "std": [rounded(v) for v in channels[1]],
     })
     if grid:
         result.metrics["grid"] = grid
@@ -342,9 +342,9 @@ class _StepStats:
     def row(self) -> dict:
         mean, std = self.channel_stats()
         seen = self.sum is not None
-        return {"output": self.kind, "mean": _r(_mean(mean), 4) if seen else None,
-                "std": _r(_mean(std), 4) if seen else None,
-                "min": _r(self.lo, 4) if seen else None, "max": _r(self.hi, 4) if seen else None,
+        return {"output": self.kind, "mean": rounded(_mean(mean), 4) if seen else None,
+                "std": rounded(_mean(std), 4) if seen else None,
+                "min": rounded(self.lo, 4) if seen else None, "max": rounded(self.hi, 4) if seen else None,
                 "changed": f"{self.changed / self.compared:.0%}" if self.compared else None}
 
 
@@ -501,9 +501,3 @@ def _write_grid(ctx: Context, rows, captions, marks) -> str | None:
 
 def _mean(values) -> float:
     return sum(values) / len(values)
-
-
-def _r(value, digits: int = 6):
-    if value is None or not math.isfinite(value):
-        return None if value is None else str(value)
-    return round(float(value), digits)

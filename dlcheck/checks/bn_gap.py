@@ -31,7 +31,7 @@ from torch import nn
 
 from dlcheck.context import Context
 from dlcheck.errors import UserError
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, rounded
 from dlcheck.state import Hooks
 
 NAME = "bn-gap"
@@ -331,7 +331,7 @@ def _report(ctx: Context, rows: dict[str, dict], measured: dict, s) -> None:
     for name in order:
         row = dict(rows[name])
         row["batch"] = trace.batch.get(name)
-        row["gap"] = _round(gaps[name]) if name in trace.batch and row["track_running_stats"] else None
+        row["gap"] = rounded(gaps[name]) if name in trace.batch and row["track_running_stats"] else None
         row["bias_from"] = trace.fed_by.get(name)
         table.append(row)
     result.details["bn_layers"] = table
@@ -343,12 +343,12 @@ def _report(ctx: Context, rows: dict[str, dict], measured: dict, s) -> None:
                 default=None)
     parts_at = next((name for name in judged if not gaps[name] < s["warn_gap"]), None)  # NaN counts
     n = max(measured["compared"], 1)
-    metrics = {"bn_layers": len(rows), "batch_size": batch, "output_gap": _round(output_gap),
-               "loss_train_mode": _round(sums["loss_train"] / n),
-               "loss_eval_mode": _round(sums["loss_eval"] / n),
+    metrics = {"bn_layers": len(rows), "batch_size": batch, "output_gap": rounded(output_gap),
+               "loss_train_mode": rounded(sums["loss_train"] / n),
+               "loss_eval_mode": rounded(sums["loss_eval"] / n),
                "compared_on": measured["split"], "compared_batches": measured["compared"],
                "warmup_batches": measured["warmup"],
-               "largest_layer_gap": _round(gaps[worst]) if worst is not None else None,
+               "largest_layer_gap": rounded(gaps[worst]) if worst is not None else None,
                "largest_gap_at": worst, "parts_at": parts_at}
     if sums["count"]:
         metrics["agreement"] = round(sums["agree"] / sums["count"], 6)
@@ -405,7 +405,3 @@ def _ratio(diff: float, norm: float) -> float:
     if norm <= 0:
         return 0.0 if diff <= 0 else math.inf
     return math.sqrt(diff / norm)
-
-
-def _round(x: float, digits: int = 6):
-    return round(float(x), digits) if math.isfinite(x) else str(x)

@@ -12,7 +12,7 @@ import math
 import torch
 
 from dlcheck.context import Context
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, rounded
 
 NAME = "init-loss"
 SETTINGS = {
@@ -42,7 +42,7 @@ def run(ctx: Context) -> CheckResult:
             targets_all.append(targets.detach() if isinstance(targets, torch.Tensor) else targets)
     loss = float(torch.stack(losses).mean())  # one host synchronisation
     outputs = torch.cat([o.reshape(o.shape[0], -1) if o.dim() > 1 else o[:, None] for o in outputs_all])
-    result.metrics.update({"loss": _round(loss), "batches": len(batches), "samples": int(outputs.shape[0])})
+    result.metrics.update({"loss": rounded(loss), "batches": len(batches), "samples": int(outputs.shape[0])})
 
     if not ctx.is_cross_entropy:
         result.summary = f"initial loss {loss:.4g}; the ln(C) reference applies to softmax cross-entropy only"
@@ -56,9 +56,9 @@ def run(ctx: Context) -> CheckResult:
     classes = ctx.num_classes(outputs_all[0])
     expected = math.log(classes) if classes and classes > 1 else float("nan")
     entropy = _label_entropy(targets_all, width)
-    result.metrics.update({"expected": _round(expected), "num_classes": classes, "output_width": width})
+    result.metrics.update({"expected": rounded(expected), "num_classes": classes, "output_width": width})
     if entropy is not None:
-        result.metrics["label_entropy"] = _round(entropy)
+        result.metrics["label_entropy"] = rounded(entropy)
 
     if ctx.target.num_classes is not None and width != ctx.target.num_classes:
         result.add("DLC106", f"the model outputs {width} values per sample but num_classes is "
@@ -72,7 +72,7 @@ def run(ctx: Context) -> CheckResult:
         return result
 
     ratio = loss / expected
-    result.metrics["ratio"] = _round(ratio)
+    result.metrics["ratio"] = rounded(ratio)
     result.summary = f"initial loss {loss:.3g} is {ratio:.2f}x ln({classes}) = {expected:.2f}"
     floor = expected
     if entropy is not None and entropy < s["imbalance_ratio"] * expected:
@@ -94,7 +94,7 @@ def run(ctx: Context) -> CheckResult:
     top = probs.argmax(dim=1)
     top_share = float(torch.bincount(top, minlength=width).max()) / top.numel()
     confidence = float(probs.max(dim=1).values.mean())
-    result.metrics.update({"top_class_share": _round(top_share), "mean_top_probability": _round(confidence)})
+    result.metrics.update({"top_class_share": rounded(top_share), "mean_top_probability": rounded(confidence)})
     if classes > 1 and top_share >= s["collapse_fraction"] and confidence >= s["collapse_confidence"]:
         cls = int(torch.bincount(top, minlength=width).argmax())
         result.add("DLC105", f"{top_share:.0%} of samples are predicted as class {cls} at init, "
@@ -150,9 +150,3 @@ def _head_advice(model) -> str:
 def _loss_name(ctx: Context) -> str:
     fn = ctx.target.loss_fn
     return type(fn).__name__ if isinstance(fn, torch.nn.Module) else getattr(fn, "__name__", "given")
-
-
-def _round(x: float, digits: int = 6):
-    if x is None or not math.isfinite(x):
-        return None if x is None else str(x)
-    return round(float(x), digits)

@@ -17,7 +17,7 @@ import torch
 from dlcheck import lr_rules
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, rounded
 from dlcheck.training import Trainer
 
 NAME = "lr-find"
@@ -108,7 +108,7 @@ def _judge(ctx: Context, lrs: list[float], losses: list[float], smoothed: list[f
     m = result.metrics
     m.update({"steps": len(losses), "planned_steps": planned, "lr": ctx.lr,
               "lr_configured": ctx.lr_override is not None or ctx.target.lr is not None,
-              "diverge_lr": _r(diverge_lr)})
+              "diverge_lr": rounded(diverge_lr)})
     if usable < int(s["min_points"]):
         where = f"it diverged at lr {diverge_lr:.3g}" if diverge_lr else "the sweep stopped early"
         result.summary = f"only {usable} usable points: {where}"
@@ -117,14 +117,14 @@ def _judge(ctx: Context, lrs: list[float], losses: list[float], smoothed: list[f
         return
     finite = [v for v in curve if math.isfinite(v)]
     first, best = curve[0], min(finite)
-    m.update({"initial_loss": _r(first), "min_loss": _r(best), "min_loss_lr": _r(curve_lrs[curve.index(best)])})
+    m.update({"initial_loss": rounded(first), "min_loss": rounded(best), "min_loss_lr": rounded(curve_lrs[curve.index(best)])})
     if best > float(s["flat_fraction"]) * first:
         result.summary = (f"no learning rate from {lrs[0]:.3g} to {lrs[-1]:.3g} made the loss fall "
                           f"(smoothed {first:.3g} -> best {best:.3g})")
         result.add("DLC301", result.summary)
         return
     rules = suggestions(curve_lrs, curve)
-    m.update({f"{name}_lr": _r(lr) for name, lr in rules.items()})
+    m.update({f"{name}_lr": rounded(lr) for name, lr in rules.items()})
     if not rules:
         result.summary = "the curve has no falling stretch to suggest from"
         result.add("DLC305", result.summary)
@@ -132,11 +132,11 @@ def _judge(ctx: Context, lrs: list[float], losses: list[float], smoothed: list[f
     suggested = primary(rules)
     blended = {name: lr for name, lr in rules.items() if name in BLEND}
     factor = lr_rules.spread(list(blended.values()))  # how far the rules behind the suggestion agree
-    m.update({"suggested_lr": _r(suggested), "rules_spread": _r(factor)})
+    m.update({"suggested_lr": rounded(suggested), "rules_spread": rounded(factor)})
     shown = ", ".join(f"{name} {lr:.2g}" for name, lr in rules.items())
     result.summary = f"suggested lr {suggested:.2g} ({shown})" + \
         (f"; diverges from {diverge_lr:.2g}" if diverge_lr else "")
-    result.details["suggestions"] = [{"rule": name, "lr": _r(lr), "blended": name in BLEND}
+    result.details["suggestions"] = [{"rule": name, "lr": rounded(lr), "blended": name in BLEND}
                                      for name, lr in rules.items()]
     if factor > float(s["disagree"]):
         result.add("DLC304", f"the rules behind the suggestion are {factor:.0f}x apart ({shown})")
@@ -206,8 +206,8 @@ def _probe(ctx: Context, model, initial: dict) -> list[dict]:
         start = losses[0]  # the loss at the shared init: the same for every candidate
         end = sum(losses[-window:]) / window
         ok = math.isfinite(end) and math.isfinite(start)
-        rows.append({"lr": lr, "initial_loss": _r(start), "final_loss": _r(end) if ok else str(end),
-                     "drop": _r((start - end) / start) if ok and start else None})
+        rows.append({"lr": lr, "initial_loss": rounded(start), "final_loss": rounded(end) if ok else str(end),
+                     "drop": rounded((start - end) / start) if ok and start else None})
         if ctx.out_of_time():
             break
     model.load_state_dict(initial)
@@ -235,8 +235,3 @@ def _write_curve(ctx: Context, lrs, losses, smoothed) -> None:
                  if k.endswith("_lr") and k not in ("diverge_lr", "min_loss_lr", "probe_best_lr") and v}
         lr_curve(path, lrs, losses, smoothed, marks=marks, configured=ctx.lr,
                  diverge=ctx.result.metrics.get("diverge_lr"))
-
-
-def _r(x):
-    """Round for stable, readable JSON (None passes through)."""
-    return None if x is None else float(f"{x:.6g}")
