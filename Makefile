@@ -21,8 +21,15 @@ demo: $(BIN)/dlcheck
 test: $(BIN)/dlcheck
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
+# Each benchmark prints ratios measured side by side in one run (README, "Benchmarks").
+# lr_find/lr_quality score torch-lr-finder too when it is installed:
+#   $(BIN)/pip install --no-deps torch-lr-finder tqdm
 bench: $(BIN)/dlcheck
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/run_digits.py
+	$(BIN)/python benchmarks/lr_find.py
+	$(BIN)/python benchmarks/lr_quality.py
+	$(BIN)/python benchmarks/hooks.py
 
 clean:
 	rm -rf $(VENV) dlcheck-out

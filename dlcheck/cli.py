@@ -56,13 +56,20 @@ CHECK_FLAGS: dict[str, list[Flag]] = {
         Flag("linear", bool, "sweep linearly instead of exponentially"),
         Flag("probe", bool, "also run short trainings at candidate LRs (recipe step 3)"),
     ],
-    "init-stats": [Flag("batches", int, "batches fed through the model")],
-    "bn-gap": [Flag("batches", int, "batches compared in train and eval mode")],
+    "init-stats": [Flag("batches", int, "batches fed through the model (the last one also trains one step)")],
+    "bn-gap": [
+        Flag("batches", int, "batches compared in train and eval mode (the val loader's when given)"),
+        Flag("warmup_batches", int, "training-mode passes without gradients that fill the running statistics"),
+    ],
     "aug-preview": [
         Flag("count", int, "source images in the grid"),
         Flag("draws", int, "augmented draws per source image"),
     ],
-    "data-check": [Flag("batches", int, "batches inspected")],
+    "data-check": [
+        Flag("batches", int, "batches inspected"),
+        Flag("pairing", bool, "run the pairing control (true vs permuted labels)"),
+        Flag("pair_steps", int, "optimizer steps per run of the pairing control"),
+    ],
 }
 
 #: Checks that train, and so take --lr / --amp.

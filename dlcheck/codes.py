@@ -130,7 +130,7 @@ _TABLE = [
          "Training will work but waste time; the loss falls slowly.",
          "Try a learning rate near the suggestion."),
     Code("DLC304", "lr-rules-disagree", "lr-find", "info",
-         "The suggestion rules disagree by more than a decade.",
+         "The rules behind the suggestion (steepest descent, minimum/10) disagree by more than a decade.",
          "The curve has no clear steep region; any single suggestion is less certain.",
          "Confirm with dlcheck lr-find --probe (short runs at candidate LRs)."),
     Code("DLC305", "lr-curve-unusable", "lr-find", "warn",
@@ -153,33 +153,41 @@ _TABLE = [
          "Scale the init down (Xavier for tanh) or normalise the inputs."),
     Code("DLC404", "dead-units", "init-stats", "warn",
          "ReLU units output zero for every sample seen.",
-         "Dead units never get a gradient and never recover.",
-         "Check for large negative biases, a too-high learning rate, or use LeakyReLU."),
+         "Dead units never get a gradient and never recover. Counted per unit (a feature, or a "
+         "conv channel), also behind a functional F.relu (at the next layer's input).",
+         "Look for large negative biases or an input that is negative everywhere; use He init "
+         "with zero biases, or LeakyReLU."),
     Code("DLC405", "gradients-vanish", "init-stats", "warn",
          "Gradient norms shrink by orders of magnitude from the last layer to the first.",
-         "Early layers barely learn.",
+         "Early layers barely learn. Judged on the weight gradients of the first and last weight "
+         "layers after one backward (exactly-zero gradients of zero-initialised branches excluded).",
          "Fix the init scale, add normalisation or residual connections."),
     Code("DLC406", "gradients-explode", "init-stats", "fail",
          "Gradient norms grow by orders of magnitude from the last layer to the first.",
-         "Early layers get huge updates and training diverges.",
+         "Early layers get huge updates and training diverges. A BatchNorm over a handful of "
+         "values per channel (tiny batch, tiny feature map) also does this; then it is noted as info.",
          "Fix the init scale, add normalisation, or clip gradients."),
     Code("DLC407", "weight-scale-off", "init-stats", "warn",
          "A layer's weight std is far from both the Xavier and the He scale for its fan-in.",
-         "Custom inits far from these scales are the usual cause of collapse or explosion.",
+         "Custom inits far from these scales are the usual cause of collapse or explosion. Layers "
+         "followed by normalisation are not judged; while the activations stay healthy the finding "
+         "is info (TF-style 0.01 heads and ViT-style 0.02 inits are deliberate).",
          "Use nn.init.kaiming_normal_ (ReLU) or nn.init.xavier_normal_ (tanh/sigmoid)."),
     Code("DLC408", "stats-not-finite", "init-stats", "fail",
          "NaN/Inf appears in an activation or gradient.",
          "The first layer where it appears is where the bug is.",
-         "Inspect that layer's inputs and parameters."),
+         "Inspect that layer's inputs and parameters; for NaN in the data run dlcheck data-check."),
     Code("DLC409", "update-ratio-off", "init-stats", "warn",
          "The update-to-weight ratio after one step is far from ~1e-3.",
-         "Much larger: the LR is too high; much smaller: it is too low.",
+         "Much larger: the LR is too high; much smaller: it is too low. Adam's first step moves "
+         "each weight by about lr, so expect about lr / weight std there.",
          "Adjust the learning rate (dlcheck lr-find)."),
     # -- bn-gap ------------------------------------------------------------------------------
     Code("DLC501", "bn-on-logits", "bn-gap", "fail",
          "A BatchNorm layer normalises the model's output (the logits).",
-         "Normalised logits cannot grow confident, and differ between train and eval mode.",
-         "Remove the BatchNorm after the final layer."),
+         "BatchNorm makes every logit zero-mean over the batch, so no class can win for most of a "
+         "batch, and the logits change between train and eval mode.",
+         "Remove the BatchNorm after the final layer (BatchNorm before the final Linear is fine)."),
     Code("DLC502", "bias-before-bn", "bn-gap", "info",
          "A conv/linear bias feeds straight into BatchNorm.",
          "BatchNorm subtracts the mean, so that bias is a wasted parameter.",
@@ -201,34 +209,60 @@ _TABLE = [
          "With one or two samples the batch statistics are degenerate.",
          "Use a larger batch, or GroupNorm / LayerNorm."),
     Code("DLC507", "bn-train-eval-gap", "bn-gap", "fail",
-         "The model's outputs differ a lot between train and eval mode.",
+         "A BatchNorm layer's output differs a lot between train and eval mode on the same input "
+         "(its batch statistics against its running statistics).",
          "What you validate is not what you trained; the 'accuracy drops in eval()' problem.",
-         "Look at the layer where the modes part; check batch size, momentum and data order."),
+         "Look at the layer where the modes part; check batch size, momentum, dropout before BN, "
+         "and whether train and val data are normalised alike."),
     Code("DLC508", "no-batchnorm", "bn-gap", "info",
          "The model has no BatchNorm layer.",
-         "Nothing to compare.",
+         "Nothing to compare: without BatchNorm, normalisation behaves alike in train and eval mode.",
          "Nothing to fix."),
+    Code("DLC509", "bn-cumulative-average", "bn-gap", "info",
+         "A BatchNorm layer has momentum=None: its running statistics are a cumulative average.",
+         "Legitimate PyTorch: every batch since the last reset counts equally, so statistics from "
+         "early training weigh as much as recent ones while the weights still move.",
+         "Fine for recalibrating a trained network's statistics; for training from scratch an EMA "
+         "(momentum=0.1) follows the weights better."),
+    Code("DLC510", "bn-momentum-inverted", "bn-gap", "warn",
+         "A BatchNorm layer has a momentum of 0.5 or more: its running statistics are little more "
+         "than the last batch's.",
+         "PyTorch's momentum is the weight of the NEW batch (running = (1-m)*running + m*batch); "
+         "Keras/TensorFlow's is the weight of the OLD value, so momentum=0.99 copied from Keras "
+         "makes eval mode use one noisy batch's statistics.",
+         "Use momentum=0.1 (PyTorch's default), or 1 - the Keras value (0.99 -> 0.01)."),
     # -- aug-preview -------------------------------------------------------------------------
-    Code("DLC601", "no-transform", "aug-preview", "warn",
-         "No train transform was found.",
-         "Without it there is nothing to preview.",
+    Code("DLC601", "no-transform", "aug-preview", "info",
+         "No train transform was found, so there is nothing to preview.",
+         "Tensor datasets usually have no transform, and then there is nothing to check; a "
+         "transform applied elsewhere (in the loader's collate_fn, in the model) is not seen.",
          "Expose train_transform in the target, or set the train dataset's transform."),
     Code("DLC602", "aug-destroys-samples", "aug-preview", "fail",
          "Many augmented samples no longer resemble their original.",
-         "The network learns from noise instead of the image.",
-         "Tone down the destructive transform (its probability, scale or magnitude)."),
+         "The network learns from noise instead of the image, yet each such sample still carries "
+         "its label: training gets harder and noisier for nothing.",
+         "Tone down the destructive transform (its probability, scale or magnitude); look at the "
+         "red-framed cells of the grid written with --out."),
     Code("DLC603", "aug-blank-samples", "aug-preview", "warn",
          "Augmented samples are blank (near-constant).",
          "Blank samples carry no information but still carry a label.",
-         "Check crops, erasing and colour transforms."),
+         "Check crops, erasing and colour transforms (brightness/contrast ranges that reach 0)."),
     Code("DLC604", "aug-unnormalised", "aug-preview", "warn",
-         "The augmented tensors are not normalised.",
-         "Networks train best on zero-centred, unit-variance inputs.",
-         "Add transforms.Normalize(mean, std) at the end of the pipeline."),
+         "The augmented tensors are not normalised (raw 0-255 values, or mean/std far from 0/1).",
+         "Networks train best on zero-centred, unit-variance inputs; raw pixel values make the "
+         "first layer's pre-activations hundreds of times too large.",
+         "Convert to float in [0, 1] (ToTensor / ToDtype(scale=True)) and add "
+         "transforms.Normalize(mean, std) with the training set's per-channel statistics."),
     Code("DLC605", "aug-double-normalise", "aug-preview", "fail",
          "Normalisation is applied twice.",
-         "The inputs are shifted and scaled away from what the statistics assume.",
-         "Keep one Normalize in the pipeline."),
+         "The second Normalize shifts and scales data that is already zero-centred: the inputs "
+         "end up off-centre and too wide (or too narrow), and no longer match what evaluation feeds.",
+         "Keep one Normalize in the pipeline (look for a wrapper or dataset that adds its own)."),
+    Code("DLC606", "aug-not-centred", "aug-preview", "info",
+         "The augmented tensors lie in [0, 1]: scaled, but not zero-centred (no Normalize).",
+         "Common and usually fine with BatchNorm right after the first layer; without it, "
+         "zero-centred inputs make the first layer's start easier.",
+         "Optionally add transforms.Normalize(mean, std) with the training set's statistics."),
     # -- data-check --------------------------------------------------------------------------
     Code("DLC701", "data-raw-range", "data-check", "fail",
          "Inputs look like raw 0-255 values.",
@@ -239,8 +273,9 @@ _TABLE = [
          "Uncentred inputs slow training and bias the first layer.",
          "Normalise with the training set's per-channel mean and std."),
     Code("DLC703", "data-constant-feature", "data-check", "warn",
-         "Some features/channels are constant.",
-         "A constant feature carries no information (and breaks standardisation).",
+         "Some features/channels are constant (a warning above a share of them, else a note).",
+         "A constant feature carries no information (and breaks standardisation); a few, like the "
+         "always-blank border pixels of digits, are a fact of the data; many point to a broken pipeline.",
          "Drop it, or check the pipeline that produced it."),
     Code("DLC704", "data-not-finite", "data-check", "fail",
          "Inputs contain NaN or Inf.",
@@ -259,13 +294,18 @@ _TABLE = [
          "The model chases one class after another and never converges.",
          "Pass shuffle=True (or a sampler) to the training DataLoader."),
     Code("DLC708", "data-duplicates", "data-check", "warn",
-         "Duplicated samples in the batches seen.",
+         "Duplicated samples in the batches seen (a warning above a share of them, else a note).",
          "Duplicates inflate some samples' weight and leak between splits.",
          "Deduplicate the dataset."),
     Code("DLC709", "data-labels-unpaired", "data-check", "fail",
          "True labels are learned no faster than permuted ones: inputs and labels have come apart.",
          "The classic X.shuffle(); Y.shuffle() bug leaves nothing to learn.",
          "Shuffle inputs and labels together (one permutation, or shuffle in the DataLoader)."),
+    Code("DLC710", "data-part-skipped", "data-check", "info",
+         "A part of data-check did not apply to this data and was skipped (token ids, float "
+         "targets, a forward() dlcheck cannot look into) or was inconclusive.",
+         "What was not measured cannot be judged; the message says which part and why.",
+         "Nothing to fix; for dict batches, --input-key/--target-key let dlcheck see more."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
