@@ -124,16 +124,24 @@ class Context:
                 iterator = iter(loader)
             except TypeError:
                 raise UserError(f"{where} is a {type(loader).__name__}, not an iterable of batches") from None
+            if iterator is loader and callable(getattr(self.target, name)):
+                del self._loaders[split]  # a generator from a factory: every pass starts afresh
+                loader = self.loader(split)
+                iterator = iter(loader)
             read = 0
-            for read, batch in enumerate(iterator):
+            for read, batch in enumerate(iterator, start=1):
                 if self.target.forward is None and step == 0:
                     split_batch(batch, 0, where, self.input_key, self.target_key)  # fails early, clearly
-                yield read, to_device(batch, self.device)
+                yield read - 1, to_device(batch, self.device)
                 step += 1
                 if step == steps:
                     return
-            if step == 0:
-                raise UserError(f"{where} yielded no batches")
+            if read == 0:
+                if step == 0:
+                    raise UserError(f"{where} yielded no batches")
+                return  # a one-shot iterable is used up: the data ends here
+            if iterator is loader and not callable(getattr(self.target, name)):
+                return  # a generator handed over as an object: it cannot start over
 
     def split(self, batch, index: int = 0, split: str = "train"):
         """``(inputs, targets)`` of a batch (for checks that look at data without a model)."""

@@ -71,6 +71,8 @@ def test_val_batches_smaller_than_training_batches_fall_back_to_train_batches(di
         assert result.status == "pass", result.summary  # BN1d cannot run on one sample; BN2d would be all noise
         assert result.metrics["compared_on"] == "train" and result.metrics["val_batch_size"] == 1
         assert "val batches of 1 are smaller" in result.summary
+        alone = dlcheck.check("bn-gap", model=make, train_loader=loader(data[:1400], y[:1400]))
+        assert result.metrics["largest_layer_gap"] == alone.metrics["largest_layer_gap"]  # the failed try left no trace
 
 
 def test_batch_size_judged_from_the_batches_seen(digits):

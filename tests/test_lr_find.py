@@ -161,3 +161,16 @@ def test_rules_on_a_textbook_curve():
     assert lr_rules.valley(curve) is not None
     assert lr_rules.steepest(lrs, [1.0] * 10) is None
     assert lr_rules.spread([1e-3, 1e-2]) == pytest.approx(10)
+
+
+def test_a_generator_loader_is_started_over_not_spun_on(digits):
+    X, y = digits
+
+    def train_loader():  # a factory returning a generator: one pass each call
+        for i in range(0, 320, 64):
+            yield X[i:i + 64], y[i:i + 64]
+
+    result = dlcheck.check("lr-find", model=mlp, train_loader=train_loader,
+                           settings={"lr-find": {"probe": True, "probe_steps": 12, "steps": 30}})
+    assert result.status != "error", result.summary
+    assert result.metrics["planned_steps"] == 30 and len(result.details["probe"]) == 4

@@ -206,6 +206,7 @@ class _Gap:
         return hook
 
     def reset(self) -> None:
+        self.active = False
         for name in self.diff:
             self.diff[name].zero_()
             self.norm[name].zero_()
@@ -288,8 +289,10 @@ def _compare(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], batches:
         for m in bns.values():
             m.train()
         gap.active = True
-        train_out, _ = ctx.forward(model, batch, i)
-        gap.active = False
+        try:
+            train_out, _ = ctx.forward(model, batch, i)
+        finally:
+            gap.active = False  # also when a batch BN cannot take raises (the caller falls back)
         eval_out, train_out = eval_out.float(), train_out.float()
         sums["diff"] += (train_out - eval_out).pow(2).sum()
         sums["norm"] += train_out.pow(2).sum()
