@@ -73,7 +73,7 @@ CHECK_FLAGS: dict[str, list[Flag]] = {
 }
 
 #: Checks that train, and so take --lr / --amp.
-TRAINING_CHECKS = {"overfit-small", "lr-find", "init-stats", "data-check", "bn-gap"}
+TRAINING_CHECKS = {"overfit-small", "lr-find", "init-stats", "data-check"}
 
 
 def _common_params(trains: bool) -> list[inspect.Parameter]:

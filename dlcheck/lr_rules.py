@@ -22,12 +22,13 @@ def smooth(losses: list[float], beta: float) -> list[float]:
 
 def divergence_index(smoothed: list[float], factor: float, skip: int = 0) -> int | None:
     """First index (after ``skip``) where the smoothed loss is non-finite or above ``factor`` x
-    the best seen so far; ``None`` when it never diverges."""
+    the best seen so far (above it by ``factor - 1`` x its magnitude, so that losses that can be
+    negative, e.g. a Gaussian NLL, work too); ``None`` when it never diverges."""
     best = math.inf
     for i, value in enumerate(smoothed):
         if not math.isfinite(value):
             return i
-        if i >= skip and value > factor * best:
+        if i >= skip and value - best > (factor - 1) * abs(best):  # also for losses below zero
             return i
         best = min(best, value)
     return None

@@ -210,3 +210,24 @@ def test_non_tensor_batches_are_a_clear_error(cli, tmp_path):
                       "num_classes = 2\ntrain_loader = [(torch.zeros(2, 2), [0, 1])]\n")
     out = cli("data-check", target)
     assert out.exit_code == 2 and "the targets are a list, not a tensor" in out.stderr
+
+
+def test_one_garbage_label_does_not_make_a_table_of_every_class(digits):
+    X, y = digits
+    y = y.clone()
+    y[5] = 10_000_000  # a corrupt label; no num_classes, and the model's output width would say 10
+    data = DataLoader(TensorDataset(X, y), batch_size=64)
+    result = dlcheck.check("data-check", train_loader=data, model=lambda: nn.Linear(64, 10),
+                           settings={"data-check": {"pairing": False}})
+    assert "label 10000000 in batch 0, index 5" in found(result)["DLC705"].message
+    assert len(result.details["classes"]) == 10
+    # an output with no class axis: nothing says how many classes there are
+    without_width = dlcheck.check("data-check", train_loader=data, model=lambda: nn.Sequential(nn.Linear(64, 1), nn.Flatten(0)),
+                                  loss_fn=lambda out, t: out.sum(), settings={"data-check": {"pairing": False}})
+    assert without_width.status != "error" and "classes" not in without_width.details, without_width.summary
+    assert "number of classes is not known" in found(without_width)["DLC710"].message
+
+
+def test_zero_steps_are_bad_input_not_a_crash(cli):
+    out = cli("data-check", RECIPES / "digits_setup.py", "--pair-steps", "0")
+    assert out.exit_code == 2 and "pair_steps must be at least 1" in out.stderr and "Traceback" not in out.stderr

@@ -174,3 +174,14 @@ def test_a_generator_loader_is_started_over_not_spun_on(digits):
                            settings={"lr-find": {"probe": True, "probe_steps": 12, "steps": 30}})
     assert result.status != "error", result.summary
     assert result.metrics["planned_steps"] == 30 and len(result.details["probe"]) == 4
+
+
+def test_a_loss_below_zero_still_gets_a_suggestion(digits):
+    """Losses may be negative (a Gaussian NLL, a negative similarity); here cross-entropy minus 3,
+    which is below zero from the start: the divergence test must not read the sign as divergence."""
+    shifted = lambda out, target: nn.functional.cross_entropy(out, target) - 3.0
+    result = dlcheck.check("lr-find", model=mlp, train_loader=loader(digits), loss_fn=shifted)
+    plain = dlcheck.check("lr-find", model=mlp, train_loader=loader(digits))
+    assert result.metrics["initial_loss"] < 0
+    assert result.status == "pass" and "suggested_lr" in result.metrics, (result.summary, codes(result))
+    assert result.metrics["steps"] > 50 and result.metrics["suggested_lr"] == pytest.approx(plain.metrics["suggested_lr"], rel=0.5)

@@ -35,6 +35,7 @@ SETTINGS = {
     "uncentred_share": 0.25,  # tables: share of features off-centre or too small that warns
     "constant_share": 0.25,  # constant features/channels: a warning above this share, else a note
     "imbalance_ratio": 10.0,  # largest / smallest class count that warns (DLC706)
+    "max_classes": 100_000,  # labels beyond this with no num_classes known: counting skipped
     "entropy_ratio": 0.5,  # per-batch label entropy / that of shuffled batches, below: sorted (DLC707)
     "duplicate_share": 0.05,  # share of duplicated samples that warns (DLC708), else a note
     "pairing": True,  # run the pairing control (DLC709)
@@ -59,8 +60,9 @@ class _Data:
 def run(ctx: Context) -> CheckResult:
     s = ctx.settings
     result = ctx.result
-    if int(s["batches"]) < 1:
-        raise UserError(f"data-check: batches must be at least 1, not {s['batches']}")
+    for key in ("batches", "pair_steps", "pair_batches"):
+        if int(s[key]) < 1:
+            raise UserError(f"data-check: {key} must be at least 1, not {s[key]}")
     raw = ctx.raw_batches(int(s["batches"]))
     batches = [to_device(b, ctx.device) for b in raw]
     data = _read(ctx, raw, batches)
@@ -350,16 +352,20 @@ def _judge_labels(ctx: Context, data: _Data, parts: list) -> tuple[bool, bool]:
     if not in_range:
         _report_out_of_range(ctx, valid, classes, source)
     width = classes if classes is not None else high + 1
+    if width > s["max_classes"]:  # one garbage label must not make a table of a million classes
+        result.add("DLC710", f"labels reach {high} and the number of classes is not known: class balance "
+                             f"and shuffling checks skipped (set num_classes in the target)")
+        return in_range, False
     result.metrics["num_classes"] = width
-    counts = torch.bincount(everything.clamp(min=0, max=max(width, high + 1) - 1),
-                            minlength=width).tolist()
+    kept = everything[(everything >= 0) & (everything < width)]  # out-of-range labels: DLC705 above
+    counts = torch.bincount(kept, minlength=width)[:width].tolist()
     parts.append(f"{sum(1 for c in counts if c)} of {width} classes seen")
     if width <= 100:
         result.details["classes"] = [{"class": k, "count": c, "share": c / everything.numel()}
                                      for k, c in enumerate(counts)]
     per_position = first.dim() >= 2 and first.shape[-1] > 1  # tokens, pixels: skew is normal there
     _balance(ctx, counts[:width], classes, "info" if per_position else None)
-    sorted_batches = _sorted_batches(ctx, valid, counts)
+    sorted_batches = _sorted_batches(ctx, [l[(l >= 0) & (l < width)] for l in valid], counts)
     return in_range, sorted_batches
 
 

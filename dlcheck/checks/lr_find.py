@@ -43,15 +43,17 @@ def run(ctx: Context) -> CheckResult:
     s = ctx.settings
     result = ctx.result
     steps = int(s["steps"])
-    if steps < 3 or not 0 < float(s["start_lr"]) < float(s["end_lr"]):
+    if steps < 3 or int(s["probe_steps"]) < 1 or not 0 < float(s["start_lr"]) < float(s["end_lr"]):
         from dlcheck.errors import UserError
 
-        raise UserError(f"lr-find needs steps >= 3 and 0 < start_lr < end_lr, got steps={steps}, "
-                        f"start_lr={s['start_lr']:g}, end_lr={s['end_lr']:g}")
+        raise UserError(f"lr-find needs steps >= 3, probe_steps >= 1 and 0 < start_lr < end_lr, got "
+                        f"steps={steps}, probe_steps={s['probe_steps']}, start_lr={s['start_lr']:g}, "
+                        f"end_lr={s['end_lr']:g}")
     lrs = schedule(float(s["start_lr"]), float(s["end_lr"]), steps, bool(s["linear"]))
     with ctx.model() as model:
         model.train()
-        initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        # the probe's candidates all start from these weights (cloned in memory, only when needed)
+        initial = {k: v.detach().clone() for k, v in model.state_dict().items()} if s["probe"] else None
         losses = _sweep(ctx, model, lrs)
         probe_rows = _probe(ctx, model, initial) if s["probe"] else None
     smoothed = lr_rules.smooth(losses, float(s["beta"]))
@@ -118,7 +120,7 @@ def _judge(ctx: Context, lrs: list[float], losses: list[float], smoothed: list[f
     finite = [v for v in curve if math.isfinite(v)]
     first, best = curve[0], min(finite)
     m.update({"initial_loss": rounded(first), "min_loss": rounded(best), "min_loss_lr": rounded(curve_lrs[curve.index(best)])})
-    if best > float(s["flat_fraction"]) * first:
+    if first - best < (1 - float(s["flat_fraction"])) * abs(first):  # fell by less than 5 %
         result.summary = (f"no learning rate from {lrs[0]:.3g} to {lrs[-1]:.3g} made the loss fall "
                           f"(smoothed {first:.3g} -> best {best:.3g})")
         result.add("DLC301", result.summary)
@@ -210,7 +212,6 @@ def _probe(ctx: Context, model, initial: dict) -> list[dict]:
                      "drop": rounded((start - end) / start) if ok and start else None})
         if ctx.out_of_time():
             break
-    model.load_state_dict(initial)
     return rows
 
 
