@@ -58,3 +58,33 @@ def test_model_object_and_rng_are_handed_back(name):
     assert np.array_equal(np.random.get_state()[1], rng[2])
     report = dlcheck.run(TARGET, model=model, checks=[name])
     json.loads(json_render.dumps(report))  # valid JSON, no NaN
+
+
+def _hook_count(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               + len(m._backward_pre_hooks) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", checks.available())
+@pytest.mark.parametrize("fail_after", [None, 3])
+def test_every_hook_a_check_adds_is_removed_by_the_check_itself(name, fail_after):
+    """A factory handing out one held model bypasses the snapshot-and-restore of model objects, so
+    only the check's own clean-up (in ``finally``) can take its hooks off, also when the model raises."""
+
+    class Held(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = _bn_model()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            if fail_after is not None and self.calls > fail_after:
+                raise RuntimeError("boom in the user's forward")
+            return self.net(x)
+
+    held = Held()
+    result = dlcheck.check(name, TARGET, model=lambda: held)
+    assert _hook_count(held) == 1  # only the user's own hook on the last layer
+    if fail_after is None:
+        assert result.status != "error", result.summary

@@ -120,15 +120,16 @@ def test_dead_units_are_counted_per_channel_not_per_element(digits):
     assert "DLC404" in codes(result)  # one in four channels is 25 % >= the 20 % threshold
 
 
-def test_functional_relu_is_measured_at_the_next_layer_input(digits):
+@pytest.mark.parametrize("inplace", [False, True])
+def test_functional_relu_is_measured_at_the_next_layer_input(digits, inplace):
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             self.fc1, self.fc2, self.fc3 = nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 10)
             nn.init.constant_(self.fc1.bias, -6.0)
 
-        def forward(self, x):
-            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+        def forward(self, x):  # in place, the ReLU'd tensor is the very object fc1 returned
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x), inplace=inplace)), inplace=inplace))
 
     result = dlcheck.check("init-stats", model=Net, train_loader=loader(digits))
     table = rows(result)

@@ -101,7 +101,7 @@ class Recorder:
         self.order: list[tuple[str, object]] = []  # first pass: ("record", key) / ("norm", name)
         self._model = model
         self._calls: dict[str, int] = {}
-        self._activation_outputs: dict[int, weakref.ref] = {}
+        self._activation_outputs: dict[int, tuple[weakref.ref, int]] = {}
         self._last_weight = None
         self._passes = 0
         self.fewest_bn_values: tuple[int, str] | None = None  # (values per channel, BN layer)
@@ -155,9 +155,9 @@ class Recorder:
             x = args[0] if args else None
             if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.numel() == 0:
                 return
-            ref = self._activation_outputs.get(id(x))
-            if ref is not None and ref() is x:  # measured already as a hooked module's output
-                return
+            ref, version = self._activation_outputs.get(id(x), (None, None))
+            if ref is not None and ref() is x and x._version == version:  # measured already, unchanged
+                return  # (an in-place F.relu(..., inplace=True) bumps the version: measured again here)
             first = self._last_weight is None and not self._calls
             rec = self._record(label, module, "input")
             if rec.calls == 0 and self._passes <= 1:
@@ -189,7 +189,7 @@ class Recorder:
                 u = x.sub(0.5 * (low + high)).abs_().mul_(2.0 / (high - low))
                 rec.saturated.append(torch.sign(u.sub_(self.level)).sum(dtype=torch.float32))
             # the next layer's pre-hook skips this very tensor: nothing happened to it in between
-            self._activation_outputs[id(output)] = weakref.ref(output)
+            self._activation_outputs[id(output)] = (weakref.ref(output), output._version)
         return hook
 
     def _norm_hook(self, name):
