@@ -44,6 +44,7 @@ class Context:
         self.result = CheckResult(name=name)
         self.deadline = time.perf_counter() + budget if budget else None
         self._loaders: dict[str, Any] = {}
+        self._default_loss = None
 
     # -- time ---------------------------------------------------------------------------------
     def out_of_time(self) -> bool:
@@ -66,6 +67,20 @@ class Context:
         if not callable(spec):
             raise UserError(f"{self.target.where('model')} is a {type(spec).__name__}, "
                             f"not an nn.Module or a function returning one")
+        yield self.build_model().to(self.device)
+
+    def build_model(self) -> nn.Module:
+        """A fresh model from the factory, seeded so that the init repeats. The pre-flight's model
+        (built the same way, never run) is taken instead when it is there, with the RNG state it
+        left, so every check sees exactly what a build of its own would give."""
+        from dlcheck.state import set_rng_state
+
+        prebuilt, self.target.prebuilt = self.target.prebuilt, None
+        if prebuilt is not None and prebuilt[0] == self.seed:
+            _, model, state = prebuilt
+            set_rng_state(state)
+            return model
+        spec = self.target.model
         seed_everything(self.seed)
         try:
             model = spec()
@@ -74,7 +89,7 @@ class Context:
         if not isinstance(model, nn.Module):
             raise UserError(f"model factory {self.target.where('model')} returned a "
                             f"{type(model).__name__}, not an nn.Module")
-        yield model.to(self.device)
+        return model
 
     # -- data ---------------------------------------------------------------------------------
     def loader(self, split: str = "train"):
@@ -170,7 +185,11 @@ class Context:
 
     @property
     def loss_fn(self):
-        return self.target.loss_fn if self.target.loss_fn is not None else nn.CrossEntropyLoss()
+        if self.target.loss_fn is not None:
+            return self.target.loss_fn
+        if self._default_loss is None:  # built once: a module per step costs more than a small step
+            self._default_loss = nn.CrossEntropyLoss()
+        return self._default_loss
 
     @property
     def is_cross_entropy(self) -> bool:

@@ -64,14 +64,14 @@ def preflight(target, device, settings: Settings) -> None:
     """Build the model once and read the first batch, so that a factory that raises, an empty
     loader or batches of the wrong shape stop the run before anything is written."""
     from dlcheck.context import Context
-    from dlcheck.state import preserve_rng
+    from dlcheck.state import preserve_rng, rng_state
 
     ctx = Context("preflight", target, device, settings.seed, {}, input_key=settings.input_key,
                   target_key=settings.target_key)
     with preserve_rng():
         if not hasattr(target.model, "parameters"):  # a factory: a model object needs no build
-            with ctx.model():
-                pass
+            model = ctx.build_model()  # kept for the first check (on the CPU, never run)
+            target.prebuilt = (settings.seed, model, rng_state())
         ctx.raw_batches(1)  # the structure of each batch is checked by the checks that use it
 
 

@@ -45,6 +45,9 @@ class Target:
     train_transform: Any = None
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
+    #: A model the pre-flight built from the factory (with the RNG state right after building),
+    #: handed to the first check that asks, so that a factory's model is not built twice.
+    prebuilt: Any = field(default=None, repr=False, compare=False)
 
     def where(self, name: str) -> str:
         """``'model' in recipes/digits_setup.py``: how messages name a part of the target."""

@@ -88,3 +88,28 @@ def test_every_hook_a_check_adds_is_removed_by_the_check_itself(name, fail_after
     assert _hook_count(held) == 1  # only the user's own hook on the last layer
     if fail_after is None:
         assert result.status != "error", result.summary
+
+
+def test_the_preflight_model_is_reused_and_changes_nothing():
+    """The pre-flight builds the factory's model once to fail early; the first check takes that
+    model (and the RNG state after it) instead of building again, and gets what its own build gives."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("digits_setup_counted", TARGET)
+    setup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(setup)
+    builds = []
+
+    def counted():  # dropout and a loader shuffled by the global RNG: both read the RNG after the build
+        builds.append(1)
+        return nn.Sequential(nn.Dropout(0.2), setup.model())
+
+    from torch.utils.data import DataLoader, TensorDataset
+
+    data = DataLoader(TensorDataset(setup.X_TRAIN, setup.Y_TRAIN), batch_size=64, shuffle=True)
+    alone = dlcheck.check("lr-find", model=counted, train_loader=data)
+    assert len(builds) == 1  # not two
+    second = dlcheck.run(model=counted, train_loader=data, checks=["init-loss", "lr-find"]).checks[1]
+    assert json.dumps(alone.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
+    other_seed = dlcheck.check("lr-find", model=counted, train_loader=data, seed=1)
+    assert other_seed.metrics != alone.metrics
