@@ -227,3 +227,22 @@ def test_raising_transform_exits_2_naming_transform_and_sample(cli, tmp_path):
     line = res.stderr.strip().splitlines()[-1]
     assert "train_transform" in line and "broken_setup.py" in line and "ValueError: cannot crop" in line
     assert "on sample" in line and "Traceback" not in res.stderr
+
+
+def test_without_a_dataset_samples_come_from_only_as_many_batches_as_needed(digits):
+    X, y = digits
+    images = X[:640].reshape(-1, 1, 8, 8)
+
+    class Batches:  # a loader with no .dataset: batches of 64 samples, counting what is read
+        read = 0
+
+        def __iter__(self):
+            for i in range(0, len(images), 64):
+                Batches.read += 1
+                yield images[i:i + 64], y[i:i + 64]
+
+    result = dlcheck.check("aug-preview", model=model, train_loader=Batches(),
+                           train_transform=T.RandomAffine(5, translate=(0.1, 0.1)), settings=FAST)
+    assert result.status != "error", result.summary
+    assert result.metrics["judged_draws"] > 0
+    assert Batches.read <= 4  # pre-flight + the check's first batch(es), not one batch per sample

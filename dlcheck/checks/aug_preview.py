@@ -170,10 +170,13 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
     dataset = getattr(ctx.loader("train"), "dataset", None)
     if dataset is None or not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
         inputs = []
-        for i, batch in enumerate(ctx.raw_batches(max(1, count))):
+        ctx.raw_batches(1)  # a clear error for a loader that is empty or not iterable
+        for i, batch in enumerate(ctx.loader("train")):  # batches until there are enough samples
             x, y = ctx.split(batch, i)
             inputs += [{"index": len(inputs) + j, "x": x[j], "label": _label(y[j] if y is not None else None)}
                        for j in range(len(x))]
+            if len(inputs) >= count:
+                break
         return inputs[:count]
     n = len(dataset)
     if n == 0:
