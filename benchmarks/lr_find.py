@@ -56,7 +56,7 @@ def bare(setup, n: int) -> float:
     model = setup.model()
     opt = torch.optim.Adam(model.parameters(), lr=START)
     loss_fn = nn.CrossEntropyLoss()
-    losses, schedule, batches = [], lrs(n), None
+    losses, schedule = [], lrs(n)
     while len(losses) < n:
         for xb, yb in setup.train_loader():
             for group in opt.param_groups:

@@ -23,6 +23,12 @@ def rounded(x, digits: int = 6):
     return float(f"{x:.{digits}g}")
 
 
+def listing(items, shown: int = 4) -> str:
+    """``a, b, c, d and 7 more``: a list for a one-line message."""
+    items = [str(i) for i in items]
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
 def worst(statuses) -> str:
     """The worst status in ``statuses`` (``pass`` when there are none)."""
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}

@@ -31,7 +31,7 @@ from torch import nn
 
 from dlcheck.context import Context
 from dlcheck.errors import UserError
-from dlcheck.results import CheckResult, rounded
+from dlcheck.results import CheckResult, listing, rounded
 from dlcheck.state import Hooks
 
 NAME = "bn-gap"
@@ -114,8 +114,7 @@ def _static_findings(result: CheckResult, bns: dict[str, nn.Module], high_moment
 
 
 def _names(names: list[str], shown: int = 3) -> str:
-    quoted = [f"'{n}'" for n in names[:shown]]
-    return ", ".join(quoted) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return listing([f"'{n}'" for n in names], shown)
 
 
 # -- measuring ---------------------------------------------------------------------------------

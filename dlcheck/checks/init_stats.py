@@ -14,6 +14,7 @@ on plain numbers, against SETTINGS.
 from __future__ import annotations
 
 import math
+import statistics
 import weakref
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from dlcheck.context import Context
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, listing
 from dlcheck.state import Hooks
 from dlcheck.training import Trainer
 
@@ -343,7 +344,6 @@ class StepProbe:
 
 def run(ctx: Context) -> CheckResult:
     s = ctx.settings
-    result = ctx.result
     batches = ctx.batches(int(s["batches"]))
     with ctx.model() as model:
         model.train()  # the mode the first training step sees
@@ -469,7 +469,7 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
         "std_ratio": _num(stds[-1] / stds[0]) if len(stds) > 1 and stds[0] > 0 else None,
         "std_trend": [_num(v) for v in _trend_share(stds)] if len(stds) > 1 else None,
         "grad_ratio": _num(grad_seq[0][1] / grad_seq[-1][1]) if len(grad_seq) > 1 else None,
-        "median_update_ratio": _num(_median(ratios)) if ratios else None,
+        "median_update_ratio": _num(statistics.median(ratios)) if ratios else None,
         "max_update_ratio": _num(max(ratios)) if ratios else None,
         "zero_grad_params": len(zero_grad),
     })
@@ -550,7 +550,7 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
     # one optimizer step: update / weight. Too high when most layers move a lot; too low only when
     # even the fastest layer barely moves (layer scale / zero-init branches keep some layers still)
     if ratios:
-        med, top = _median(ratios), max(ratios)
+        med, top = statistics.median(ratios), max(ratios)
         if med >= s["update_high"]:
             result.add("DLC409", f"median update/weight ratio after one step is {med:.2g} at lr {ctx.lr:g} "
                                  f"(above {s['update_high']:g}; ~1e-3 is the rule of thumb): the LR is too high")
@@ -564,7 +564,7 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
     if len(grad_seq) > 1:
         parts.append(f"grad norm first/last {grad_seq[0][1] / grad_seq[-1][1]:.3g}")
     if ratios:
-        parts.append(f"median update/weight {_median(ratios):.2g}")
+        parts.append(f"median update/weight {statistics.median(ratios):.2g}")
     if zero_grad:
         parts.append(f"{len(zero_grad)} parameters get exactly zero gradient at step 0 (a zero-initialised "
                      f"layer downstream, dead units, or unused)")
@@ -587,14 +587,7 @@ def _label(row: dict) -> str:
 
 
 def _names(rows, shown: int = 4) -> str:
-    names = [_label(r) for r in rows]
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+    return listing([_label(r) for r in rows], shown)
 
 
 def _num(value):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from dlcheck.context import Context
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, listing
 from dlcheck.training import Trainer, all_finite
 
 NAME = "overfit-small"
@@ -99,7 +99,7 @@ def run(ctx: Context) -> CheckResult:
                              "runs before CrossEntropyLoss, which applies its own")
     elif total and sum(unchanged.values()) / total >= s["frozen_fraction"]:
         names = sorted(unchanged, key=unchanged.get, reverse=True)
-        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        shown = listing(names)
         share = sum(unchanged.values()) / total
         result.add("DLC204", f"{share:.0%} of the parameters never changed ({shown}): frozen, "
                              f"without gradient, or missing from the optimizer")
