@@ -49,6 +49,28 @@ def split_batch(batch: Any, index: int, where: str, input_key: str | None = None
                     f"yield pairs or define forward(model, batch) in the target")
 
 
+def rebatch(batches: list, size: int, where: str) -> list:
+    """The samples of ``batches`` cut into batches of ``size`` (the last may be smaller), keeping
+    each batch's structure: a tuple/list or dict of tensors whose first dimension is the sample."""
+    first = batches[0]
+    keys = list(first) if isinstance(first, dict) else list(range(len(first))) \
+        if isinstance(first, (tuple, list)) else None
+    if keys is None or not all(isinstance(first[k], torch.Tensor) and first[k].dim() for k in keys):
+        raise UserError(f"{where}: batches must be tuples or dicts of tensors to be cut to another "
+                        f"batch size; leave --batch-size unset")
+    try:
+        joined = {k: torch.cat([b[k] for b in batches]) for k in keys}
+    except (RuntimeError, KeyError, IndexError, TypeError) as exc:
+        raise UserError(f"{where}: batches differ in structure or shape and cannot be cut to another "
+                        f"batch size ({exc.__class__.__name__}); leave --batch-size unset") from None
+    total = len(next(iter(joined.values())))
+    out = []
+    for start in range(0, total, size):
+        part = {k: v[start:start + size] for k, v in joined.items()}
+        out.append(part if isinstance(first, dict) else type(first)(part[k] for k in keys))
+    return out
+
+
 def call_model(model, inputs):
     """``model(x)``, ``model(*x)`` for a tuple of inputs, ``model(**x)`` for a dict of inputs."""
     if isinstance(inputs, dict):

@@ -47,6 +47,7 @@ CHECK_FLAGS: dict[str, list[Flag]] = {
     "init-loss": [Flag("batches", int, "batches averaged for the initial loss")],
     "overfit-small": [
         Flag("batches", int, "size of the tiny subset, in batches"),
+        Flag("batch_size", int, "samples per batch of the subset (default: the loader's batches)"),
         Flag("max_steps", int, "give up after this many optimizer steps"),
     ],
     "lr-find": [

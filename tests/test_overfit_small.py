@@ -98,3 +98,17 @@ def test_cli_writes_curve_and_repeats_for_a_seed(cli, tmp_path):
     assert (tmp_path / "overfit-small-loss.png").stat().st_size > 1000
     rows = (tmp_path / "overfit-small-loss.csv").read_text().splitlines()
     assert rows[0] == "step,loss" and len(rows) == a["metrics"]["steps"] + 1
+
+
+def test_batch_size_recuts_the_subset(digits, cli, tmp_path):
+    result = dlcheck.check("overfit-small", model=mlp, train_loader=loader(digits),
+                           settings={"overfit-small": {"batches": 3, "batch_size": 16}})
+    assert result.status == "pass" and result.metrics["samples"] == 48, result.summary
+    big = dlcheck.check("overfit-small", model=mlp, train_loader=loader(digits),
+                        settings={"overfit-small": {"batches": 2, "batch_size": 100}})  # across loader batches
+    assert big.metrics["samples"] == 200
+    out = cli("overfit-small", RECIPES / "digits_setup.py", "--batch-size", "8", "--batches", "2",
+              "--json", tmp_path / "r.json", "--quiet")
+    assert out.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["checks"][0]["metrics"]["samples"] == 16
+    bad = cli("overfit-small", RECIPES / "digits_setup.py", "--batch-size", "0")
+    assert bad.exit_code == 2 and "batch_size must be at least 1" in bad.stderr

@@ -7,13 +7,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dlcheck.batches import rebatch
 from dlcheck.context import Context
+from dlcheck.errors import UserError
 from dlcheck.results import CheckResult, listing
 from dlcheck.training import Trainer, all_finite
 
 NAME = "overfit-small"
 SETTINGS = {
     "batches": 5,  # the tiny subset, in batches of the train loader
+    "batch_size": None,  # cut the subset into batches of this size instead of the loader's
     "max_steps": 500,  # optimizer steps before giving up
     "target_accuracy": 0.99,  # training accuracy that counts as memorised (classification)
     "near_zero_loss": 0.1,  # ... together with a mean loss at or below this
@@ -28,7 +31,7 @@ SETTINGS = {
 def run(ctx: Context) -> CheckResult:
     s = ctx.settings
     result = ctx.result
-    batches = ctx.batches(int(s["batches"]))
+    batches = _subset(ctx, int(s["batches"]), s["batch_size"])
     n = len(batches)
     classify = ctx.is_cross_entropy
     with ctx.model() as model:
@@ -109,6 +112,24 @@ def run(ctx: Context) -> CheckResult:
     else:
         result.add("DLC205", f"the loss fell from {initial_loss:.3g} but stalled at {final_loss:.3g}")
     return result
+
+
+def _subset(ctx: Context, count: int, size) -> list:
+    """``count`` batches: the loader's first, or (with ``batch_size``) its first samples re-cut."""
+    if size is None:
+        return ctx.batches(count)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or count < 1:
+        raise UserError(f"overfit-small: batches and batch_size must be at least 1, not {count} and {size}")
+    if ctx.target.forward is not None:
+        raise UserError("overfit-small: --batch-size needs (inputs, targets) batches; with a forward() "
+                        "in the target, batch the loader yourself")
+    raw, seen = [], 0
+    for index, batch in ctx.stream(count * size):  # enough loader batches for count x size samples
+        raw.append(batch)
+        seen += len(ctx.split(batch, index)[1])
+        if seen >= count * size:
+            break
+    return rebatch(raw, size, ctx.target.where("train_loader"))[:count]
 
 
 def _regularisation_off(model: nn.Module) -> set[str]:
