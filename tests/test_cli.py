@@ -43,7 +43,8 @@ def test_every_check_flag_is_a_setting_of_its_check():
         module = checks.load(name)
         for flag in CHECK_FLAGS.get(name, []):
             assert flag.key in module.SETTINGS, f"{name} {flag.option}"
-            assert isinstance(module.SETTINGS[flag.key], flag.type) or flag.type is float
+            default = module.SETTINGS[flag.key]  # None: off unless given
+            assert default is None or isinstance(default, flag.type) or flag.type is float
 
 
 def test_version(cli):
