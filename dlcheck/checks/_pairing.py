@@ -39,10 +39,10 @@ def _label_slot(ctx: Context, batch, targets):
         return ("key", key)
     entries = list(enumerate(batch)) if isinstance(batch, (tuple, list)) else \
         list(batch.items()) if isinstance(batch, dict) else []
-    same = [k for k, v in entries if v is targets] or [k for k, v in entries if same(v, targets)]
-    if len(same) != 1:
+    found = [k for k, v in entries if v is targets] or [k for k, v in entries if same(v, targets)]
+    if len(found) != 1:
         return None
-    return ("key" if isinstance(batch, dict) else "item", same[0])
+    return ("key" if isinstance(batch, dict) else "item", found[0])
 
 
 def _replace(batch, slot, value):
