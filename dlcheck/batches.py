@@ -29,14 +29,21 @@ def first_batches(loader, n: int, where: str) -> list:
     return batches
 
 
+def dict_keys(batch: dict, input_key: str | None = None, target_key: str | None = None):
+    """The keys of the inputs and the targets in a dict batch (or dataset item): the ones given,
+    else the first of the usual names present; None where there is none."""
+    ikey = input_key or next((k for k in INPUT_KEYS if k in batch), None)
+    tkey = target_key or next((k for k in TARGET_KEYS if k in batch), None)
+    return ikey, tkey
+
+
 def split_batch(batch: Any, index: int, where: str, input_key: str | None = None,
                 target_key: str | None = None) -> tuple[Any, torch.Tensor]:
     """``(inputs, targets)`` from a tuple/list or dict batch; one clear error for anything else."""
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         return batch[0], batch[1]
     if isinstance(batch, dict):
-        ikey = input_key or next((k for k in INPUT_KEYS if k in batch), None)
-        tkey = target_key or next((k for k in TARGET_KEYS if k in batch), None)
+        ikey, tkey = dict_keys(batch, input_key, target_key)
         if ikey in batch and tkey in batch:
             return batch[ikey], batch[tkey]
         raise UserError(

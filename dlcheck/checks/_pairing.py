@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from dlcheck.batches import TARGET_KEYS
+from dlcheck.batches import dict_keys
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.results import CheckResult
@@ -35,8 +35,7 @@ def _label_slot(ctx: Context, batch, targets):
     if ctx.target.forward is None:
         if isinstance(batch, (tuple, list)):
             return ("item", 1)
-        key = ctx.target_key or next((k for k in TARGET_KEYS if k in batch), None)
-        return ("key", key)
+        return ("key", dict_keys(batch, None, ctx.target_key)[1])
     entries = list(enumerate(batch)) if isinstance(batch, (tuple, list)) else \
         list(batch.items()) if isinstance(batch, dict) else []
     found = [k for k, v in entries if v is targets] or [k for k, v in entries if same(v, targets)]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlcheck.batches import INPUT_KEYS, TARGET_KEYS
+from dlcheck.batches import dict_keys
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.errors import UserError, describe_exception
@@ -211,8 +211,7 @@ def _split_item(item, ctx: Context):
     if isinstance(item, (tuple, list)):
         return item[0], (item[1] if len(item) > 1 else None)
     if isinstance(item, dict):
-        ikey = ctx.input_key or next((k for k in INPUT_KEYS if k in item), None)
-        tkey = ctx.target_key or next((k for k in TARGET_KEYS if k in item), None)
+        ikey, tkey = dict_keys(item, ctx.input_key, ctx.target_key)
         if ikey is None:
             raise UserError(f"{ctx.target.where('train_loader')}'s dataset yields dicts with keys "
                             f"{sorted(map(str, item))}; set input_key in the recipe")
