@@ -3,6 +3,7 @@ target's ``forward(model, batch)`` understands. And what a model's output is: th
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -78,6 +79,45 @@ def rebatch(batches: list, size: int, where: str) -> list:
     return out
 
 
+_SIGNATURES: dict[type, tuple[frozenset, bool]] = {}
+
+
+def _signature(model) -> tuple[frozenset, bool]:
+    """The parameter names the model's forward takes by keyword, and whether it takes **kwargs."""
+    module = getattr(model, "module", model)  # DistributedDataParallel and friends wrap the model
+    fn = module.forward if hasattr(module, "forward") else module
+    key = type(module)
+    if key not in _SIGNATURES:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            params = []
+        named = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        _SIGNATURES[key] = (named, any(p.kind == p.VAR_KEYWORD for p in params))
+    return _SIGNATURES[key]
+
+
+def dict_call(model, batch: dict, input_key: str | None = None,
+              target_key: str | None = None) -> tuple[tuple, dict, list[str]]:
+    """How a dict batch reaches the model, as the Hugging Face Trainer does it: every key the
+    model's forward names is passed by keyword (the target key only when the forward names it;
+    with ``**kwargs`` every key but the target's). When the forward does not name the input key
+    (``forward(self, x)``), the inputs go first, by position, and the other named keys by keyword.
+    Returns ``(args, kwargs, left_out)``; ``left_out`` are the keys the model does not get."""
+    ikey, tkey = dict_keys(batch, input_key, target_key)
+    named, var_kw = _signature(model)
+    if ikey in named:
+        chosen = [k for k in batch if k in named or (var_kw and k != tkey and isinstance(k, str))]
+        args = ()
+    else:
+        chosen = [k for k in batch if k in named and k != ikey]
+        args = (batch[ikey],)
+    kwargs = {k: batch[k] for k in chosen}
+    passed = set(chosen) | ({ikey} if args else set())
+    left_out = [str(k) for k in batch if k not in passed and k != tkey]
+    return args, kwargs, left_out
+
+
 def call_model(model, inputs):
     """``model(x)``, ``model(*x)`` for a tuple of inputs, ``model(**x)`` for a dict of inputs."""
     if isinstance(inputs, dict):
@@ -102,3 +142,16 @@ def logits_of(output: Any, where: str = "the model") -> torch.Tensor:
                 return output[key]
     raise UserError(f"{where} returned a {type(output).__name__}; dlcheck needs a tensor of outputs "
                     f"(define forward(model, batch) -> (outputs, targets) in the target)")
+
+
+def describe_value(value: Any) -> str:
+    """``of shape (64, 10)``, ``(a tuple of 2: (64, 10), (64, 10))``: a model output in a message."""
+    if isinstance(value, torch.Tensor):
+        return f"of shape {tuple(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        parts = ", ".join(str(tuple(v.shape)) if isinstance(v, torch.Tensor) else type(v).__name__
+                          for v in value[:4])
+        return f"(a {type(value).__name__} of {len(value)}: {parts})"
+    if isinstance(value, dict):
+        return f"(a dict with keys {', '.join(map(str, list(value)[:6]))})"
+    return f"(a {type(value).__name__})"

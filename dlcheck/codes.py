@@ -2,8 +2,9 @@
 severity, and the text `dlcheck explain CODE` prints.
 
 Blocks by check: DLC0xx general, DLC1xx init-loss, DLC2xx overfit-small, DLC3xx lr-find,
-DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check. A code is never reused
-for another meaning; a retired code stays in the table. No torch import here.
+DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check, DLC8xx
+batch-independence. A code is never reused for another meaning; a retired code stays in the
+table. No torch import here.
 """
 
 from __future__ import annotations
@@ -36,23 +37,44 @@ _TABLE = [
          "The check ran past its time budget and stopped early.",
          "Its verdict rests on less evidence than asked for.",
          "Raise the budget in the recipe, or use a smaller subset / model for the sanity run."),
+    Code("DLC004", "optimizer-ignores-lr", "*", "warn",
+         "The optimizer factory does not use the learning rate it is handed.",
+         "dlcheck calls optimizer(params, lr) with the LR it tests; a factory that hard-codes or "
+         "rescales the LR trains at a value nobody checked, and lr-find's verdict on your lr "
+         "says nothing about the LR you really use.",
+         "Write the factory as `lambda params, lr: torch.optim.AdamW(params, lr=lr)`, and keep the "
+         "LR you train with in the target's `lr`."),
+    Code("DLC005", "nothing-trains", "*", "fail",
+         "Training cannot change the model: no parameter requires grad, or the loss has no path "
+         "to any parameter.",
+         "With every parameter frozen, or a loss computed from detached outputs, optimizer steps "
+         "do nothing: the run would burn GPU time and learn nothing.",
+         "Unfreeze the parameters that should train (requires_grad=True), or find where the "
+         "forward detaches its outputs (.detach(), .item(), torch.no_grad(), .numpy())."),
     # -- init-loss ---------------------------------------------------------------------------
     Code("DLC101", "init-loss-far-above", "init-loss", "fail",
-         "The loss at initialisation is far above ln(C).",
+         "The loss at initialisation is far above the loss of a model that knows nothing (ln(C) "
+         "for softmax classification; see the task's references).",
          "A C-class softmax classifier that knows nothing should predict uniformly, giving loss "
-         "ln(C). Far more means confident wrong predictions at step 0: the logits are too large, "
-         "so early training is spent undoing the init (the 'hockey stick' loss curve).",
+         "ln(C); BCE at zero logits gives ln 2 per label; a regression model with outputs near 0 "
+         "gives E[y^2] under MSE. Far more means confident wrong predictions at step 0: the outputs "
+         "are too large, so early training is spent undoing the init (the 'hockey stick' curve). "
+         "dlcheck computes the reference with your own loss object at zero outputs, so class "
+         "weights, label smoothing and ignore_index count; it judges (loss - floor) / (reference "
+         "- floor), where the floor is the lowest loss the targets allow.",
          "Scale the final layer's weights down (e.g. multiply by 0.01 or use the default init) "
          "and zero-initialise its bias."),
     Code("DLC102", "init-loss-above", "init-loss", "warn",
-         "The loss at initialisation is noticeably above ln(C).",
+         "The loss at initialisation is noticeably above the know-nothing reference (ln(C), ln 2 "
+         "per label, E[y^2]).",
          "Moderately large logits at init waste the first iterations; common with TensorFlow-style "
          "heads on small inputs.",
          "Consider scaling the final layer's weights down and zero-initialising its bias."),
     Code("DLC103", "init-loss-below", "init-loss", "warn",
-         "The loss at initialisation is below ln(C) (and below the label entropy).",
-         "An untrained model cannot beat chance: a loss this low hints at a label leak into the "
-         "inputs, a loss averaged wrongly, or a loss that is not the one expected.",
+         "The loss at initialisation is below what any input-independent model reaches (the label "
+         "entropy for classification, Var(y) for MSE regression).",
+         "An untrained model cannot beat the best constant prediction: a loss this low hints at a "
+         "label leak into the inputs, a loss averaged wrongly, or a loss that is not the one expected.",
          "Check that inputs do not contain the labels, and that the loss is mean cross-entropy "
          "over the batch."),
     Code("DLC104", "init-loss-not-finite", "init-loss", "fail",
@@ -61,28 +83,47 @@ _TABLE = [
          "Look for NaN/Inf inputs (dlcheck data-check), log(0) in a custom loss, or an init so "
          "large that the logits overflow."),
     Code("DLC105", "init-predictions-collapsed", "init-loss", "warn",
-         "At initialisation almost every sample is predicted as the same class.",
-         "A well-initialised classifier spreads its (random) predictions; one dominant class means "
-         "a large output bias or a saturated / exploded layer before the head.",
+         "At initialisation almost every sample is predicted as the same class, with a confidence "
+         "well above chance (1/C).",
+         "A well-initialised classifier spreads its (random) predictions near 1/C; one dominant "
+         "class predicted confidently means a large output bias or a saturated / exploded layer "
+         "before the head. (One class winning every argmax at 0.53 in a binary task is not that.)",
          "Zero the final bias; run dlcheck init-stats to find the layer that saturates."),
     Code("DLC106", "output-width-mismatch", "init-loss", "fail",
-         "The model's output width differs from the number of classes.",
+         "The model's class axis (dim 1 of the outputs) differs from the number of classes.",
          "Extra outputs are classes that never occur; too few cannot express every label.",
          "Make the final layer's out_features equal num_classes (or fix num_classes in the target)."),
     Code("DLC107", "labels-out-of-range", "init-loss", "error",
          "Labels fall outside the range the model's outputs can express.",
          "Cross-entropy fails (or, on CUDA, triggers a device-side assert) on such labels.",
          "Map labels to 0..C-1, or widen the model's final layer."),
-    Code("DLC108", "loss-not-cross-entropy", "init-loss", "info",
-         "The loss is not softmax cross-entropy, so the ln(C) reference does not apply.",
-         "The initial-loss recipe step is defined for softmax classifiers.",
-         "Nothing to fix; judge the initial loss against what your loss expects at chance."),
+    Code("DLC108", "loss-without-reference", "init-loss", "info",
+         "The loss is not one dlcheck knows the references of (custom loss functions), so the "
+         "initial loss is reported without a verdict.",
+         "The references are defined for cross-entropy, NLL, BCE (with logits or on probabilities) "
+         "and MSE / L1 / Huber losses.",
+         "Set task = 'classification' / 'multilabel' / 'regression' in the target (or the "
+         "recipe) when your loss is one of these in disguise."),
     Code("DLC109", "labels-imbalanced", "init-loss", "info",
          "Labels are imbalanced: the best initial loss a tuned output bias reaches is the label "
          "entropy, below ln(C).",
          "With skewed classes, initialising the output bias to log class frequencies removes the "
          "first easy phase of training.",
          "Optionally set the final bias to log(class frequency)."),
+    Code("DLC110", "loss-identically-zero", "init-loss", "fail",
+         "The loss is identically zero whatever the model outputs: cross-entropy over a single "
+         "output column.",
+         "Softmax over one value is always 1, so CrossEntropyLoss on outputs of width 1 is 0 for "
+         "every input and nothing trains. Typical cause: a regression or binary target with the "
+         "loss_fn forgotten (dlcheck's default is CrossEntropyLoss).",
+         "Set loss_fn = nn.MSELoss() for regression or nn.BCEWithLogitsLoss() for a binary "
+         "output, or give the model one output per class."),
+    Code("DLC111", "targets-off-centre", "init-loss", "info",
+         "Regression targets are far from zero on average: outputs near 0 start far above the "
+         "loss a bias set to the targets' mean would give (Var(y)).",
+         "Karpathy's recipe: regressing values with mean 50, initialise the final bias to 50, or "
+         "standardise the targets; otherwise the first steps only learn the offset.",
+         "Set the final layer's bias to the targets' mean, or standardise the targets."),
     # -- overfit-small -----------------------------------------------------------------------
     Code("DLC201", "overfit-loss-flat", "overfit-small", "fail",
          "Training on a tiny subset did not make the loss fall.",
@@ -95,18 +136,21 @@ _TABLE = [
          "unstable.",
          "Lower the learning rate (dlcheck lr-find), or add gradient clipping."),
     Code("DLC203", "overfit-softmax-before-loss", "overfit-small", "fail",
-         "The model's outputs are already probabilities (they sum to 1) but the loss expects logits.",
-         "nn.CrossEntropyLoss applies log-softmax itself; a softmax before it squashes gradients "
-         "and the loss stalls far above zero.",
-         "Remove the final softmax from the model (apply it only at inference)."),
+         "The model's outputs are already probabilities (they sum to 1, or lie in [0, 1]) but the "
+         "loss expects logits.",
+         "nn.CrossEntropyLoss applies log-softmax itself and BCEWithLogitsLoss a sigmoid; a "
+         "softmax or sigmoid before them squashes gradients and the loss stalls far above zero.",
+         "Remove the final softmax / sigmoid from the model (apply it only at inference), or use "
+         "the loss for probabilities (NLLLoss on log-probabilities, BCELoss)."),
     Code("DLC204", "overfit-params-frozen", "overfit-small", "fail",
          "Parameters never changed while training: frozen, without gradient, or not in the optimizer.",
          "Those weights cannot learn; a model that is mostly frozen cannot fit even a tiny subset.",
          "Set requires_grad=True where intended and pass model.parameters() to the optimizer."),
     Code("DLC205", "overfit-stalled", "overfit-small", "fail",
-         "The loss fell but stalled far from zero on a tiny subset.",
+         "The loss fell but then stayed flat (within its own noise) far above the floor on a tiny "
+         "subset.",
          "Memorising a few batches needs little capacity; stalling points to too small a model, "
-         "a bottleneck, or a loss/label mismatch.",
+         "a bottleneck, too high a learning rate bouncing around, or a loss/label mismatch.",
          "Check the architecture's capacity and that the outputs fit the loss; try dlcheck lr-find."),
     Code("DLC206", "overfit-slow", "overfit-small", "warn",
          "The subset was fit, but only after many steps.",
@@ -116,18 +160,35 @@ _TABLE = [
          "Weight decay and/or dropout were turned off for the overfitting run.",
          "Regularisation fights memorisation; the recipe turns it off for this step.",
          "Nothing to fix."),
+    Code("DLC208", "overfit-nothing-to-learn", "overfit-small", "fail",
+         "The loss cannot fall: it is identically zero whatever the model outputs (cross-entropy "
+         "over a single output column).",
+         "A run that 'memorises' a loss of 0 in no steps has learned nothing.",
+         "Set the loss that fits the outputs (MSELoss for regression, BCEWithLogitsLoss for one "
+         "binary output), or give the model one output per class."),
+    Code("DLC209", "overfit-not-converged", "overfit-small", "warn",
+         "The loss was still falling when the step budget ran out: not converged yet, not stalled.",
+         "Regression and language-model losses fall steadily for longer than a classifier's; the "
+         "set-up is probably fine, but memorisation was not shown within the budget.",
+         "Raise --max-steps (the message estimates the steps needed at the measured rate), or "
+         "try a higher learning rate (dlcheck lr-find)."),
     # -- lr-find -----------------------------------------------------------------------------
     Code("DLC301", "lr-no-descent", "lr-find", "fail",
-         "No learning rate in the sweep made the loss fall.",
-         "If no LR helps, the problem is not the LR: a frozen model, a broken loss, or unpaired data.",
+         "No learning rate made the loss fall: not in the sweep, nor in short runs at fixed LRs (the probe).",
+         "If no LR helps, the problem is not the LR: a frozen model, a broken loss, or unpaired data. "
+         "A fall is measured as a share of the way from the loss at init to the task's floor, beyond "
+         "the batch-to-batch noise.",
          "Run dlcheck overfit-small and dlcheck data-check."),
     Code("DLC302", "lr-above-divergence", "lr-find", "warn",
-         "The configured learning rate is above the point where the loss diverged in the sweep.",
-         "Training at that LR is likely to blow up.",
+         "The learning rate your optimizer trains at is above the point where the loss diverged in the sweep.",
+         "Training at that LR is likely to blow up. The LR judged is the one the optimizer factory "
+         "really sets (its param groups), not only the lr it is handed.",
          "Use a learning rate near the suggestion."),
     Code("DLC303", "lr-far-below-suggestion", "lr-find", "warn",
-         "The configured learning rate is more than 10x below the suggestion.",
-         "Training will work but waste time; the loss falls slowly.",
+         "The learning rate your optimizer trains at is more than 10x below the suggestion, and a short "
+         "run at it does not make the loss fall.",
+         "Training at it wastes time or stalls. Far below the suggestion alone is only information: "
+         "a short sweep's optimum sits above the best LR of a full run, so Adam at 3e-4 is usually fine.",
          "Try a learning rate near the suggestion."),
     Code("DLC304", "lr-rules-disagree", "lr-find", "info",
          "The rules behind the suggestion (steepest descent, minimum/10) disagree by more than a decade.",
@@ -137,6 +198,12 @@ _TABLE = [
          "The LR curve is too short or too flat to suggest a learning rate.",
          "The sweep stopped early or the loss did not react to the LR.",
          "Widen the sweep (--start-lr/--end-lr) or use more steps."),
+    Code("DLC306", "lr-sweep-plateau", "lr-find", "warn",
+         "The sweep saw no fall, but a short run at a fixed learning rate did: the model plateaus before it learns.",
+         "Some healthy models (recurrent nets carrying a signal over many steps) sit near the loss at "
+         "init for tens of steps; a 100-step sweep spends about 11 steps per decade of LR and moves "
+         "on before they get off the plateau, so its curve says nothing about the best LR.",
+         "Sweep longer (--steps 400) or over a narrower range, or train at the probe's best LR."),
     # -- init-stats --------------------------------------------------------------------------
     Code("DLC401", "activations-collapse", "init-stats", "fail",
          "Activation std shrinks layer after layer towards zero.",
@@ -231,6 +298,19 @@ _TABLE = [
          "Keras/TensorFlow's is the weight of the OLD value, so momentum=0.99 copied from Keras "
          "makes eval mode use one noisy batch's statistics.",
          "Use momentum=0.1 (PyTorch's default), or 1 - the Keras value (0.99 -> 0.01)."),
+    Code("DLC511", "bn-val-one-class", "bn-gap", "info",
+         "The val batches come sorted by class (each dominated by one class), so bn-gap compared on "
+         "train batches.",
+         "A val loader without shuffling yields batches sorted by class (ImageFolder); train-mode "
+         "BatchNorm on a one-class batch normalises with that class's statistics, which differ from "
+         "the running ones for that reason alone. In eval mode the order does not matter.",
+         "Nothing to fix for validation. For bn-gap to compare on val data, hand over a DataLoader "
+         "over a map-style dataset (bn-gap then draws val batches at random) or shuffle the val loader."),
+    Code("DLC512", "bn-not-measured", "bn-gap", "info",
+         "A BatchNorm layer's own train-vs-eval gap could not be measured.",
+         "bn-gap runs each BatchNorm module again in eval mode on the input of its train-mode run; "
+         "this module's eval-mode run raised or gave something of another shape or type.",
+         "The model-level gap still counts; look at that layer's forward in eval mode."),
     # -- aug-preview -------------------------------------------------------------------------
     Code("DLC601", "no-transform", "aug-preview", "info",
          "No train transform was found, so there is nothing to preview.",
@@ -306,6 +386,44 @@ _TABLE = [
          "targets, a forward() dlcheck cannot look into) or was inconclusive.",
          "What was not measured cannot be judged; the message says which part and why.",
          "Nothing to fix; for dict batches, --input-key/--target-key let dlcheck see more."),
+    Code("DLC711", "data-targets-unscaled", "data-check", "warn",
+         "Regression targets are far from unit scale (values in the hundreds, or a vanishing spread).",
+         "A freshly initialised output starts near 0 with unit-scale spread; targets with a mean of "
+         "150 make the first thousands of steps chase the scale (the loss starts at E[y^2]) and "
+         "the gradients of the last layer huge; a spread of 0.001 makes the loss and its gradients "
+         "vanish.",
+         "Standardise the targets ((y - mean) / std, undone at prediction time), or at least set "
+         "the final layer's bias to the targets' mean."),
+    Code("DLC712", "data-label-prevalence", "data-check", "warn",
+         "A multi-label target is never (or always) positive in the batches seen; rare labels are a note.",
+         "A label with one value throughout teaches the model a constant output and nothing else; "
+         "one positive in under 1 % of samples is learned as 'always no' unless weighted.",
+         "Check how the label columns are built (an off-by-one column, a filter that removed the "
+         "positives); for rare labels, set pos_weight in BCEWithLogitsLoss or resample."),
+    # -- batch-independence ------------------------------------------------------------------
+    Code("DLC801", "samples-mixed", "batch-independence", "fail",
+         "One sample's output depends on other samples' inputs: the model mixes samples across "
+         "the batch.",
+         "In eval mode an honest model computes every sample on its own, so the gradient of one "
+         "sample's output is zero on every other sample's input. Mixing means the batch axis is "
+         "treated as time or features somewhere (an RNN without batch_first=True fed (batch, "
+         "time, features); a view/reshape that should have been a permute/transpose): the model "
+         "learns from samples scrambled together, and its predictions change with the batch.",
+         "Go to where the message says the mixing starts: pass batch_first=True to RNN / attention "
+         "layers fed batch-first tensors, and swap axes with permute/transpose, never view/reshape. "
+         "If the model mixes samples on purpose, set mixes_samples = True in the target."),
+    Code("DLC802", "samples-mixed-by-design", "batch-independence", "info",
+         "The model mixes samples across the batch, and the target says it does so by design.",
+         "Some models look at the whole batch on purpose (set models, in-batch attention, "
+         "batch statistics in eval mode); the target's mixes_samples says so, so it is not judged.",
+         "Nothing to fix; the message still says which samples mix and where."),
+    Code("DLC803", "independence-unmeasured", "batch-independence", "info",
+         "Batch independence could not be measured: a batch of one sample, token ids without an "
+         "nn.Embedding to take the gradient at, outputs without a sample axis, or no gradient "
+         "reaching the inputs.",
+         "What was not measured cannot be judged; the message says why.",
+         "Nothing to fix; for token ids, an nn.Embedding layer lets dlcheck take the gradient at "
+         "its output."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

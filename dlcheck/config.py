@@ -47,6 +47,7 @@ class Settings:
     input_key: str | None = None
     target_key: str | None = None
     budget: float | None = None  # seconds per check
+    task: str | None = None  # the task when inference cannot tell (wins over the target's)
     #: per-check settings: {"init-loss": {"far_above_ratio": 2.0}}
     check_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the recipe's folder: relative paths in the recipe resolve against it

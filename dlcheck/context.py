@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlcheck.batches import call_model, first_batches, logits_of, split_batch
+from dlcheck.batches import call_model, describe_value, dict_call, dict_keys, first_batches, logits_of, split_batch
 from dlcheck.device import seed_everything, to_device
 from dlcheck.errors import UserError, describe_exception
 from dlcheck.results import CheckResult
@@ -164,8 +164,12 @@ class Context:
         return split_batch(batch, index, where, self.input_key, self.target_key)
 
     # -- forward, loss, optimizer ---------------------------------------------------------------
-    def forward(self, model: nn.Module, batch, index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(outputs, targets)`` for one batch: the target's ``forward`` or ``model(inputs)``."""
+    def forward(self, model: nn.Module, batch, index: int = 0) -> tuple[Any, Any]:
+        """``(outputs, targets)`` for one batch: the target's ``forward`` or ``model(inputs)``.
+
+        ``outputs`` is exactly what the model (or the target's forward) returned: a tensor, a
+        tuple (aux heads), a dict or an output object. The loss gets it unchanged; dlcheck's own
+        statistics take the logits from it with :meth:`logits`."""
         if self.target.forward is not None:
             try:
                 result = self.target.forward(model, batch)
@@ -178,10 +182,40 @@ class Context:
                 raise UserError(f"{self.target.where('forward')} must return (outputs, targets), "
                                 f"not {type(result).__name__}")
             outputs, targets = result
+        elif isinstance(batch, dict):
+            _, targets = self.split(batch, index)
+            args, kwargs, _ = dict_call(model, batch, self.input_key, self.target_key)
+            outputs = model(*args, **kwargs)
         else:
             inputs, targets = self.split(batch, index)
             outputs = call_model(model, inputs)
-        return logits_of(outputs), targets
+        return outputs, targets
+
+    def model_inputs_note(self, batch) -> str | None:
+        """How a dict batch reaches the model, in words (None for other batches)."""
+        if self.target.forward is not None or not isinstance(batch, dict):
+            return None
+        model = self.target.prebuilt[1] if self.target.prebuilt else self.target.model
+        if not isinstance(model, nn.Module):
+            return None
+        args, kwargs, left_out = dict_call(model, batch, self.input_key, self.target_key)
+        ikey, _ = dict_keys(batch, self.input_key, self.target_key)
+        passed = ([f"{ikey} (by position)"] if args else []) + list(kwargs)
+        note = f"the model gets {', '.join(map(str, passed))}"
+        return note + (f"; left out: {', '.join(left_out)}" if left_out else "")
+
+    @property
+    def task(self):
+        """The run's task (dlcheck.task.Task), inferred once by the pre-flight."""
+        if self.target.inferred is None:
+            from dlcheck.task import Task, loss_name
+
+            return Task(kind="unknown", loss=loss_name(self.target.loss_fn), note="not inferred")
+        return self.target.inferred
+
+    def logits(self, outputs) -> torch.Tensor:
+        """The logits tensor in a model's output, by the documented rule (batches.logits_of)."""
+        return logits_of(outputs)
 
     @property
     def loss_fn(self):
@@ -197,13 +231,18 @@ class Context:
         fn = self.target.loss_fn
         return fn is None or isinstance(fn, nn.CrossEntropyLoss) or fn is torch.nn.functional.cross_entropy
 
-    def loss(self, outputs: torch.Tensor, targets) -> torch.Tensor:
+    def loss(self, outputs, targets) -> torch.Tensor:
+        """The user's loss on the outputs exactly as the model returned them; the default
+        CrossEntropyLoss on their logits."""
+        given = self.target.loss_fn is not None
         try:
-            return self.loss_fn(outputs, targets)
+            return self.loss_fn(outputs if given else self.logits(outputs), targets)
+        except UserError:
+            raise
         except Exception as exc:
-            where = self.target.where("loss_fn") if self.target.loss_fn is not None else "the default CrossEntropyLoss"
-            raise UserError(f"{where} raised {describe_exception(exc)} on outputs of shape "
-                            f"{tuple(outputs.shape)}") from exc
+            where = self.target.where("loss_fn") if given else "the default CrossEntropyLoss"
+            raise UserError(f"{where} raised {describe_exception(exc)} on outputs "
+                            f"{describe_value(outputs)}") from exc
 
     @property
     def lr(self) -> float:
@@ -227,7 +266,34 @@ class Context:
         if not isinstance(opt, torch.optim.Optimizer):
             raise UserError(f"optimizer factory {self.target.where('optimizer')} returned a "
                             f"{type(opt).__name__}, not a torch.optim.Optimizer")
+        self._check_lr_taken(opt, lr)
         return opt
+
+    def _check_lr_taken(self, opt: torch.optim.Optimizer, lr: float) -> None:
+        """DLC004 (once per check): a factory whose param groups do not carry the LR it was given
+        trains at an LR nobody checked (a hard-coded or mis-scaled lr)."""
+        got = [float(g.get("lr", float("nan"))) if not isinstance(g.get("lr"), torch.Tensor)
+               else float(g["lr"]) for g in opt.param_groups]
+        if not got or any(math.isclose(v, lr, rel_tol=1e-6) for v in got):
+            return
+        if any(f.code == "DLC004" for f in self.result.findings):
+            return
+        shown = ", ".join(f"{v:g}" for v in sorted(set(got))[:4])
+        self.result.add("DLC004", f"optimizer factory {self.target.where('optimizer')} was asked for lr "
+                                  f"{lr:g} and set {shown}: it ignores or rescales its lr argument, so "
+                                  f"the LR you train with is not the one dlcheck checks")
+
+    @property
+    def effective_lr(self) -> float:
+        """The LR the user's optimizer really trains at when handed ``self.lr``: the factory's
+        param groups (the largest), built on a throwaway parameter."""
+        if self.target.optimizer is None:
+            return self.lr
+        try:
+            opt = self.target.optimizer([nn.Parameter(torch.zeros(1))], lr=self.lr)
+            return max(float(g["lr"]) for g in opt.param_groups)
+        except Exception:  # a factory that needs the real parameters: trust the request
+            return self.lr
 
     def num_classes(self, outputs: torch.Tensor | None = None) -> int | None:
         """The target's ``num_classes``, else the output width of 2-D+ outputs."""

@@ -23,3 +23,13 @@ def describe_exception(exc: BaseException) -> str:
     first = text[0] if text else ""
     name = type(exc).__name__
     return f"{name}: {first}" if first else name
+
+
+class SetupFailure(Exception):
+    """The set-up is broken in a way that is a verdict, not bad input (e.g. nothing can train):
+    the check that meets it ends in ``fail`` with this finding instead of ``error``."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -120,6 +120,8 @@ class Report:
     checks: list[CheckResult] = field(default_factory=list)
     version: str = ""
     ignored_unmatched: list[str] = field(default_factory=list)
+    #: The task dlcheck inferred or was told (dlcheck.task.Task.to_dict()), None when unknown.
+    task: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -150,6 +152,8 @@ class Report:
             "status": self.status,
             "checks": [c.to_dict() for c in self.checks],
         }
+        if self.task is not None:
+            data["task"] = self.task
         if self.ignored_unmatched:
             data["ignored_unmatched"] = list(self.ignored_unmatched)
         return data

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dlcheck import checks as registry
 from dlcheck.config import Settings, check_settings_for
-from dlcheck.errors import UserError, describe_exception
-from dlcheck.results import CheckResult, Report
+from dlcheck.errors import SetupFailure, UserError, describe_exception
+from dlcheck.results import CheckResult, Report, rounded
 
 
 def validate_outputs(settings: Settings) -> None:
@@ -68,11 +68,51 @@ def preflight(target, device, settings: Settings) -> None:
 
     ctx = Context("preflight", target, device, settings.seed, {}, input_key=settings.input_key,
                   target_key=settings.target_key)
+    from torch import nn
+
     with preserve_rng():
-        if not hasattr(target.model, "parameters"):  # a factory: a model object needs no build
-            model = ctx.build_model()  # kept for the first check (on the CPU, never run)
+        model = target.model
+        if not isinstance(target.model, nn.Module):  # a factory (or a class): a model object needs no build
+            model = ctx.build_model()  # kept for the first check (never trained)
             target.prebuilt = (settings.seed, model, rng_state())
-        ctx.raw_batches(1)  # the structure of each batch is checked by the checks that use it
+        batch = ctx.raw_batches(1)[0]  # the structure of each batch is checked by the checks that use it
+        target.inferred = infer_task(ctx, model, batch, settings)
+
+
+def infer_task(ctx, model, batch, settings: Settings):
+    """The run's task, from one forward of the first batch in training mode (no gradient; the
+    model handed back exactly, its running statistics too). When the forward cannot run, the task
+    is 'unknown' and the checks report the error themselves, each with its own context."""
+    import torch
+
+    from dlcheck import task as tasks
+    from dlcheck.device import to_device
+    from dlcheck.state import preserve_model
+
+    target = ctx.target
+    given = settings.task if settings.task is not None else target.task
+    where = f"recipe '{settings.config}'" if settings.task is not None and settings.config else \
+        ("the options" if settings.task is not None else target.where("task"))
+    try:
+        with preserve_model(model), torch.no_grad():
+            model.to(ctx.device).train()
+            raw, targets = ctx.forward(model, to_device(batch, ctx.device), 0)
+            logits = ctx.logits(raw)
+    except UserError as exc:
+        if given is not None:
+            tasks.infer(target.loss_fn, None, None, given=given, given_where=where)  # validates the name
+        return tasks.Task(kind="unknown", loss=tasks.loss_name(target.loss_fn),
+                          note=f"the first batch could not be run: {exc.message}")
+    except Exception as exc:  # the user's model raised: the checks say so, each in its own words
+        return tasks.Task(kind="unknown", loss=tasks.loss_name(target.loss_fn),
+                          note=f"the first batch could not be run: {describe_exception(exc)}")
+    task = tasks.infer(target.loss_fn, logits, targets, given=given, given_where=where,
+                       num_classes=target.num_classes)
+    task.logits = tasks.logits_rule(raw)
+    task.model_inputs = ctx.model_inputs_note(batch)
+    refs = task.reference(ctx.loss_fn, logits, targets)
+    task.references = {k: rounded(v) for k, v in vars(refs).items() if v is not None}
+    return task
 
 
 def run_check(name, module, check_settings, target, device, settings: Settings) -> CheckResult:
@@ -90,6 +130,10 @@ def run_check(name, module, check_settings, target, device, settings: Settings) 
         try:
             result = module.run(ctx)
             synchronize(device)
+        except SetupFailure as exc:  # a broken set-up is the check's verdict, not bad input
+            result = ctx.result
+            result.summary = exc.message
+            result.add(exc.code, exc.message)
         except UserError as exc:
             result = ctx.result
             result.status = "error"
@@ -129,7 +173,8 @@ def execute(settings: Settings, names: list[str]) -> Report:
     source = target.source
     if settings.config and source not in ("<objects>", "<options>"):
         source = os.path.relpath(source) if os.path.isabs(source) else source
-    report = Report(target=source, device=str(device), seed=settings.seed)
+    report = Report(target=source, device=str(device), seed=settings.seed,
+                    task=target.inferred.to_dict() if target.inferred is not None else None)
     for name in ordered:
         module, check_settings = modules[name]
         report.checks.append(run_check(name, module, check_settings, target, device, settings))

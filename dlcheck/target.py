@@ -27,6 +27,8 @@ TARGET_NAMES = {
     "num_classes": False,
     "forward": False,
     "train_transform": False,
+    "task": False,
+    "batch_mixing": False,
 }
 
 
@@ -43,11 +45,17 @@ class Target:
     num_classes: int | None = None
     forward: Callable | None = None
     train_transform: Any = None
+    #: the task when inference cannot tell ("regression", "classification", "multilabel", "other")
+    task: str | None = None
+    #: True when the model mixes samples across the batch by design (batch-independence)
+    batch_mixing: bool = False
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
     #: A model the pre-flight built from the factory (with the RNG state right after building),
     #: handed to the first check that asks, so that a factory's model is not built twice.
     prebuilt: Any = field(default=None, repr=False, compare=False)
+    #: The task (dlcheck.task.Task) the pre-flight inferred, shared by every check of the run.
+    inferred: Any = field(default=None, repr=False, compare=False)
 
     def where(self, name: str) -> str:
         """``'model' in recipes/digits_setup.py``: how messages name a part of the target."""
@@ -166,4 +174,7 @@ def load_target(target: str | None, *, model: str | None = None, data: str | Non
     num_classes = found.get("num_classes")
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
         raise UserError(f"{origin['num_classes']} must be a positive int, not {num_classes!r}")
+    task = found.get("task")
+    if task is not None and not isinstance(task, str):
+        raise UserError(f"{origin['task']} must be a string such as 'regression', not {type(task).__name__}")
     return Target(source=source, origin=origin, **found)

@@ -14,13 +14,14 @@ import torch
 from torch import nn
 
 from dlcheck.context import Context
-from dlcheck.errors import UserError
+from dlcheck.errors import SetupFailure, UserError
+from dlcheck.results import listing
 
 
 @dataclass
 class StepOutput:
     loss: torch.Tensor  # 0-dim, detached, on the device
-    outputs: torch.Tensor  # detached
+    outputs: torch.Tensor  # the logits (ctx.logits of what the model returned), detached
     targets: object
 
 
@@ -40,12 +41,22 @@ class Trainer:
                 self.autocast_dtype = torch.float16
                 self.scaler = torch.amp.GradScaler("cuda")
         self._checked = False
+        self._reached = False
 
     def _autocast(self):
         """Mixed precision under --amp on CUDA; otherwise no context at all (nothing to pay per step)."""
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.ctx.device.type, dtype=self.autocast_dtype)
+
+    def _check_reached(self) -> None:
+        """After the first backward: a loss that reached no parameter trains nothing (DLC005)."""
+        if self._reached:
+            return
+        self._reached = True
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if trainable and all(p.grad is None for p in trainable):
+            raise SetupFailure("DLC005", _no_gradient(self.model, requires_grad=True))
 
     def step(self, batch, index: int = 0) -> StepOutput:
         ctx = self.ctx
@@ -57,18 +68,19 @@ class Trainer:
                 shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
                 raise UserError(f"the loss must be a scalar tensor, got {shape}")
             if not loss.requires_grad:
-                raise UserError("the loss has no gradient: no parameter of the model requires grad, "
-                                "or the forward detaches the outputs")
+                raise SetupFailure("DLC005", _no_gradient(self.model))
             self._checked = True
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
+            self._check_reached()
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             loss.backward()
+            self._check_reached()
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return StepOutput(loss.detach(), outputs.detach(), targets)
+        return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets)
 
 
 def all_finite(losses: list[torch.Tensor]) -> tuple[bool, int | None]:
@@ -83,3 +95,18 @@ def all_finite(losses: list[torch.Tensor]) -> tuple[bool, int | None]:
     if not bool(bad.any()):
         return True, None
     return False, int(bad.nonzero()[0].item())
+
+
+def _no_gradient(model: nn.Module, requires_grad: bool = False) -> str:
+    """Why a loss has no gradient: every parameter frozen (named), or none on the loss's path."""
+    params = list(model.named_parameters())
+    trainable = [n for n, p in params if p.requires_grad]
+    if not params:
+        return "the model has no parameters: there is nothing to train"
+    if not trainable:
+        return (f"no parameter requires grad: all {len(params)} are frozen "
+                f"({listing([n for n, _ in params])})")
+    graph = "the loss's graph reaches none of them" if requires_grad else "the loss does not depend on them"
+    return (f"the loss has no path to any parameter: {len(trainable)} of {len(params)} parameters "
+            f"require grad, but {graph} (the forward or the loss detaches the outputs, or runs "
+            f"under torch.no_grad())")

@@ -96,17 +96,72 @@ def test_output_width_unequal_to_num_classes(digits):
     assert result.status == "fail"
 
 
-def test_a_regression_loss_is_reported_without_verdict():
+def test_a_regression_loss_is_judged_against_its_own_references():
+    """MSE on raw diabetes targets (mean ~152): outputs near 0 give E[y^2]; Var(y) is what an output
+    bias at the mean would start from, so the offset is noted, and the verdict is against E[y^2]."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    y = torch.tensor(y, dtype=torch.float32)[:, None]
+    data = TensorDataset(torch.tensor(X, dtype=torch.float32), y)
+    result = dlcheck.check("init-loss", model=lambda: nn.Linear(10, 1), loss_fn=nn.MSELoss(),
+                           train_loader=DataLoader(data, batch_size=64))
+    assert result.status == "pass"
+    assert codes(result) == {"DLC111"}
+    first = y[:256]
+    assert result.metrics["expected"] == pytest.approx(float((first ** 2).mean()), rel=1e-4)
+    assert result.metrics["constant"] == pytest.approx(float(first.var(unbiased=False)), rel=0.05)
+    assert result.metrics["ratio"] == pytest.approx(1.0, abs=0.02)  # outputs near 0: the know-nothing loss
+
+
+def test_regression_outputs_far_too_large_at_init_fail():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
+    y = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)[:, None]
+
+    def model(scale=1.0):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
+        with torch.no_grad():
+            net[2].weight *= scale
+        return net
+
+    loader = DataLoader(TensorDataset(X, y), batch_size=64)
+    healthy = dlcheck.check("init-loss", model=model, loss_fn=nn.MSELoss(), train_loader=loader)
+    assert healthy.status == "pass", healthy.summary
+    bug = dlcheck.check("init-loss", model=lambda: model(100.0), loss_fn=nn.MSELoss(), train_loader=loader)
+    assert "DLC101" in codes(bug) and bug.status == "fail"
+    assert "targets' mean" in next(f.advice for f in bug.findings if f.code == "DLC101")
+
+
+def test_a_forgotten_loss_on_a_one_wide_output_fails():
+    """The default CrossEntropyLoss over one output column is identically 0: a fail, not a pass."""
     from sklearn.datasets import load_diabetes
 
     X, y = load_diabetes(return_X_y=True)
     data = TensorDataset(torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)[:, None])
-    result = dlcheck.check("init-loss", model=lambda: nn.Linear(10, 1), loss_fn=nn.MSELoss(),
-                           train_loader=DataLoader(data, batch_size=64))
+    result = dlcheck.check("init-loss", model=lambda: nn.Linear(10, 1), train_loader=DataLoader(data, batch_size=64))
+    assert result.status == "fail"
+    assert "DLC110" in codes(result)
+    assert result.metrics["loss"] == 0
+
+
+def test_a_custom_loss_is_reported_without_verdict(digits):
+    X, y = digits
+
+    def my_loss(outputs, targets):
+        return nn.functional.cross_entropy(outputs, targets) + 0.0
+
+    result = dlcheck.check("init-loss", model=lambda: nn.Linear(64, 10), loss_fn=my_loss,
+                           train_loader=DataLoader(TensorDataset(X, y), batch_size=64))
     assert result.status == "pass"
     assert codes(result) == {"DLC108"}
     assert "expected" not in result.metrics
-    assert result.metrics["loss"] > 1000  # raw diabetes targets are in the hundreds
+    told = dlcheck.check("init-loss", model=lambda: nn.Linear(64, 10), loss_fn=my_loss, task="classification",
+                         train_loader=DataLoader(TensorDataset(X, y), batch_size=64))
+    assert told.metrics["expected"] == pytest.approx(math.log(10), rel=1e-4)
 
 
 def test_imbalanced_labels_are_judged_against_the_label_entropy():

@@ -1,116 +1,122 @@
-"""Recipe step 1: the loss at initialisation against ln(C) and the label entropy.
+"""Recipe step 1: the loss at initialisation against the task's references.
 
 A C-class softmax classifier that knows nothing predicts uniformly, so its cross-entropy is
-ln(C). With imbalanced labels a well-initialised output bias can reach the label entropy
-H(y) <= ln(C); below that an untrained model cannot go without a leak.
+ln(C); with imbalanced labels a well-initialised output bias can reach the label entropy
+H(y) <= ln(C), and below that an untrained model cannot go without a leak. The same holds for
+every task (dlcheck/task.py): the *expected* loss is the loss at zero outputs (ln 2 per label
+under BCE, E[y²] under MSE), the *constant* reference the best input-independent prediction
+(label prior, Var(y)), the *floor* the lowest loss the targets allow (above 0 under label
+smoothing). Each is the user's own loss at reference outputs, averaged over the same batches.
+
+The check measures into :class:`Measured`; one small rule per finding code judges it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from dlcheck.context import Context
+from dlcheck.errors import UserError
 from dlcheck.results import CheckResult, rounded
+from dlcheck.task import References, Task
 
 NAME = "init-loss"
 SETTINGS = {
     "batches": 4,  # batches averaged
-    "warn_above_ratio": 1.25,  # loss / ln(C) above this: warn (DLC102)
-    "fail_above_ratio": 2.0,  # loss / ln(C) above this: fail (DLC101)
-    "below_ratio": 0.75,  # loss / min(ln C, H(y)) below this: warn (DLC103)
-    "collapse_fraction": 0.95,  # share of samples predicted as one class ...
-    "collapse_confidence": 0.5,  # ... with a mean top probability above this: warn (DLC105)
-    "imbalance_ratio": 0.9,  # H(y) / ln(C) below this: note the imbalance (DLC109)
+    "warn_above_ratio": 1.25,  # (loss - floor) / (expected - floor) above this: warn (DLC102)
+    "fail_above_ratio": 2.0,  # ... above this: fail (DLC101)
+    "below_ratio": 0.75,  # (loss - floor) / (min(expected, constant) - floor) below this: warn (DLC103)
+    "collapse_fraction": 0.95,  # share of predictions that go to one class ...
+    "collapse_margin": 0.5,  # ... with a mean top probability this far from chance (1/C) towards 1: DLC105
+    "imbalance_ratio": 0.9,  # constant / expected below this: note the imbalance (DLC109, DLC111)
 }
 
 
+@dataclass
+class Measured:
+    """What init-loss measured; the rules below read only this and the task."""
+
+    loss: float
+    refs: References
+    batches: int
+    samples: int
+    classes: int | None = None  # the class axis (classification)
+    output_width: int | None = None
+    top_share: float | None = None  # share of predictions that go to the most-predicted class
+    top_class: int | None = None
+    confidence: float | None = None  # mean top probability
+    head: str | None = None  # the name of the last Linear/Conv layer
+
+    @property
+    def ratio(self) -> float | None:
+        """(loss - floor) / (expected - floor): 1.0 for a model that knows nothing."""
+        expected, floor = self.refs.expected, self.refs.floor or 0.0
+        if expected is None or not expected - floor > 0 or not math.isfinite(self.loss):
+            return None
+        return (self.loss - floor) / (expected - floor)
+
+
 def run(ctx: Context) -> CheckResult:
-    s = ctx.settings
     result = ctx.result
-    batches = ctx.batches(int(s["batches"]))
-    losses, outputs_all, targets_all = [], [], []
-    with ctx.model() as model, torch.no_grad():
-        model.train()  # the mode the first training step sees
-        for i, batch in enumerate(batches):
-            outputs, targets = ctx.forward(model, batch, i)
-            if i == 0 and ctx.is_cross_entropy:
-                _check_labels(ctx, outputs, targets)
-            losses.append(ctx.loss(outputs, targets).detach().float().reshape(-1).mean())
-            outputs_all.append(outputs.detach().float())
-            targets_all.append(targets.detach() if isinstance(targets, torch.Tensor) else targets)
-    loss = float(torch.stack(losses).mean())  # one host synchronisation
-    outputs = torch.cat([o.reshape(o.shape[0], -1) if o.dim() > 1 else o[:, None] for o in outputs_all])
-    result.metrics.update({"loss": rounded(loss), "batches": len(batches), "samples": int(outputs.shape[0])})
-
-    if not ctx.is_cross_entropy:
-        result.summary = f"initial loss {loss:.4g}; the ln(C) reference applies to softmax cross-entropy only"
-        result.add("DLC108", f"the loss {_loss_name(ctx)} is not softmax cross-entropy: "
-                             f"initial loss {loss:.4g} is reported without a verdict")
-        if not math.isfinite(loss):
-            result.add("DLC104", f"the initial loss is {loss}")
-        return result
-
-    width = int(outputs.shape[1])
-    classes = ctx.num_classes(outputs_all[0])
-    expected = math.log(classes) if classes and classes > 1 else float("nan")
-    entropy = _label_entropy(targets_all, width)
-    result.metrics.update({"expected": rounded(expected), "num_classes": classes, "output_width": width})
-    if entropy is not None:
-        result.metrics["label_entropy"] = rounded(entropy)
-
-    if ctx.target.num_classes is not None and width != ctx.target.num_classes:
-        result.add("DLC106", f"the model outputs {width} values per sample but num_classes is "
-                             f"{ctx.target.num_classes}")
-    if not math.isfinite(loss):
-        result.summary = f"initial loss is {loss}"
-        result.add("DLC104", f"the loss at initialisation is {loss}")
-        return result
-    if not math.isfinite(expected):
-        result.summary = f"initial loss {loss:.4g}; one output class, so no ln(C) reference"
-        return result
-
-    ratio = loss / expected
-    result.metrics["ratio"] = rounded(ratio)
-    result.summary = f"initial loss {loss:.3g} is {ratio:.2f}x ln({classes}) = {expected:.2f}"
-    floor = expected
-    if entropy is not None and entropy < s["imbalance_ratio"] * expected:
-        floor = entropy
-        result.add("DLC109", f"labels are imbalanced: their entropy {entropy:.3g} is "
-                             f"{entropy / expected:.0%} of ln({classes})")
-    if ratio > s["fail_above_ratio"]:
-        result.add("DLC101", f"initial loss {loss:.3g} is {ratio:.1f}x ln({classes}) = {expected:.2f} "
-                             f"(fail above {s['fail_above_ratio']:g}x)", advice=_head_advice(model))
-    elif ratio > s["warn_above_ratio"]:
-        result.add("DLC102", f"initial loss {loss:.3g} is {ratio:.2f}x ln({classes}) = {expected:.2f} "
-                             f"(warn above {s['warn_above_ratio']:g}x)", advice=_head_advice(model))
-    elif loss < s["below_ratio"] * floor:
-        reference = "the label entropy" if floor != expected else f"ln({classes})"
-        result.add("DLC103", f"initial loss {loss:.3g} is below {reference} = {floor:.3g}: "
-                             f"an untrained model should not do better than chance")
-
-    probs = torch.softmax(outputs, dim=1)
-    top = probs.argmax(dim=1)
-    top_share = float(torch.bincount(top, minlength=width).max()) / top.numel()
-    confidence = float(probs.max(dim=1).values.mean())
-    result.metrics.update({"top_class_share": rounded(top_share), "mean_top_probability": rounded(confidence)})
-    if classes > 1 and top_share >= s["collapse_fraction"] and confidence >= s["collapse_confidence"]:
-        cls = int(torch.bincount(top, minlength=width).argmax())
-        result.add("DLC105", f"{top_share:.0%} of samples are predicted as class {cls} at init, "
-                             f"with mean confidence {confidence:.2f}")
+    task = ctx.task
+    measured = _measure(ctx, task)
+    result.metrics.update(_metrics(measured, task))
+    for rule in RULES:
+        rule(ctx, task, measured)
+    if not result.summary:
+        result.summary = _summary(task, measured)
     return result
 
 
-def _check_labels(ctx: Context, outputs: torch.Tensor, targets) -> None:
-    """Class-index labels must lie in [0, width): else cross-entropy cannot run (an error)."""
-    if not isinstance(targets, torch.Tensor) or targets.dtype.is_floating_point or outputs.dim() < 2:
-        return
-    width = int(outputs.shape[1])
-    valid = targets[targets != -100]  # CrossEntropyLoss's default ignore_index
-    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= width):
-        from dlcheck.errors import UserError
+# -- measuring ----------------------------------------------------------------------------------
+def _measure(ctx: Context, task: Task) -> Measured:
+    batches = ctx.batches(int(ctx.settings["batches"]))
+    losses, refs, logits_all, targets_all = [], [], [], []
+    with ctx.model() as model, torch.no_grad():
+        model.train()  # the mode the first training step sees
+        for i, batch in enumerate(batches):
+            raw, targets = ctx.forward(model, batch, i)
+            logits = ctx.logits(raw)
+            if i == 0 and task.hard_labels:
+                _check_labels(ctx, task, logits, targets)
+            losses.append(ctx.loss(raw, targets).detach().float().reshape(-1).mean())
+            refs.append(task.reference(ctx.loss_fn, logits, targets))
+            logits_all.append(logits.detach().float())
+            targets_all.append(targets)
+        head = _last_layer(model)
+    loss = float(torch.stack(losses).mean())  # one host synchronisation
+    samples = sum(int(l.shape[0]) if l.dim() else 1 for l in logits_all)
+    m = Measured(loss=loss, refs=References.mean(refs), batches=len(batches), samples=samples, head=head)
+    first = logits_all[0]
+    m.output_width = int(first.shape[1]) if first.dim() >= 2 else 1
+    if task.kind == "classification" and task.classes and task.classes > 1 and first.dim() >= 2:
+        m.classes = task.classes
+        probs = torch.cat([torch.softmax(l, dim=1).movedim(1, -1).reshape(-1, l.shape[1]) for l in logits_all])
+        counts = torch.bincount(probs.argmax(1), minlength=probs.shape[1])
+        m.top_share = float(counts.max()) / probs.shape[0]
+        m.top_class = int(counts.argmax())
+        m.confidence = float(probs.max(1).values.mean())
+    return m
 
+
+def _last_layer(model) -> str | None:
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.modules.conv._ConvNd)):
+            last = name
+    return last
+
+
+def _check_labels(ctx: Context, task: Task, logits: torch.Tensor, targets) -> None:
+    """Class-index labels must lie in [0, C): else cross-entropy cannot run (an error)."""
+    if not isinstance(targets, torch.Tensor) or targets.dtype.is_floating_point or logits.dim() < 2:
+        return
+    width = int(logits.shape[1])
+    valid = targets[targets != task.options.get("ignore_index", -100)]
+    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= width):
         lo, hi = int(valid.min()), int(valid.max())
         message = (f"labels in {ctx.target.where('train_loader')} batch 0 range from {lo} to {hi}, "
                    f"but the model outputs {width} classes (0..{width - 1})")
@@ -118,35 +124,146 @@ def _check_labels(ctx: Context, outputs: torch.Tensor, targets) -> None:
         raise UserError(message)
 
 
-def _label_entropy(targets_all, width: int) -> float | None:
-    """Entropy (nats) of the label distribution seen, for class indices or soft labels."""
-    if not targets_all or not all(isinstance(t, torch.Tensor) for t in targets_all):
-        return None
-    if all(not t.dtype.is_floating_point for t in targets_all):
-        labels = torch.cat([t.reshape(-1) for t in targets_all])
-        labels = labels[(labels >= 0) & (labels < width)]
-        if labels.numel() == 0:
-            return None
-        p = torch.bincount(labels.long(), minlength=width).float()
-    elif all(t.dim() == 2 and t.shape[1] == width for t in targets_all):
-        p = torch.cat(targets_all).float().sum(dim=0).clamp_min(0)
-    else:
-        return None
-    p = p / p.sum()
-    p = p[p > 0]
-    return float(-(p * p.log()).sum())
+def _metrics(m: Measured, task: Task) -> dict:
+    out = {"loss": rounded(m.loss), "batches": m.batches, "samples": m.samples,
+           "expected": rounded(m.refs.expected), "constant": rounded(m.refs.constant),
+           "floor": rounded(m.refs.floor), "ratio": rounded(m.ratio)}
+    if task.kind == "classification":
+        out.update({"num_classes": m.classes, "output_width": m.output_width})
+        if m.refs.constant is not None:
+            out["label_entropy"] = rounded(m.refs.constant)
+        if m.top_share is not None:
+            out.update({"top_class_share": rounded(m.top_share), "mean_top_probability": rounded(m.confidence)})
+    return {k: v for k, v in out.items() if v is not None}
 
 
-def _head_advice(model) -> str:
+# -- words --------------------------------------------------------------------------------------
+def _reference_name(task: Task, m: Measured) -> str:
+    """What the expected loss is, in the recipe's words."""
+    if task.kind == "classification":
+        plain = not task.options.get("weight") and not task.options.get("label_smoothing")
+        if plain and m.classes and m.refs.expected is not None \
+                and math.isclose(m.refs.expected, math.log(m.classes), rel_tol=1e-3):
+            return f"ln({m.classes}) = {m.refs.expected:.2f}"
+        return f"the loss at uniform predictions, {m.refs.expected:.3g}"
+    if task.kind == "multilabel":
+        return f"the loss at zero logits (ln 2 per label), {m.refs.expected:.3g}"
+    if task.loss in ("MSELoss", "mse_loss"):
+        return f"E[y²] = {m.refs.expected:.3g} (outputs at 0)"
+    return f"the loss at zero outputs, {m.refs.expected:.3g}"
+
+
+def _summary(task: Task, m: Measured) -> str:
+    if not math.isfinite(m.loss):
+        return f"initial loss is {m.loss}"
+    if m.ratio is None:
+        return f"initial loss {m.loss:.4g}; no reference for {task.kind} with {task.loss}"
+    return f"initial loss {m.loss:.3g} is {m.ratio:.2f}x {_reference_name(task, m)}"
+
+
+# -- rules: one per finding code ----------------------------------------------------------------
+def identically_zero(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC110: cross-entropy over one output column is 0 whatever the model does."""
+    if task.problem:
+        ctx.result.summary = f"initial loss {m.loss:.3g}: {task.problem}"
+        ctx.result.add("DLC110", f"{task.loss}: {task.problem}")
+
+
+def no_reference(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC108 (info): a loss without known references is reported, not judged."""
+    if task.problem is None and (not task.has_references or m.refs.expected is None):
+        why = task.note or f"no reference could be computed for {task.loss}"
+        ctx.result.add("DLC108", f"initial loss {m.loss:.4g} is reported without a verdict: {why}")
+
+
+def not_finite(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC104: NaN/Inf at step 0."""
+    if not math.isfinite(m.loss):
+        ctx.result.add("DLC104", f"the loss at initialisation is {m.loss}")
+
+
+def width_mismatch(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC106: the class axis differs from the target's num_classes."""
+    declared = ctx.target.num_classes
+    if declared is None or task.kind not in ("classification", "multilabel"):
+        return
+    width = task.classes if task.classes is not None else m.output_width
+    if width is not None and width != declared:
+        axis = "its class axis (dim 1) has" if task.dense else "it has"
+        ctx.result.add("DLC106", f"the model outputs {width} classes per {'position' if task.dense else 'sample'} "
+                                 f"({axis} {width} values) but num_classes is {declared}")
+
+
+def above(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC101 (fail) / DLC102 (warn): far / noticeably above the know-nothing reference."""
+    s, ratio = ctx.settings, m.ratio
+    if ratio is None or task.problem:
+        return
+    what = _reference_name(task, m)
+    advice = _head_advice(ctx, task, m)
+    if ratio > s["fail_above_ratio"]:
+        ctx.result.add("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what} "
+                                 f"(fail above {s['fail_above_ratio']:g}x)", advice=advice)
+    elif ratio > s["warn_above_ratio"]:
+        ctx.result.add("DLC102", f"initial loss {m.loss:.3g} is {ratio:.2f}x {what} "
+                                 f"(warn above {s['warn_above_ratio']:g}x)", advice=advice)
+
+
+def below(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC103: below what any input-independent model reaches."""
+    refs = m.refs
+    if m.ratio is None or refs.constant is None or task.problem:
+        return
+    floor = refs.floor or 0.0
+    best_constant = min(refs.expected, refs.constant)
+    if best_constant - floor <= 0:
+        return
+    if m.loss - floor < ctx.settings["below_ratio"] * (best_constant - floor):
+        name = {"classification": "the label entropy", "multilabel": "the label-prior entropy"}.get(
+            task.kind, "the loss of a constant output at the targets' centre")
+        ctx.result.add("DLC103", f"initial loss {m.loss:.3g} is below {name}, {best_constant:.3g}: an "
+                                 f"untrained model should not beat the best constant prediction")
+
+
+def imbalance(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC109 / DLC111 (info): a set output bias would start well below the zero-output reference."""
+    refs = m.refs
+    if refs.expected is None or refs.constant is None or task.problem or not refs.expected > 0:
+        return
+    share = refs.constant / refs.expected
+    if share >= ctx.settings["imbalance_ratio"]:
+        return
+    if task.kind == "classification":
+        ctx.result.add("DLC109", f"labels are imbalanced: the label entropy {refs.constant:.3g} is "
+                                 f"{share:.0%} of {_reference_name(task, m)}")
+    elif task.kind == "multilabel":
+        ctx.result.add("DLC109", f"labels are imbalanced: an output bias at the label prior would start "
+                                 f"at {refs.constant:.3g}, {share:.0%} of ln 2 per label")
+    elif task.kind == "regression":
+        ctx.result.add("DLC111", f"the targets are off-centre: outputs at their mean would start at "
+                                 f"{refs.constant:.3g}, {share:.0%} of {_reference_name(task, m)}")
+
+
+def collapsed(ctx: Context, task: Task, m: Measured) -> None:
+    """DLC105: one class takes (almost) every prediction, confidently relative to chance."""
+    if m.top_share is None or not m.classes:
+        return
+    chance = 1.0 / m.classes
+    needed = chance + ctx.settings["collapse_margin"] * (1 - chance)
+    if m.top_share >= ctx.settings["collapse_fraction"] and m.confidence >= needed:
+        where = "positions" if task.dense else "samples"
+        ctx.result.add("DLC105", f"{m.top_share:.0%} of {where} are predicted as class {m.top_class} at init, "
+                                 f"with mean confidence {m.confidence:.2f} (chance is {chance:.2f})")
+
+
+#: The rules, in the order their findings are reported.
+RULES = (identically_zero, no_reference, not_finite, width_mismatch, above, below, imbalance, collapsed)
+
+
+def _head_advice(ctx: Context, task: Task, m: Measured) -> str:
     """Name the final layer when we can find it."""
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Conv1d)):
-            last = name
-    where = f"the final layer '{last}'" if last else "the final layer"
+    where = f"the final layer '{m.head}'" if m.head else "the final layer"
+    if task.kind == "regression":
+        return (f"the outputs are far from the targets' scale at init: scale {where}'s weights down, "
+                f"set its bias to the targets' mean, or standardise the targets")
     return f"the logits are too large at init: scale {where}'s weights down (e.g. x0.01) and zero its bias"
-
-
-def _loss_name(ctx: Context) -> str:
-    fn = ctx.target.loss_fn
-    return type(fn).__name__ if isinstance(fn, torch.nn.Module) else getattr(fn, "__name__", "given")

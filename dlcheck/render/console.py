@@ -26,6 +26,8 @@ def print_report(report, *, stderr: bool = False, strict: bool = False) -> None:
     for c in report.checks:
         table.add_row(c.name, Text(c.status, style=STYLES[c.status]), f"{c.seconds:.1f}s", c.summary)
     out.print(table)
+    if report.task:
+        out.print(Text(f"task: {task_line(report.task)}", style="dim"))
     for c in report.checks:
         shown = [f for f in c.findings if f.severity != "error"]  # errors are printed on stderr
         if not shown and not c.artifacts and not c.details:
@@ -52,6 +54,36 @@ def print_report(report, *, stderr: bool = False, strict: bool = False) -> None:
     verdict.append(report.status, style=STYLES[report.status])
     verdict.append(f"  (exit {code}{', --strict' if strict else ''})")
     out.print(verdict)
+
+
+def task_line(task: dict) -> str:
+    """The report's task in one line (the JSON report's ``task`` object)."""
+    parts = [task["kind"]]
+    if task.get("classes") and task["kind"] in ("classification", "multilabel"):
+        noun = "classes" if task["kind"] == "classification" else "labels"
+        parts.append(f"{task['classes']} {noun}" + (f" per position ({task['positions']} positions)"
+                                                    if task.get("dense") else ""))
+    options = {k: v for k, v in (task.get("options") or {}).items() if not (k == "reduction" and v == "mean")}
+    shown = ", ".join(f"{k}={_short(v)}" for k, v in options.items())
+    parts.append(task["loss"] + (f"({shown})" if shown else ""))
+    refs = task.get("references") or {}
+    for key, name in (("expected", "expected at init"), ("floor", "floor")):
+        if isinstance(refs.get(key), float):
+            parts.append(f"{name} {refs[key]:.3g}")
+    if task.get("logits") and task["logits"] != "the output tensor":
+        parts.append(f"logits: {task['logits']}")
+    if task.get("model_inputs"):
+        parts.append(task["model_inputs"])
+    line = ", ".join(parts) + ("" if task.get("source", "inferred") == "inferred" else f" ({task['source']})")
+    extra = task.get("problem") or task.get("note")
+    return line + (f"; {extra}" if extra else "")
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        body = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value[:3])
+        return f"[{body}{', ...' if len(value) > 3 else ''}]"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 #: Long tables (layers of a deep net) show their first and last rows around a fold.
