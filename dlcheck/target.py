@@ -28,7 +28,7 @@ TARGET_NAMES = {
     "forward": False,
     "train_transform": False,
     "task": False,
-    "batch_mixing": False,
+    "mixes_samples": False,
 }
 
 
@@ -48,7 +48,7 @@ class Target:
     #: the task when inference cannot tell ("regression", "classification", "multilabel", "other")
     task: str | None = None
     #: True when the model mixes samples across the batch by design (batch-independence)
-    batch_mixing: bool = False
+    mixes_samples: bool = False
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
     #: A model the pre-flight built from the factory (with the RNG state right after building),
