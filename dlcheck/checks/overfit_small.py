@@ -119,10 +119,9 @@ def _measure(ctx: Context, task: Task) -> Measured:
                 turned_off.add("weight decay")
         initial = {name: p.detach().clone() for name, p in model.named_parameters()}
         trainer = Trainer(ctx, model, optimizer)
-        losses, correct, seen, refs = [], [], [], []
-        first_outputs = last_outputs = None
-        diverged_at = fit_at = None
-        fit_loss = None
+        record = _Record(n)
+        refs, first_outputs, last_outputs = [], None, None
+        diverged_at = fit_at = fit_loss = None
         with ctx.progress(max_steps, "overfit-small") as advance:
             for step in range(max_steps):
                 out = trainer.step(batches[step % n], step % n)
@@ -130,35 +129,29 @@ def _measure(ctx: Context, task: Task) -> Measured:
                     refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets))
                     first_outputs = out.outputs.float() if first_outputs is None else first_outputs
                 last_outputs = out.outputs
-                losses.append(out.loss.float())
-                hits = _hits(task, out.outputs, out.targets)
-                if hits is not None:
-                    correct.append(hits[0])
-                    seen.append(hits[1])
+                record.add(out.loss, _hits(task, out.outputs, out.targets))
                 advance()
                 if (step + 1) % chunk and step + 1 != max_steps:
                     continue
-                ok, bad = all_finite(losses[-chunk:])  # one sync per chunk
+                ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
                 if not ok:
-                    diverged_at = len(losses) - len(losses[-chunk:]) + bad
+                    diverged_at = bad
                     break
                 if fit_loss is None:
-                    fit_loss = _fit_loss(ctx, References.mean(refs), float(losses[0]), bool(correct))
-                if step + 1 >= n and _fits(losses, correct, seen, n, fit_loss, s):
+                    fit_loss = _fit_loss(ctx, References.mean(refs), record.first, record.counts_hits)
+                if step + 1 >= n and _fits(record, fit_loss, s):
                     fit_at = step + 1
                     break
                 if ctx.out_of_time():
                     break
-        curve = torch.stack(losses).tolist()  # one transfer at the end
+        curve = record.curve()  # one transfer at the end
+        accuracy = record.accuracy()
         unchanged = _unchanged(model, initial)
         total = sum(p.numel() for p in initial.values())
         probabilities = _are_probabilities(task, first_outputs) and _are_probabilities(task, last_outputs)
     refs = References.mean(refs)
     if fit_loss is None:
-        fit_loss = _fit_loss(ctx, refs, curve[0], bool(correct))
-    accuracy = None
-    if correct:
-        accuracy = float(torch.stack(correct[-n:]).sum()) / max(float(torch.stack(seen[-n:]).sum()), 1.0)
+        fit_loss = _fit_loss(ctx, refs, curve[0], record.counts_hits)
     m = Measured(curve=curve, batches=n, samples=sum(_count(b, ctx) for b in batches), refs=refs,
                  fit_loss=fit_loss, fit_at=fit_at, diverged_at=diverged_at, accuracy=accuracy,
                  unchanged=unchanged, total=total, probabilities=probabilities, turned_off=turned_off)
@@ -198,11 +191,70 @@ def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torc
     return None
 
 
-def _fits(losses, correct, seen, n, fit_loss: float, s) -> bool:
+class _Record:
+    """Per-step losses and hits, kept on the device in one tensor per chunk: memory grows with the
+    steps done (a few bytes each), never per step with Python objects, and one sync per chunk."""
+
+    def __init__(self, n: int):
+        self.n = n  # batches in a pass over the subset
+        self._losses, self._hits, self._counts = [], [], []  # this chunk's 0-dim tensors
+        self.losses, self.hits, self.counts = [], [], []  # flushed: one 1-D tensor per chunk
+        self.first = None
+        self.counts_hits = False
+        self.steps = 0
+
+    def add(self, loss: torch.Tensor, hits) -> None:
+        self._losses.append(loss.float())
+        if hits is not None:
+            self.counts_hits = True
+            self._hits.append(hits[0].float())
+            self._counts.append(hits[1].float())
+
+    def flush(self) -> tuple[bool, int | None]:
+        """Stack the chunk; whether its losses are finite, and else the step that was not."""
+        ok, bad = all_finite(self._losses)
+        self.losses.append(torch.stack(self._losses))
+        if self._hits:
+            self.hits.append(torch.stack(self._hits))
+            self.counts.append(torch.stack(self._counts))
+        if self.first is None:
+            self.first = float(self.losses[0][0])
+        start = self.steps
+        self.steps += len(self._losses)
+        self._losses, self._hits, self._counts = [], [], []
+        return ok, (start + bad if not ok else None)
+
+    def _last(self, chunks: list) -> torch.Tensor:
+        """The last pass's values (the last ``n`` steps) from the last chunks."""
+        tail, size = [], 0
+        for chunk in reversed(chunks):
+            tail.insert(0, chunk)
+            size += len(chunk)
+            if size >= self.n:
+                break
+        return torch.cat(tail)[-self.n:]
+
+    def recent_loss(self) -> torch.Tensor:
+        return self._last(self.losses).mean()
+
+    def recent_accuracy(self) -> torch.Tensor | None:
+        if not self.hits:
+            return None
+        return self._last(self.hits).sum() / self._last(self.counts).sum().clamp_min(1)
+
+    def accuracy(self) -> float | None:
+        acc = self.recent_accuracy()
+        return float(acc) if acc is not None else None
+
+    def curve(self) -> list[float]:
+        return torch.cat(self.losses).tolist() if self.losses else []
+
+
+def _fits(record: _Record, fit_loss: float, s) -> bool:
     """The last pass over the subset memorised it (one host sync)."""
-    recent = torch.stack(losses[-n:]).mean()
-    if correct:
-        accuracy = torch.stack(correct[-n:]).sum().float() / torch.stack(seen[-n:]).sum().clamp_min(1)
+    recent = record.recent_loss()
+    accuracy = record.recent_accuracy()
+    if accuracy is not None:
         return bool((accuracy >= s["target_accuracy"]) & (recent <= fit_loss))
     return bool(recent <= fit_loss)
 
