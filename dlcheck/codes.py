@@ -413,7 +413,8 @@ _TABLE = [
          "layers fed batch-first tensors, and swap axes with permute/transpose, never view/reshape. "
          "If the model mixes samples on purpose, set mixes_samples = True in the target."),
     Code("DLC802", "samples-mixed-by-design", "batch-independence", "info",
-         "The model mixes samples across the batch, and the target says it does so by design.",
+         "The model mixes samples across the batch, and the target or recipe says it does so by "
+         "design (mixes_samples).",
          "Some models look at the whole batch on purpose (set models, in-batch attention, "
          "batch statistics in eval mode); the target's mixes_samples says so, so it is not judged.",
          "Nothing to fix; the message still says which samples mix and where."),

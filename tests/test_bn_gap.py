@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -237,3 +238,184 @@ def test_cli_flags_json_and_artifacts(cli, tmp_path):
     assert (tmp_path / "bn-gap-layers.png").stat().st_size > 1000
     failing = cli("bn-gap", ZOO / "bug_bn_on_logits.py", "--json", "-")
     assert failing.exit_code == 1 and "DLC501" in failing.stdout
+
+
+# -- norm layers measured through their own forward (issue 11, item 3) -------------------------
+class BNAct2d(nn.BatchNorm2d):
+    """timm's BatchNormAct2d in small: BatchNorm, then dropout and an activation inside forward."""
+
+    def __init__(self, features, act=nn.ReLU, drop=0.3):
+        super().__init__(features)
+        self.drop = nn.Dropout(drop)
+        self.act = act()
+
+    def forward(self, x):
+        return self.act(self.drop(super().forward(x)))
+
+
+def digit_cnn(norm):
+    """Conv-BN-act x2 on 1x8x8 digits; ``norm(features)`` is one layer (fused) or a list (plain)."""
+    def block(cin, cout):
+        made = norm(cout)
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), *(made if isinstance(made, list) else [made])]
+    return lambda: nn.Sequential(*block(1, 16), *block(16, 32), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                 nn.Linear(128, 10))
+
+
+def digit_loaders(X, y, val_batch=64, sort_val=False):
+    images = X.view(-1, 1, 8, 8)
+    order = torch.argsort(y[1200:], stable=True) if sort_val else torch.arange(len(y) - 1200)
+    return (lambda: loader(images[:1200], y[:1200]),  # factories: every check reads the same batches
+            lambda: loader(images[1200:][order], y[1200:][order], batch_size=val_batch, shuffle=False))
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.SiLU], ids=["relu", "silu"])
+def test_fused_bn_activation_layer_is_measured_through_its_own_forward(digits, act):
+    train, val = digit_loaders(*digits)
+    plain = dlcheck.check("bn-gap", model=digit_cnn(lambda c: [nn.BatchNorm2d(c), nn.Dropout(0.3), act()]),
+                          train_loader=train, val_loader=val)
+    fused = dlcheck.check("bn-gap", model=digit_cnn(lambda c: BNAct2d(c, act)), train_loader=train, val_loader=val)
+    assert fused.status == "pass", (fused.summary, [f.message for f in fused.findings])
+    assert [r["kind"] for r in fused.details["bn_layers"]] == ["BNAct2d", "BNAct2d"]
+    for p, f in zip(plain.details["bn_layers"], fused.details["bn_layers"]):
+        assert f["gap"] < 0.4 and abs(f["gap"] - p["gap"]) < 0.05, (p, f)  # was ~100%: F.batch_norm vs BN+act
+    assert fused.metrics["output_gap"] == pytest.approx(plain.metrics["output_gap"], abs=1e-6)  # its drop is off
+
+
+def test_sync_and_lazy_batchnorm_are_measured_like_plain_bn(digits):
+    train, val = digit_loaders(*digits)
+    plain = dlcheck.check("bn-gap", model=digit_cnn(nn.BatchNorm2d), train_loader=train, val_loader=val)
+    gaps = [r["gap"] for r in plain.details["bn_layers"]]
+    sync = dlcheck.check("bn-gap", model=digit_cnn(nn.SyncBatchNorm), train_loader=train, val_loader=val)
+    assert sync.status == "pass" and [r["gap"] for r in sync.details["bn_layers"]] == gaps  # no process group
+    lazy = dlcheck.check("bn-gap", model=digit_cnn(lambda c: nn.LazyBatchNorm2d()), train_loader=train,
+                         val_loader=val)
+    assert lazy.status == "pass", lazy.summary
+    rows = lazy.details["bn_layers"]
+    assert [(r["kind"], r["features"]) for r in rows] == [("LazyBatchNorm2d", 16), ("LazyBatchNorm2d", 32)]
+    assert [r["gap"] for r in rows] == gaps
+
+
+class BNWithStats(nn.BatchNorm1d):
+    """Returns (output, batch mean): nothing bn-gap can compare as one tensor."""
+
+    def forward(self, x):
+        return super().forward(x), x.mean(0)
+
+
+class StatsNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128, bias=False)
+        self.odd = BNWithStats(128)
+        self.fc2 = nn.Linear(128, 64, bias=False)
+        self.bn = nn.BatchNorm1d(64)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        h, _ = self.odd(self.fc1(x))
+        return self.fc(self.bn(self.fc2(h.relu())).relu())
+
+
+def test_a_layer_that_cannot_be_measured_is_named_not_mis_measured(digits):
+    X, y = digits
+    result = dlcheck.check("bn-gap", model=StatsNet, train_loader=loader(X, y))
+    assert result.status == "pass", result.summary
+    note = found(result)["DLC512"]
+    assert note.severity == "info" and "'odd' (BNWithStats)" in note.message and "tuple" in note.message
+    rows = {r["name"]: r for r in result.details["bn_layers"]}
+    assert rows["odd"]["gap"] is None and rows["bn"]["gap"] is not None  # not a made-up 0
+    assert set(result.details["bn_not_measured"]) == {"odd"}
+
+
+class StubbornBN(nn.BatchNorm1d):
+    """Updates its running statistics with a momentum of its own (0.5), whatever ``momentum`` says."""
+
+    def forward(self, x):
+        if self.training:
+            with torch.no_grad():
+                self.running_mean.mul_(0.5).add_(x.mean(0), alpha=0.5)
+                self.running_var.mul_(0.5).add_(x.var(0), alpha=0.5)
+                self.num_batches_tracked += 1
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+
+
+def test_the_measurement_leaves_the_warmed_running_statistics_untouched(digits):
+    X, y = digits
+    built, seen = [], []
+
+    def make():
+        model = nn.Sequential(nn.Linear(64, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(),
+                              nn.Linear(128, 64, bias=False), StubbornBN(64), nn.ReLU(), nn.Linear(64, 10))
+        for i in (1, 4):  # what each call of a BN layer finds: its mode and its buffers
+            model[i].register_forward_pre_hook(lambda m, args, i=i: seen.append(
+                (i, m.training, [b.clone() for b in m.buffers()])))
+        built.append(model)
+        return model
+
+    result = dlcheck.check("bn-gap", model=make, train_loader=loader(X, y),
+                           settings={"bn-gap": {"warmup_batches": 6, "batches": 3}})
+    assert result.status != "error", result.summary
+    (model,) = built
+    for i in (1, 4):
+        calls = [(training, buffers) for j, training, buffers in seen if j == i][-(6 + 2 * 3):]  # after the task probe
+        assert [t for t, _ in calls] == [True] * 6 + [False, True] * 3  # warm-up, then eval + train per batch
+        warmed = calls[6][1]
+        for _, buffers in calls[6:]:  # every compared pass finds the statistics as warmed ...
+            assert all(torch.equal(a, b) for a, b in zip(buffers, warmed))
+        # ... and so does the model afterwards, the batch counter too
+        assert all(torch.equal(a, b) for a, b in zip(model[i].buffers(), warmed))
+    assert int(model[1].num_batches_tracked) == 6
+    rows = {r["name"]: r for r in result.details["bn_layers"]}
+    assert rows["4"]["gap"] is not None and rows["4"]["gap"] < 0.4  # measured against the warmed statistics
+
+
+# -- representative batches (issue 11, item 4) -------------------------------------------------
+def test_a_class_sorted_val_loader_is_drawn_across_the_val_set_not_blamed_on_the_model(digits):
+    X, y = digits
+    model = lambda: mlp()  # noqa: E731
+    train, sorted_val = loader(X[:1200], y[:1200]), loader(X[1200:][torch.argsort(y[1200:], stable=True)],
+                                                            y[1200:][torch.argsort(y[1200:], stable=True)],
+                                                            shuffle=False)
+    result = dlcheck.check("bn-gap", model=model, train_loader=train, val_loader=sorted_val)
+    assert result.status == "pass", (result.summary, [f.message for f in result.findings])  # was a 54% warn
+    assert result.metrics["compared_on"] == "val" and result.metrics["val_drawn_at_random"] is True
+    assert "on val batches drawn at random across the val set" in result.summary
+    shuffled = dlcheck.check("bn-gap", model=model, train_loader=train,
+                             val_loader=loader(X[1200:], y[1200:], shuffle=True))
+    assert abs(result.metrics["largest_layer_gap"] - shuffled.metrics["largest_layer_gap"]) < 0.1
+    # the same sorted batches as a plain list cannot be drawn from: said, and not compared on
+    listed = dlcheck.check("bn-gap", model=model, train_loader=train, val_loader=list(sorted_val))
+    assert listed.status == "pass" and "DLC507" not in found(listed), listed.summary
+    note = found(listed)["DLC511"]
+    assert note.severity == "info" and "sorted by class" in note.message
+    assert listed.metrics["compared_on"] == "train" and listed.metrics["val_top_class_share"] > 0.6
+    assert "the val batches come sorted by class" in listed.summary
+    # a shuffled list is compared on as it is
+    mixed = dlcheck.check("bn-gap", model=model, train_loader=train,
+                          val_loader=list(loader(X[1200:], y[1200:], shuffle=True)))
+    assert mixed.metrics["compared_on"] == "val" and mixed.metrics["val_drawn_at_random"] is False
+    assert "DLC511" not in found(mixed)
+
+
+def test_a_short_last_val_batch_is_left_out_and_said_exactly(digits):
+    X, y = digits
+    train = loader(X[:1200], y[:1200], batch_size=32)
+    val = [(X[1200 + 32 * i:1200 + 32 * (i + 1)], y[1200 + 32 * i:1200 + 32 * (i + 1)]) for i in range(3)]
+    val.append((X[1296:1300], y[1296:1300]))  # 100 samples: 32, 32, 32, 4
+    result = dlcheck.check("bn-gap", model=mlp, train_loader=train, val_loader=val)
+    assert result.metrics["compared_on"] == "val" and result.metrics["compared_batches"] == 3, result.summary
+    assert "left out: val batch 3, of 4 samples, smaller than the training batches of 32" in result.summary
+    assert "smaller than the training batches)" not in result.summary and "val batches of 4" not in result.summary
+    assert result.details["left_out_batches"] == [{"batch": 3, "size": 4}]
+    # a DataLoader over the same 100 samples: drawn at random, the short batch is again the last
+    drawn = dlcheck.check("bn-gap", model=mlp, train_loader=train,
+                          val_loader=loader(X[1200:1300], y[1200:1300], batch_size=32, shuffle=False))
+    assert drawn.metrics["compared_on"] == "val" and drawn.metrics["compared_batches"] == 3
+    assert drawn.details["left_out_batches"] == [{"batch": 3, "size": 4}]
+    # every val batch smaller than the training batches: train batches, with the sizes as they are
+    small = dlcheck.check("bn-gap", model=mlp, train_loader=train,
+                          val_loader=loader(X[1200:1300], y[1200:1300], batch_size=16, shuffle=False))
+    assert small.metrics["compared_on"] == "train" and small.metrics["val_batch_size"] == 16
+    assert "(the val batches of 16 are smaller than the training batches of 32)" in small.summary

@@ -7,10 +7,23 @@ feeding straight into BN (DLC502), ``track_running_stats=False`` (DLC503), ``mom
 
 The gap: training-mode passes without gradients first fill the running statistics (a fresh
 model still has mean 0 / var 1). Then each compared batch (the val loader's when given) goes
-through the model twice: all of it in eval mode, and with only the BN layers in train mode, so
-that dropout and stochastic depth do not count as a gap. Outputs, loss and accuracy are compared,
-and each BN layer's own gap (its train-mode output against the eval-mode normalisation of the
-same input, reduced on the device in a hook) names the layer where the two modes part (DLC507).
+through the model twice: all of it in eval mode, and with only the BN modules themselves in train
+mode (not what they contain), so that dropout and stochastic depth, also a fused BN+act layer's
+own drop, do not count as a gap. Outputs, loss and accuracy are compared, and each BN layer's own
+gap names the layer where the two modes part (DLC507): in a hook, the module's train-mode output
+against the same module run again in eval mode on the same input through its own forward
+(subclasses such as timm's BatchNormAct2d, SyncBatchNorm, lazy BN compute as they do), reduced on
+the device. The warmed statistics are put back after every train-mode pass and before every
+eval-mode re-run, so the measurement never moves them; a layer that cannot be re-run so is named
+(DLC512), not mis-measured.
+
+Representative batches: val batches are drawn at random across the val set (seeded) when the val
+loader is a DataLoader over a map-style dataset, since an unshuffled one (ImageFolder) yields
+class-sorted batches whose batch statistics stand for one class. Other val loaders whose batches
+are far more one-class than the training batches are not compared on (DLC511: train batches
+instead). A compared batch that BN sees smaller than the training batches (a short last batch) is
+left out after its eval pass, and said so exactly; only when no val batch is large enough does
+the comparison fall back to train batches.
 
 Momentum, decided: ``momentum=None`` is PyTorch's cumulative moving average, legitimate and only
 noted (DLC509); ``momentum=0`` keeps the initial statistics for good, so eval mode normalises
@@ -26,7 +39,6 @@ import math
 import weakref
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dlcheck.context import Context
@@ -44,6 +56,8 @@ SETTINGS = {
     "fail_gap": 0.8,  # ... at or above this: fail (DLC507)
     "high_momentum": 0.5,  # momentum at or above this: the Keras convention by mistake? (DLC510)
     "converged_weight": 0.05,  # initial statistics' weight left after warm-up that counts as converged
+    "sorted_share": 0.5,  # val batches whose top class share is this far from the training batches'
+    #                       toward 1 (one class a batch): sorted by class, not compared on (DLC511)
 }
 
 _LINEAR = (nn.Linear, nn.modules.conv._ConvNd)
@@ -57,7 +71,7 @@ def run(ctx: Context) -> CheckResult:
         bns = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
         if not bns:
             return _no_batchnorm(model, result)
-        rows = {name: _row(name, m) for name, m in bns.items()}
+        kinds = {name: type(m).__name__ for name, m in bns.items()}  # a lazy BN becomes a plain one when run
         _static_findings(result, bns, float(s["high_momentum"]))
         momenta = {name: m.momentum for name, m in bns.items()}
         try:
@@ -65,6 +79,7 @@ def run(ctx: Context) -> CheckResult:
         finally:
             for name, m in bns.items():
                 m.momentum = momenta[name]
+        rows = {name: _row(name, m, kinds[name]) for name, m in bns.items()}
     if measured is None:  # batch size 1: train mode could not run at all
         result.details["bn_layers"] = list(rows.values())
         return result
@@ -86,8 +101,8 @@ def _no_batchnorm(model: nn.Module, result: CheckResult) -> CheckResult:
     return result
 
 
-def _row(name: str, m: nn.Module) -> dict:
-    return {"name": name, "kind": type(m).__name__, "features": int(m.num_features),
+def _row(name: str, m: nn.Module, kind: str) -> dict:
+    return {"name": name, "kind": kind, "features": int(m.num_features),
             "momentum": None if m.momentum is None else float(m.momentum), "eps": float(m.eps),
             "affine": bool(m.affine), "track_running_stats": bool(m.track_running_stats)}
 
@@ -181,31 +196,75 @@ class _Trace:
         self.bn_outputs.clear()
 
 
-class _Gap:
-    """Forward hooks for the compared passes: each BN's own train-vs-eval difference, summed on
-    the device (squared difference and squared train-mode output; no tensor is stored)."""
+class _Frozen:
+    """The running statistics as the warm-up left them (every buffer of every BN layer, the batch
+    counter included), put back after each compared train-mode pass and before each layer's own
+    eval-mode run: the measurement leaves them untouched, whatever a subclass's forward does."""
 
-    def __init__(self, bns: dict[str, nn.Module], device: torch.device, hooks: Hooks):
+    def __init__(self, bns: dict[str, nn.Module]):
+        self.saved = {name: [(key, t, t.detach().clone()) for key, t in m.named_buffers(recurse=False)
+                             if isinstance(t, torch.Tensor) and not nn.parameter.is_lazy(t)]
+                      for name, m in bns.items()}
+
+    def restore(self, name: str | None = None) -> None:
+        for saved in ([self.saved[name]] if name is not None else self.saved.values()):
+            for _, t, value in saved:
+                t.copy_(value)
+
+
+class _Gap:
+    """Forward hooks for the compared passes: each BN layer's own train-vs-eval difference. The
+    layer's train-mode output is compared with the same module run again in eval mode on the same
+    input (its own forward, so subclasses that add an activation or drop, SyncBatchNorm and lazy BN
+    are measured as they compute), with its warmed statistics. Sums stay on the device (squared
+    difference and squared train-mode output; no tensor is stored). A layer whose eval-mode run
+    raises or gives something else than its train-mode run is named, not measured."""
+
+    def __init__(self, bns: dict[str, nn.Module], device: torch.device, hooks: Hooks, frozen: _Frozen):
         self.diff = {name: torch.zeros((), device=device) for name in bns}
         self.norm = {name: torch.zeros((), device=device) for name in bns}
+        self.seen: set[str] = set()
+        self.unmeasured: dict[str, str] = {}
+        self.frozen = frozen
         self.active = False
         for name, m in bns.items():
-            hooks.add(m.register_forward_hook(self._hook(name)))
+            hooks.add(m.register_forward_hook(self._hook(name), with_kwargs=True))
 
     def _hook(self, name):
-        def hook(module, args, out):
-            if not self.active or module.running_mean is None or not isinstance(out, torch.Tensor):
+        def hook(module, args, kwargs, out):
+            if not self.active or getattr(module, "running_mean", None) is None or name in self.unmeasured:
                 return
-            with torch.no_grad():
-                as_eval = F.batch_norm(args[0], module.running_mean, module.running_var, module.weight,
-                                       module.bias, False, 0.0, module.eps)
-                train_out = out.float()
-                self.diff[name] += (train_out - as_eval.float()).pow(2).sum()
-                self.norm[name] += train_out.pow(2).sum()
+            if not isinstance(out, torch.Tensor):
+                self.unmeasured[name] = f"its output is a {type(out).__name__}, not a tensor"
+                return
+            self.active = False  # BN layers inside this one run again below: not measured twice
+            flags = [(m, m.training) for m in module.modules()]
+            try:
+                self.frozen.restore(name)  # the statistics as warmed, even if this forward moved them
+                module.eval()
+                as_eval = module.forward(*args, **kwargs)  # hooks bypassed: the module's own work only
+            except Exception as exc:  # noqa: BLE001 - named in the report instead of mis-measured
+                first = str(exc).splitlines()[0][:120] if str(exc).strip() else ""
+                self.unmeasured[name] = f"its eval-mode run raised {type(exc).__name__}" + (f": {first}" if first else "")
+                return
+            finally:
+                for m, flag in flags:
+                    m.training = flag
+                self.active = True
+            if not isinstance(as_eval, torch.Tensor) or as_eval.shape != out.shape:
+                shape = tuple(as_eval.shape) if isinstance(as_eval, torch.Tensor) else type(as_eval).__name__
+                self.unmeasured[name] = f"its eval-mode run gives {shape}, its train-mode run {tuple(out.shape)}"
+                return
+            train_out = out.detach().float()
+            self.diff[name] += (train_out - as_eval.float()).pow(2).sum()
+            self.norm[name] += train_out.pow(2).sum()
+            self.seen.add(name)
         return hook
 
     def reset(self) -> None:
         self.active = False
+        self.seen.clear()
+        self.unmeasured.clear()
         for name in self.diff:
             self.diff[name].zero_()
             self.norm[name].zero_()
@@ -218,18 +277,19 @@ class _Gap:
 
 
 def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> dict | None:
+    n = int(s["batches"])
     warm = ctx.batches(int(s["warmup_batches"]))
-    val = ctx.loader("val") is not None
-    compared = ctx.batches(int(s["batches"]), split="val") if val else warm[:int(s["batches"])]
-    with Hooks() as hooks, ctx.progress(len(warm) + len(compared), "bn-gap") as advance, torch.no_grad():
+    has_val = ctx.loader("val") is not None
+    with Hooks() as hooks, ctx.progress(len(warm) + n, "bn-gap") as advance, torch.no_grad():
         trace = _Trace(bns, model, hooks)
-        gap = _Gap(bns, ctx.device, hooks)
         _prepare_warmup(bns, len(warm), float(s["converged_weight"]))
         model.train()  # warm-up as training sees it: dropout and all
         on_logits = None
+        shares = []
         for i, batch in enumerate(warm):
             try:
-                outputs, _ = ctx.forward(model, batch, i)
+                raw, targets = ctx.forward(model, batch, i)
+                outputs = ctx.logits(raw)
             except (ValueError, UserError) as exc:
                 if not _one_value_per_channel(exc):
                     raise
@@ -238,27 +298,119 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> di
             if i == 0:
                 on_logits = trace.output_of(outputs)
                 trace.stop()
+            share = _top_share(outputs, targets)
+            if share is not None:
+                shares.append(share)
             advance()
             if ctx.out_of_time():
                 break
         trace.warming = False
+        frozen = _Frozen(bns)
+        gap = _Gap(bns, ctx.device, hooks, frozen)
         for m in bns.values():
             m.momentum = 0.0  # the compared train-mode passes must not move the warmed statistics
-        sums = None
-        try:
-            sums = _compare(ctx, model, bns, compared, gap, advance)
-        except (ValueError, UserError) as exc:
-            if not (val and _one_value_per_channel(exc)):
-                raise
         train_batch = min(trace.batch.values(), default=0)
-        if val and (sums is None or (trace.compared_batch or 0) < train_batch):
-            # train-mode BN on batches smaller than training's would show batch noise training never sees
-            ctx.result.metrics["val_batch_size"] = trace.compared_batch or 1
-            val = False
-            gap.reset()
-            sums = _compare(ctx, model, bns, warm[:int(s["batches"])], gap, advance)
-    return {"trace": trace, "on_logits": on_logits, "gaps": gap.ratios(), "sums": sums,
-            "warmup": len(warm), "compared": sums.pop("batches"), "split": "val" if val else "train"}
+        train_share = float(torch.stack(shares).mean()) if shares else None
+        compare = lambda batches, least: _compare(ctx, model, bns, batches, gap, frozen, trace, least, advance)  # noqa: E731
+        how = {"split": "train"}
+        sums = None
+        if has_val:
+            batches, mixed = _val_batches(ctx, n)
+            try:
+                sums = compare(batches, train_batch)
+            except (ValueError, UserError) as exc:  # BN cannot take the val batches in train mode
+                if not _one_value_per_channel(exc):
+                    raise
+            if sums is not None and sums["batches"] and not mixed and _dominated(sums["share"], train_share, s):
+                how = {"split": "train", "one_class": (sums["share"], train_share)}
+            elif sums is not None and sums["batches"]:
+                how = {"split": "val", "mixed": mixed, "left_out": sums["left_out"]}
+            else:  # train-mode BN on batches smaller than training's shows batch noise training never sees
+                sizes = sums["sizes"] if sums is not None else [trace.compared_batch or 1]
+                how = {"split": "train", "val_sizes": sorted({z for z in sizes if z is not None} or {1}, reverse=True)}
+            if how["split"] == "train":
+                gap.reset()
+                sums = None
+        if sums is None:
+            sums = compare(warm[:n], train_batch)
+            if not sums["batches"]:  # the first training batches are all shorter than the largest
+                gap.reset()
+                sums = compare(warm[:n], 0)
+            how.setdefault("left_out", sums["left_out"])
+        frozen.restore()
+    return {"trace": trace, "on_logits": on_logits, "gaps": gap.ratios(), "measured": set(gap.seen),
+            "unmeasured": dict(gap.unmeasured), "sums": sums, "warmup": len(warm), "compared": sums.pop("batches"),
+            "train_batch": train_batch, **how}
+
+
+def _val_batches(ctx: Context, n: int) -> tuple[list, bool]:
+    """``n`` val batches drawn at random across the val set (seeded), when the val loader is a
+    DataLoader over a map-style dataset: a loader without shuffling yields batches sorted by class
+    (ImageFolder), whose batch statistics stand for one class, not for the data. Else its first
+    ``n`` batches as it yields them. Returns (batches, drawn at random)."""
+    from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler, SubsetRandomSampler
+
+    from dlcheck.batches import first_batches
+    from dlcheck.device import to_device
+
+    loader = ctx.loader("val")
+    indices = None
+    if isinstance(loader, DataLoader) and not isinstance(loader.dataset, IterableDataset) and loader.batch_size:
+        sampler = loader.sampler
+        try:
+            if isinstance(sampler, SequentialSampler) or (isinstance(sampler, RandomSampler)
+                                                          and not sampler.replacement
+                                                          and sampler.num_samples == len(loader.dataset)):
+                indices = range(len(loader.dataset))
+            elif isinstance(sampler, SubsetRandomSampler):
+                indices = list(sampler.indices)
+            else:
+                indices = list(sampler)  # the samples the loader draws (a subset, a distributed share)
+        except TypeError:  # a dataset or sampler without a length
+            indices = None
+    if not indices:
+        return ctx.batches(n, split="val"), False
+    gen = torch.Generator().manual_seed(ctx.seed)
+    picked = torch.randperm(len(indices), generator=gen)[:n * loader.batch_size].tolist()
+    drawn = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=[indices[i] for i in picked],
+                       collate_fn=loader.collate_fn)
+    where = ctx.target.where("val_loader")
+    out = []
+    for i, batch in enumerate(first_batches(drawn, n, where)):
+        if ctx.target.forward is None:
+            ctx.split(batch, i, "val")  # fails early, clearly
+        out.append(to_device(batch, ctx.device))
+    return out, True
+
+
+def _top_share(logits: torch.Tensor, targets) -> torch.Tensor | None:
+    """The share of a batch's labels that its most common class holds (a 0-d tensor on the
+    device), for class labels (integer, one-hot or binary 0/1 targets); None for anything else."""
+    if not isinstance(targets, torch.Tensor) or targets.dim() == 0 or targets.shape[0] < 2:
+        return None
+    classes = int(logits.shape[1]) if logits.dim() == 2 and logits.shape[1] > 1 else 2
+    if targets.dtype.is_floating_point:
+        if classes > 2 and targets.shape == logits.shape:
+            labels = targets.argmax(1)  # one-hot or soft targets
+        elif classes == 2 and targets.numel() == targets.shape[0] and logits.numel() == targets.numel():
+            labels = (targets.reshape(-1) > 0.5).long()  # binary targets of a single logit
+        else:
+            return None
+    elif targets.dim() == 1:
+        labels = targets.long()
+    else:
+        return None
+    valid = ((labels >= 0) & (labels < classes)).float()  # ignore_index (-100) does not count
+    counts = torch.zeros(classes, device=labels.device).scatter_add_(0, labels.clamp(0, classes - 1), valid)
+    return counts.max() / valid.sum().clamp(min=1)
+
+
+def _dominated(val_share: float | None, train_share: float | None, s) -> bool:
+    """The val batches are far more one class each than the training batches: their top class's
+    share (on average) has gone ``sorted_share`` of the way from the training batches' to 1."""
+    if val_share is None or train_share is None or train_share >= 1:
+        return False
+    return val_share - train_share >= float(s["sorted_share"]) * (1 - train_share)
 
 
 def _one_value_per_channel(exc: Exception) -> bool:
@@ -272,31 +424,49 @@ def _prepare_warmup(bns: dict[str, nn.Module], passes: int, converged: float) ->
             continue  # nothing to fill / stays frozen, as in training
         if m.momentum is None or (1 - m.momentum) ** passes > converged:
             m.momentum = None  # the cumulative average over the warm-up = where a long EMA settles
-            m.reset_running_stats()
+            if not nn.parameter.is_lazy(m.running_mean):  # lazy BN: fresh statistics when it is built
+                m.reset_running_stats()
 
 
-def _compare(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], batches: list, gap: _Gap, advance) -> dict:
-    """Each batch in eval mode, then with only the BN layers in train mode; sums stay on the device."""
+def _compare(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], batches: list, gap: _Gap,
+             frozen: _Frozen, trace: _Trace, least: int, advance) -> dict:
+    """Each batch in eval mode, then with only the BN layers in train mode (their submodules, an
+    activation's dropout say, stay in eval mode); sums stay on the device. A batch that the BN
+    layers see smaller than ``least`` samples (a loader's short last batch) is left out after its
+    eval-mode pass: train-mode BN on it shows batch noise that training does not see."""
     zero = lambda: torch.zeros((), device=ctx.device)  # noqa: E731
     sums = {"diff": zero(), "norm": zero(), "agree": zero(), "count": zero(),
             "loss_train": zero(), "loss_eval": zero(), "correct_train": zero(), "correct_eval": zero(),
-            "labelled": zero()}
-    done = 0
+            "labelled": zero(), "share": zero()}
+    done, shared, sizes, left_out = 0, 0, [], []
     for i, batch in enumerate(batches):
         model.eval()
-        eval_out, targets = ctx.forward(model, batch, i)
+        trace.compared_batch = None
+        eval_raw, targets = ctx.forward(model, batch, i)
+        eval_out = ctx.logits(eval_raw).float()
+        size = trace.compared_batch
+        sizes.append(size)
+        share = _top_share(eval_out, targets)
+        if share is not None:
+            sums["share"] += share
+            shared += 1
+        if size is not None and size < least:
+            left_out.append((i, size))
+            advance()
+            continue
         for m in bns.values():
-            m.train()
+            m.training = True  # the BN layers alone, not what they contain
         gap.active = True
         try:
-            train_out, _ = ctx.forward(model, batch, i)
+            train_raw, _ = ctx.forward(model, batch, i)
         finally:
             gap.active = False  # also when a batch BN cannot take raises (the caller falls back)
-        eval_out, train_out = eval_out.float(), train_out.float()
+            frozen.restore()
+        train_out = ctx.logits(train_raw).float()
         sums["diff"] += (train_out - eval_out).pow(2).sum()
         sums["norm"] += train_out.pow(2).sum()
-        sums["loss_train"] += ctx.loss(train_out, targets).float().mean()
-        sums["loss_eval"] += ctx.loss(eval_out, targets).float().mean()
+        sums["loss_train"] += ctx.loss(train_raw, targets).float().mean()
+        sums["loss_eval"] += ctx.loss(eval_raw, targets).float().mean()
         if train_out.dim() >= 2 and train_out.shape[1] > 1:
             pred_train, pred_eval = train_out.argmax(1), eval_out.argmax(1)
             sums["agree"] += (pred_train == pred_eval).sum()
@@ -313,7 +483,8 @@ def _compare(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], batches:
             break
     names = list(sums)
     values = dict(zip(names, torch.stack([sums[n].float() for n in names]).tolist()))  # one transfer
-    values["batches"] = done
+    values["share"] = values["share"] / shared if shared else None
+    values.update(batches=done, sizes=sizes, left_out=left_out)
     return values
 
 
@@ -333,7 +504,7 @@ def _report(ctx: Context, rows: dict[str, dict], measured: dict, s) -> None:
     for name in order:
         row = dict(rows[name])
         row["batch"] = trace.batch.get(name)
-        row["gap"] = rounded(gaps[name]) if name in trace.batch and row["track_running_stats"] else None
+        row["gap"] = rounded(gaps[name]) if name in measured["measured"] else None
         row["bias_from"] = trace.fed_by.get(name)
         table.append(row)
     result.details["bn_layers"] = table
@@ -373,10 +544,14 @@ def _report(ctx: Context, rows: dict[str, dict], measured: dict, s) -> None:
     elif batch is not None and batch < s["small_batch"]:
         result.add("DLC505", f"batch size {batch} is small for BatchNorm (warn below {s['small_batch']})")
 
-    where = " on val batches" if measured["split"] == "val" else ""
-    if "val_batch_size" in result.metrics:
-        where = (f" on train batches (the val batches of {result.metrics['val_batch_size']} are smaller than "
-                 f"the training batches)")
+    unmeasured = measured["unmeasured"]
+    if unmeasured:
+        result.details["bn_not_measured"] = dict(unmeasured)
+        shown = "; ".join(f"'{name}' ({rows[name]['kind']}): {why}" for name, why in list(unmeasured.items())[:3])
+        more = f"; and {len(unmeasured) - 3} more" if len(unmeasured) > 3 else ""
+        result.add("DLC512", f"{len(unmeasured)} BatchNorm layer{'s' * (len(unmeasured) > 1)} not measured, "
+                             f"{'its' if len(unmeasured) == 1 else 'their'} own gap left out: {shown}{more}")
+    where = _where(ctx, measured)
     agree = f", {metrics['agreement']:.0%} of predictions agree" if "agreement" in metrics else ""
     largest = f"; largest layer gap {gaps[worst]:.1%} at '{worst}'" if worst is not None else ""
     result.summary = (f"{len(rows)} BatchNorm layer{'s' if len(rows) != 1 else ''}, batch {batch}: eval mode "
@@ -391,6 +566,39 @@ def _report(ctx: Context, rows: dict[str, dict], measured: dict, s) -> None:
                              f"{where}; the model's output moves by {output_gap:.1%}, loss "
                              f"{sums['loss_train'] / n:.3g} -> {sums['loss_eval'] / n:.3g}", severity=severity)
     _write_artifacts(ctx, table)
+
+
+def _where(ctx: Context, measured: dict) -> str:
+    """What the gap was measured on, for the summary and DLC507; facts about batch sizes exact."""
+    result, train_batch = ctx.result, measured["train_batch"]
+    left = measured.get("left_out") or []
+    result.metrics["left_out_batches"] = len(left)
+    if left:
+        result.details["left_out_batches"] = [{"batch": i, "size": size} for i, size in left]
+    short = ""
+    if left:
+        indices, sizes = (" and ".join(map(str, part)) for part in zip(*left))
+        short = (f" (left out: {measured['split']} batch{'es' if len(left) > 1 else ''} {indices}, of {sizes} "
+                 f"sample{'s' if left != [(left[0][0], 1)] else ''}, smaller than the training batches of {train_batch})")
+    if measured["split"] == "val":
+        result.metrics["val_drawn_at_random"] = bool(measured.get("mixed"))
+        drawn = " drawn at random across the val set" if measured.get("mixed") else ""
+        return f" on val batches{drawn}{short}"
+    if "val_sizes" in measured:
+        sizes = measured["val_sizes"]
+        result.metrics["val_batch_size"] = sizes[0]
+        of = " and ".join(map(str, sizes)) if len(sizes) <= 2 else listing(sizes, 3)
+        return f" on train batches (the val batches of {of} are smaller than the training batches of {train_batch}){short}"
+    if "one_class" in measured:
+        val_share, train_share = measured["one_class"]
+        result.metrics["val_top_class_share"] = round(val_share, 4)
+        result.metrics["train_top_class_share"] = round(train_share, 4)
+        result.add("DLC511", f"the val batches come sorted by class: one class makes up {val_share:.0%} of a val "
+                             f"batch on average, {train_share:.0%} of a training batch; train-mode BatchNorm on "
+                             f"such batches measures the sorting, not the model, so bn-gap compared on train "
+                             f"batches")
+        return f" on train batches (the val batches come sorted by class){short}"
+    return short
 
 
 def _write_artifacts(ctx: Context, table: list[dict]) -> None:
