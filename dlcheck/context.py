@@ -61,6 +61,11 @@ class Context:
         """
         spec = self.target.model
         if isinstance(spec, nn.Module):
+            if any(isinstance(t, nn.parameter.UninitializedTensorMixin)
+                   for t in [*spec.parameters(), *spec.buffers()]):
+                raise UserError(f"{self.target.where('model')} has lazy modules that are not initialised "
+                                f"yet, and dlcheck could not hand it back as it found it: make 'model' a "
+                                f"function that builds the model, or run one forward pass before")
             with preserve_model(spec):
                 yield spec.to(self.device)
             return

@@ -65,3 +65,12 @@ def test_preserve_model_restores_parameters_moved_and_trained(digits):
     assert_same(before, model)
     assert model[0].weight is weight  # the very tensor objects stay, so user optimizers still work
     assert model[0].weight.grad is None
+
+
+def test_a_model_object_with_uninitialised_lazy_modules_is_refused_clearly():
+    """dlcheck could not hand such a model back as found (its first forward initialises it)."""
+    model = nn.Sequential(nn.LazyLinear(4))
+    X, y = torch.randn(32, 3), torch.randint(0, 4, (32,))
+    result = dlcheck.check("init-loss", model=model, train_loader=[(X, y)])
+    assert result.status == "error" and "lazy modules" in result.summary
+    assert isinstance(model[0].weight, nn.parameter.UninitializedParameter)  # untouched
