@@ -1,21 +1,21 @@
 """The command line: parse, dispatch, render, exit. No torch at import time (`--help` stays fast).
 
-Every check command shares the options of DESIGN §3; check-specific flags come from
-``CHECK_FLAGS`` and land in that check's settings (where a recipe can set them too). Commands are
-built from the registry, so a new check module needs one entry here and no new function.
+Every check command shares the options of DESIGN §3; check-specific flags come from the check's
+spec in the registry (``dlcheck.checks.SPECS``) and land in that check's settings (where a recipe
+can set them too). Commands are built from the specs, so a new check needs no code here.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
-from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import typer
 
 from dlcheck import __version__
 from dlcheck import checks as registry
+from dlcheck.checks import Flag
 from dlcheck.errors import UserError
 
 app = typer.Typer(
@@ -27,54 +27,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
-
-
-@dataclass(frozen=True)
-class Flag:
-    """A check-specific command-line flag that sets ``settings[key]`` of its check."""
-
-    key: str
-    type: type
-    help: str
-
-    @property
-    def option(self) -> str:
-        return "--" + self.key.replace("_", "-")
-
-
-#: Check-specific flags; each key must be in the check's SETTINGS (a test holds this true).
-CHECK_FLAGS: dict[str, list[Flag]] = {
-    "init-loss": [Flag("batches", int, "batches averaged for the initial loss")],
-    "overfit-small": [
-        Flag("batches", int, "size of the tiny subset, in batches"),
-        Flag("batch_size", int, "samples per batch of the subset (default: the loader's batches)"),
-        Flag("max_steps", int, "give up after this many optimizer steps"),
-    ],
-    "lr-find": [
-        Flag("start_lr", float, "first learning rate of the sweep"),
-        Flag("end_lr", float, "last learning rate of the sweep"),
-        Flag("steps", int, "steps in the sweep"),
-        Flag("linear", bool, "sweep linearly instead of exponentially"),
-        Flag("probe", bool, "also run short trainings at candidate LRs (recipe step 3)"),
-    ],
-    "init-stats": [Flag("batches", int, "batches fed through the model (the last one also trains one step)")],
-    "bn-gap": [
-        Flag("batches", int, "batches compared in train and eval mode (the val loader's when given)"),
-        Flag("warmup_batches", int, "training-mode passes without gradients that fill the running statistics"),
-    ],
-    "aug-preview": [
-        Flag("count", int, "source images in the grid"),
-        Flag("draws", int, "augmented draws per source image"),
-    ],
-    "data-check": [
-        Flag("batches", int, "batches inspected"),
-        Flag("pairing", bool, "run the pairing control (true vs permuted labels)"),
-        Flag("pair_steps", int, "optimizer steps per run of the pairing control"),
-    ],
-}
-
-#: Checks that train, and so take --lr / --amp.
-TRAINING_CHECKS = {"overfit-small", "lr-find", "init-stats", "data-check"}
 
 
 def _common_params(trains: bool) -> list[inspect.Parameter]:
@@ -114,7 +66,7 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
     return params
 
 
-def _flag_params(flags: list[Flag]) -> list[inspect.Parameter]:
+def _flag_params(flags: tuple[Flag, ...]) -> list[inspect.Parameter]:
     params = []
     for flag in flags:
         decl = flag.option if flag.type is not bool else f"{flag.option}/--no-{flag.option[2:]}"
@@ -126,8 +78,8 @@ def _flag_params(flags: list[Flag]) -> list[inspect.Parameter]:
 
 def _make_command(name: str | None):
     """A Typer command for check ``name`` (or for `run` when None) with the right signature."""
-    trains = name is None or name in TRAINING_CHECKS
-    flags = CHECK_FLAGS.get(name, []) if name else []
+    trains = name is None or registry.spec(name).trains
+    flags = registry.spec(name).flags if name else ()
     params = _common_params(trains) + _flag_params(flags)
     if name is None:
         params.insert(1, inspect.Parameter("checks", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
@@ -142,7 +94,7 @@ def _make_command(name: str | None):
     return command
 
 
-def _dispatch(name: str | None, kwargs: dict[str, Any], flags: list[Flag]) -> None:
+def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...]) -> None:
     """Settings from recipe and flags -> run the checks -> render -> exit with DESIGN §4's code."""
     from dlcheck import config
 
@@ -166,7 +118,7 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: list[Flag]) -> No
                 kwargs[key] = config.absolute_ref(kwargs[key])
         settings = config.merge(recipe, kwargs, {name: check_flags} if name else {})
         settings.debug = debug
-        names = [name] if name else (settings.checks or registry.available())
+        names = [name] if name else (settings.checks or registry.run_by_default())
         from dlcheck import runner
 
         report = runner.execute(settings, names)
@@ -213,10 +165,8 @@ def _render(report, settings) -> int:
     return report.exit_code(settings.strict)
 
 
-for _name in registry.available():
-    module_help = registry.TITLES.get(_name, "")
-    app.command(_name, help=f"Recipe step {list(registry.REGISTRY).index(_name) + 1}: {module_help}.")(
-        _make_command(_name))
+for _spec in registry.specs():
+    app.command(_spec.name, help=_spec.help)(_make_command(_spec.name))
 
 app.command("run", help="Run every check (or those the recipe / --checks names) as one CI gate.")(
     _make_command(None))
@@ -228,7 +178,7 @@ def list_checks():
     from dlcheck.codes import codes_for
     from dlcheck.render.console import print_catalogue
 
-    print_catalogue([(n, registry.TITLES.get(n, ""), codes_for(n)) for n in registry.available()])
+    print_catalogue([(s.name, s.title, codes_for(s.name)) for s in registry.specs()])
 
 
 @app.command("explain")

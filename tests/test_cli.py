@@ -35,16 +35,32 @@ def test_help_does_not_import_torch(args):
     assert "Usage" in proc.stdout
 
 
-def test_every_check_flag_is_a_setting_of_its_check():
-    from dlcheck import checks
-    from dlcheck.cli import CHECK_FLAGS
+def test_commands_and_flags_come_from_the_specs():
+    """Every spec is a command; its flags are options with the spec's help; --lr/--amp exactly on
+    the checks that train; `run` runs the specs in order."""
+    import typer.main
 
-    for name in checks.available():
-        module = checks.load(name)
-        for flag in CHECK_FLAGS.get(name, []):
-            assert flag.key in module.SETTINGS, f"{name} {flag.option}"
-            default = module.SETTINGS[flag.key]  # None: off unless given
-            assert default is None or isinstance(default, flag.type) or flag.type is float
+    from dlcheck import checks
+    from dlcheck.cli import app
+
+    commands = typer.main.get_command(app).commands
+    assert list(commands)[:len(checks.available())] == checks.available()
+    for spec in checks.specs():
+        command = commands[spec.name]
+        options = {opt: param for param in command.params for opt in getattr(param, "opts", [])}
+        assert command.help == spec.help
+        for flag in spec.flags:
+            assert options[flag.option].help == flag.help, f"{spec.name} {flag.option}"
+        assert ("--lr" in options) == ("--amp" in options) == spec.trains, spec.name
+    assert "--lr" in {opt for p in commands["run"].params for opt in getattr(p, "opts", [])}
+    assert checks.run_by_default() == [s.name for s in checks.specs() if s.in_run]
+
+
+def test_readme_commands_table_matches_the_specs():
+    from dlcheck.checks import commands_table
+
+    assert commands_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "paste dlcheck.checks.commands_table() into the README's Commands section"
 
 
 def test_version(cli):
@@ -53,8 +69,13 @@ def test_version(cli):
 
 
 def test_list_and_explain(cli):
+    from dlcheck import checks
+
     res = cli("list")
     assert res.exit_code == 0 and "init-loss" in res.stdout and "DLC101" in res.stdout
+    for spec in checks.specs():
+        assert spec.name in res.stdout and spec.title in res.stdout
+    assert "DLC801" in res.stdout
     res = cli("explain", "dlc101")
     assert res.exit_code == 0
     assert "What it means" in res.stdout and "How to fix it" in res.stdout and "final layer" in res.stdout

@@ -33,10 +33,33 @@ def _bn_model() -> nn.Module:
     return model
 
 
+def test_every_spec_names_a_check_module_that_fits_it():
+    """The spec (torch-free) and the module agree: name, flags that are settings of the right type,
+    and a block of finding codes of its own."""
+    from dlcheck.codes import codes_for
+
+    assert checks.available() == [s.name for s in checks.SPECS]  # every spec is built
+    for spec in checks.SPECS:
+        module = checks.load(spec.name)
+        assert module.NAME == spec.name
+        for flag in spec.flags:
+            assert flag.key in module.SETTINGS, f"{spec.name} {flag.option}"
+            default = module.SETTINGS[flag.key]  # None: off unless given
+            assert default is None or isinstance(default, flag.type) or flag.type is float, f"{spec.name} {flag.option}"
+            assert flag.help and flag.help[0].islower(), f"{spec.name} {flag.option}: a help text, lower-case"
+        assert [c for c in codes_for(spec.name) if c.check == spec.name], f"{spec.name} has no finding codes"
+
+
 @pytest.mark.parametrize("name", checks.available())
-def test_healthy_demo_passes_and_repeats(name, tmp_path):
+def test_healthy_demo_passes_and_repeats(name, tmp_path, monkeypatch):
+    from dlcheck.context import Context
+
+    built = []
+    optimizer = Context.optimizer
+    monkeypatch.setattr(Context, "optimizer", lambda self, *a, **k: built.append(1) or optimizer(self, *a, **k))
     first = dlcheck.check(name, TARGET, out=str(tmp_path / "a"))
     assert first.status == "pass", (first.summary, [f.message for f in first.findings])
+    assert bool(built) == checks.spec(name).trains, "the spec's `trains` says whether the check builds an optimizer"
     second = dlcheck.check(name, TARGET, out=str(tmp_path / "b"))
     assert json.dumps(first.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
     assert [f.code for f in first.findings] == [f.code for f in second.findings]

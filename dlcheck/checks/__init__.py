@@ -1,51 +1,146 @@
-"""The registry of checks, in recipe order (DESIGN §1). Torch-free: modules load on demand.
+"""The registry of checks: one :class:`Spec` per check, in recipe order (DESIGN §1). Torch-free:
+modules load on demand, so ``--help`` and ``dlcheck list`` stay fast.
 
-A check is a module ``dlcheck.checks.<name>`` with
-    NAME: str                        the command name
-    SETTINGS: dict[str, object]      every setting and threshold with its default (recipe-overridable)
+Adding a check is one entry in ``SPECS`` below (name, module, title, recipe step, whether it
+trains, its flags with their help) plus the module itself and its block of codes in
+``dlcheck/codes.py``. The CLI's commands and flags, the order of ``dlcheck run``, ``dlcheck
+list``, the contract tests and the README's table of commands are all built from these specs.
+
+A check module ``dlcheck.checks.<name>`` has
+    NAME: str                        the command name (equal to its spec's)
+    SETTINGS: dict[str, object]      every setting and threshold with its default (recipe-overridable);
+                                     every flag of the spec is one of them
     def run(ctx: Context) -> CheckResult
-and a one-line entry in TITLES below.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from dataclasses import dataclass
 
 from dlcheck.errors import UserError
 
-#: command name -> module, in the order `dlcheck run` runs them.
-REGISTRY = {
-    "init-loss": "dlcheck.checks.init_loss",
-    "overfit-small": "dlcheck.checks.overfit_small",
-    "lr-find": "dlcheck.checks.lr_find",
-    "init-stats": "dlcheck.checks.init_stats",
-    "bn-gap": "dlcheck.checks.bn_gap",
-    "aug-preview": "dlcheck.checks.aug_preview",
-    "data-check": "dlcheck.checks.data_check",
-}
 
-#: One line per check for help texts and `dlcheck list` (kept here so --help needs no torch).
-TITLES = {
-    "init-loss": "the loss at initialisation against ln(C) and the label entropy",
-    "overfit-small": "overfit a tiny subset: the loss must reach ~0 and accuracy ~100 %",
-    "lr-find": "the LR range test, with suggestions by more than one rule",
-    "init-stats": "per-layer weight, activation and gradient statistics at initialisation",
-    "bn-gap": "BatchNorm set-up and the train-vs-eval gap",
-    "aug-preview": "an image grid of augmented samples, and what the augmentations do to them",
-    "data-check": "input scale, NaN/Inf, labels, shuffling and input-label pairing",
-}
+@dataclass(frozen=True)
+class Flag:
+    """A check-specific command-line flag: it sets ``SETTINGS[key]`` of its check (a recipe can set
+    the same key under the check's name). ``help`` is the one help text of that setting."""
+
+    key: str
+    type: type
+    help: str
+
+    @property
+    def option(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything about a check that is known without importing it (and so without torch)."""
+
+    name: str  # the command name
+    module: str  # the module with NAME, SETTINGS and run()
+    title: str  # one line for --help, `dlcheck list` and the README
+    step: int | None  # the recipe step it automates (DESIGN §1); None: a check beyond the numbered steps
+    trains: bool = False  # it trains (optimizer steps), so it takes --lr and --amp
+    flags: tuple[Flag, ...] = ()
+    in_run: bool = True  # part of `dlcheck run` when no check is named
+
+    @property
+    def help(self) -> str:
+        """The command's help line."""
+        return f"Recipe step {self.step}: {self.title}." if self.step else f"{self.title[0].upper()}{self.title[1:]}."
+
+
+#: Every check, in the order `dlcheck run` runs them.
+SPECS: tuple[Spec, ...] = (
+    Spec("init-loss", "dlcheck.checks.init_loss",
+         "the loss at initialisation against ln(C) and the label entropy", step=1,
+         flags=(Flag("batches", int, "batches averaged for the initial loss"),)),
+    Spec("overfit-small", "dlcheck.checks.overfit_small",
+         "overfit a tiny subset: the loss must reach ~0 and accuracy ~100 %", step=2, trains=True,
+         flags=(Flag("batches", int, "size of the tiny subset, in batches"),
+                Flag("batch_size", int, "samples per batch of the subset (default: the loader's batches)"),
+                Flag("max_steps", int, "give up after this many optimizer steps"))),
+    Spec("lr-find", "dlcheck.checks.lr_find",
+         "the LR range test, with suggestions by more than one rule", step=3, trains=True,
+         flags=(Flag("start_lr", float, "first learning rate of the sweep"),
+                Flag("end_lr", float, "last learning rate of the sweep"),
+                Flag("steps", int, "steps in the sweep"),
+                Flag("linear", bool, "sweep linearly instead of exponentially"),
+                Flag("probe", bool, "also run short trainings at candidate LRs (recipe step 3)"))),
+    Spec("init-stats", "dlcheck.checks.init_stats",
+         "per-layer weight, activation and gradient statistics at initialisation", step=4, trains=True,
+         flags=(Flag("batches", int, "batches fed through the model (the last one also trains one step)"),)),
+    Spec("bn-gap", "dlcheck.checks.bn_gap",
+         "BatchNorm set-up and the train-vs-eval gap", step=5,
+         flags=(Flag("batches", int, "batches compared in train and eval mode (the val loader's when given)"),
+                Flag("warmup_batches", int, "training-mode passes without gradients that fill the "
+                                            "running statistics"))),
+    Spec("aug-preview", "dlcheck.checks.aug_preview",
+         "an image grid of augmented samples, and what the augmentations do to them", step=6,
+         flags=(Flag("count", int, "source images in the grid"),
+                Flag("draws", int, "augmented draws per source image"))),
+    Spec("data-check", "dlcheck.checks.data_check",
+         "input scale, NaN/Inf, labels, shuffling and input-label pairing", step=7, trains=True,
+         flags=(Flag("batches", int, "batches inspected"),
+                Flag("pairing", bool, "run the pairing control (true vs permuted labels)"),
+                Flag("pair_steps", int, "optimizer steps per run of the pairing control"))),
+    Spec("batch-independence", "dlcheck.checks.batch_independence",
+         "one sample's output depends on that sample's input alone (no mixing across the batch)", step=None,
+         flags=(Flag("batches", int, "batches examined"),
+                Flag("samples", int, "samples per batch whose output is backpropagated"))),
+)
+
+_BY_NAME = {spec.name: spec for spec in SPECS}
+assert len(_BY_NAME) == len(SPECS), "two checks share a name"
+
+#: command name -> module, in the order `dlcheck run` runs them (derived from SPECS).
+REGISTRY = {spec.name: spec.module for spec in SPECS}
+#: command name -> one-line title (derived from SPECS).
+TITLES = {spec.name: spec.title for spec in SPECS}
+
+
+def spec(name: str) -> Spec:
+    """The spec of a check by its command name."""
+    if name not in _BY_NAME:
+        raise UserError(f"unknown check '{name}' (known: {', '.join(REGISTRY)})")
+    return _BY_NAME[name]
+
+
+def specs() -> list[Spec]:
+    """Specs of the checks whose module exists, in recipe order."""
+    return [s for s in SPECS if importlib.util.find_spec(s.module) is not None]
 
 
 def available() -> list[str]:
     """Checks whose module exists, in recipe order."""
-    return [name for name, mod in REGISTRY.items() if importlib.util.find_spec(mod) is not None]
+    return [s.name for s in specs()]
+
+
+def run_by_default() -> list[str]:
+    """The checks `dlcheck run` runs when neither the recipe nor --checks names any."""
+    return [s.name for s in specs() if s.in_run]
 
 
 def load(name: str):
     """The check module for a command name."""
-    if name not in REGISTRY:
-        raise UserError(f"unknown check '{name}' (known: {', '.join(REGISTRY)})")
-    if importlib.util.find_spec(REGISTRY[name]) is None:
+    module = spec(name).module
+    if importlib.util.find_spec(module) is None:
         raise UserError(f"check '{name}' is not available in this version of dlcheck")
-    return importlib.import_module(REGISTRY[name])
+    return importlib.import_module(module)
+
+
+def commands_table() -> str:
+    """The README's table of commands, from the specs (a test keeps the README equal to it)."""
+    rows = ["| command | recipe step | what it checks | its own flags |", "|---|---|---|---|"]
+    for s in SPECS:
+        flags = ", ".join([f"`{f.option}`" for f in s.flags] + (["`--lr`", "`--amp`"] if s.trains else [])) or "—"
+        rows.append(f"| `dlcheck {s.name}` | {s.step or '—'} | {s.title} | {flags} |")
+    rows += ["| `dlcheck run` | all | every check above (or the recipe's / `--checks`) as one CI gate | "
+             "`--checks`, `--lr`, `--amp` |",
+             "| `dlcheck list` | | every check and its finding codes | |",
+             "| `dlcheck explain CODE` | | what a finding code means, why it matters, how to fix it | |"]
+    return "\n".join(rows)
