@@ -7,7 +7,10 @@
     report = dlcheck.run(model=make_model, train_loader=loader, checks=["init-loss", "lr-find"])
     assert report.ok
 
-Bad input raises :class:`dlcheck.errors.UserError` (one sentence naming what is wrong).
+Bad input raises :class:`dlcheck.errors.UserError` (one sentence naming what is wrong). The
+caller's global RNG state (Python, NumPy, torch) is the same after a call as before it, also when
+the call imports a target file. Ctrl-C raises :class:`dlcheck.errors.Interrupted` (a
+KeyboardInterrupt) whose ``report`` holds the checks that finished.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str
               amp: bool, budget: float | None, checks: list[str] | None) -> Settings:
     from dlcheck.target import Target, load_target
 
+    from dlcheck.state import preserve_rng
+
     given = {k: v for k, v in parts.items() if v is not None}
     if target is not None and not isinstance(target, Target):
-        loaded = load_target(str(target))
+        with preserve_rng():  # importing the target may seed or draw: the caller's RNG stays put
+            loaded = load_target(str(target))
         for name, value in given.items():
             setattr(loaded, name, value)
             loaded.origin[name] = f"'{name}' (passed to dlcheck)"
@@ -39,14 +45,19 @@ def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str
         from dlcheck.errors import UserError
 
         raise UserError(f"no '{missing[0]}' given: pass {missing[0]}=... or a target file")
+    check_settings = {k: dict(v) for k, v in (settings or {}).items()}
+    origins = {"seed": "seed=", "lr": "lr=", "budget": "budget="}
+    origins.update({f"{check}.{key}": f"settings['{check}']['{key}']"
+                    for check, values in check_settings.items() for key in values})
     return Settings(target=target, device=device, seed=seed, out=out, ignore=list(ignore), lr=lr,
-                    amp=amp, budget=budget, checks=checks, quiet=True,
-                    check_settings={k: dict(v) for k, v in (settings or {}).items()})
+                    amp=amp, budget=budget, checks=checks, quiet=True, check_settings=check_settings,
+                    origins=origins)
 
 
 def run(target=None, *, checks: list[str] | None = None, model=None, train_loader=None, val_loader=None,
         loss_fn=None, optimizer=None, lr: float | None = None, num_classes: int | None = None,
-        forward=None, train_transform=None, task: str | None = None, device: str = "auto", seed: int = 0, out: str | None = None,
+        forward=None, train_transform=None, task: str | None = None, mixes_samples: bool | None = None,
+        device: str = "auto", seed: int = 0, out: str | None = None,
         settings: dict[str, dict[str, Any]] | None = None, ignore: Iterable[str] = (),
         amp: bool = False, budget: float | None = None) -> Report:
     """Run ``checks`` (default: all) and return the Report. ``target`` may be a target file or
@@ -57,10 +68,10 @@ def run(target=None, *, checks: list[str] | None = None, model=None, train_loade
 
     parts = dict(model=model, train_loader=train_loader, val_loader=val_loader, loss_fn=loss_fn,
                  optimizer=optimizer, num_classes=num_classes, forward=forward,
-                 train_transform=train_transform, lr=lr, task=task)
+                 train_transform=train_transform, lr=lr, task=task, mixes_samples=mixes_samples)
     s = _settings(target, parts, device=device, seed=seed, out=out, settings=settings, ignore=ignore,
                   lr=None, amp=amp, budget=budget, checks=checks)
-    return execute(s, checks or registry.available())
+    return execute(s, checks or registry.run_by_default())
 
 
 def check(name: str, target=None, **kwargs) -> CheckResult:
