@@ -3,12 +3,15 @@
 The sweep (``checks/lr_find.py``) records one loss per learning rate; these functions smooth the
 curve, cut it where the loss diverged, and read suggestions off it by several rules, because no
 single rule wins everywhere (FACTS.md: steepest descent, a fastai-style valley and minimum/10
-each fail on some task). Torch-free, so the benchmarks can score rules on stored curves.
+each fail on some task). ``Curve`` and ``Run`` hold what a sweep and a short fixed-LR training
+measured, judged against the loss at init, its noise and the task's floor. Torch-free, so the
+benchmarks can score rules on stored curves.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 
 def smooth(losses: list[float], beta: float) -> list[float]:
@@ -20,16 +23,27 @@ def smooth(losses: list[float], beta: float) -> list[float]:
     return out
 
 
-def divergence_index(smoothed: list[float], factor: float, skip: int = 0) -> int | None:
+def divergence_index(smoothed: list[float], factor: float, skip: int = 0, floor: float | None = None,
+                     initial: float | None = None, margin: float = 0.0, settle: int = 0) -> int | None:
     """First index (after ``skip``) where the smoothed loss is non-finite or above ``factor`` x
-    the best seen so far (above it by ``factor - 1`` x its magnitude, so that losses that can be
-    negative, e.g. a Gaussian NLL, work too); ``None`` when it never diverges."""
-    best = math.inf
+    the best seen so far, both measured from the task's ``floor`` (label smoothing's floor is far
+    above 0); without a floor, above the best by ``factor - 1`` x its magnitude, so that losses
+    that can be negative, e.g. a Gaussian NLL, work too. Given the loss at init, also where the
+    loss climbs back above it after having fallen more than ``margin`` below it (points from
+    ``settle`` on: a model that dies at a high LR goes back to about ln C, never to 4x the best).
+    ``None`` when it never diverges."""
+    best, settled = math.inf, math.inf
     for i, value in enumerate(smoothed):
         if not math.isfinite(value):
             return i
-        if i >= skip and value - best > (factor - 1) * abs(best):  # also for losses below zero
-            return i
+        if i >= skip:
+            gap = best - floor if floor is not None and best > floor else abs(best)
+            if value - best > (factor - 1) * gap:  # also for losses below zero
+                return i
+        if initial is not None and i >= settle:
+            if settled < initial - margin and value > initial:
+                return i
+            settled = min(settled, value)
         best = min(best, value)
     return None
 
@@ -86,3 +100,132 @@ def geometric_mean(values: list[float]) -> float:
 def spread(values: list[float]) -> float:
     """How far apart suggestions are: max / min (1.0 = they agree)."""
     return max(values) / min(values) if values else 1.0
+
+
+# -- the measured curve and short runs: what every lr-find rule reads ---------------------------
+def noise_of(losses: list[float]) -> float:
+    """The standard deviation of one batch's loss, from successive differences (a slow trend,
+    e.g. a linear sweep already training, hardly counts): sqrt(mean(d^2) / 2)."""
+    diffs = [b - a for a, b in zip(losses, losses[1:]) if math.isfinite(a) and math.isfinite(b)]
+    return math.sqrt(sum(d * d for d in diffs) / (2 * len(diffs))) if diffs else 0.0
+
+
+def span_of(initial: float, floor: float | None) -> float:
+    """The room the loss has to fall: from the loss at init down to the task's floor; the loss's
+    own magnitude where the floor is unknown (or not below the start)."""
+    if floor is not None and initial - floor > 0:
+        return initial - floor
+    return abs(initial) or 1.0
+
+
+@dataclass
+class Curve:
+    """One LR sweep, measured. Plain numbers; every rule of lr-find reads this."""
+
+    lrs: list[float]  # the LR of each step, up to the last step recorded
+    losses: list[float]  # raw, one per step
+    smoothed: list[float]  # EMA, bias-corrected
+    usable: int  # points before the divergence (all of them when it never diverged)
+    diverge_lr: float | None  # the LR where the smoothed loss diverged, None when it never did
+    window: int  # the first steps, at LRs too small to train: the loss at init and its noise
+    initial: float  # mean raw loss over the window: the loss at init
+    noise: float  # std of one batch's loss at init
+    floor: float | None  # the task's lowest reachable loss in the loss's units (None: unknown)
+    beta: float  # the EMA's smoothing
+
+    @property
+    def span(self) -> float:
+        return span_of(self.initial, self.floor)
+
+    def share(self, loss: float) -> float:
+        """How far down ``loss`` is from the loss at init, as a share of the way to the floor."""
+        return (self.initial - loss) / self.span
+
+    def band(self, z: float) -> float:
+        """The smallest fall of the smoothed curve below ``initial`` that noise does not explain:
+        z standard errors of (window mean - one smoothed point)."""
+        return z * self.noise * math.sqrt(1 / self.window + (1 - self.beta) / (1 + self.beta))
+
+    @property
+    def best_index(self) -> int:
+        """Where the smoothed curve is lowest before the divergence (after the window, whose
+        first points are nearly raw losses)."""
+        lo = self.window if self.usable > self.window else 0
+        finite = [i for i in range(lo, self.usable) if math.isfinite(self.smoothed[i])]
+        return min(finite, key=lambda i: self.smoothed[i]) if finite else 0
+
+    @property
+    def best(self) -> float:
+        return self.smoothed[self.best_index]
+
+    @property
+    def fall(self) -> float:
+        """The best point's fall as a share of the way from the loss at init to the floor."""
+        return self.share(self.best)
+
+    def fell(self, min_share: float, z: float) -> bool:
+        """The sweep made the loss fall: by at least ``min_share`` of the way to the floor, and by
+        more than noise explains."""
+        return self.fall >= min_share and self.initial - self.best > self.band(z)
+
+    def onset(self, min_share: float, z: float) -> int | None:
+        """The first point (after the window) where the smoothed loss is measurably below the loss
+        at init: before it, the curve is noise around the start, and no rule may read it."""
+        for i in range(self.window, self.usable):
+            drop = self.initial - self.smoothed[i]
+            if drop > self.band(z) and drop >= min_share * self.span:
+                return i
+        return None
+
+
+def measure(lrs: list[float], losses: list[float], *, beta: float, factor: float, window: int,
+            floor: float | None, z: float, onset_share: float) -> Curve:
+    """The Curve of a sweep's raw losses: the loss at init and its noise from the first
+    ``window`` steps, then where it diverged (relative to the floor, or back above the loss at
+    init once it had measurably fallen)."""
+    smoothed = smooth(losses, beta)
+    window = max(2, min(window, len(losses) // 5))
+    head = [v for v in losses[:window] if math.isfinite(v)] or [float("nan")]
+    curve = Curve(lrs=list(lrs[:len(losses)]), losses=list(losses), smoothed=smoothed, usable=len(smoothed),
+                  diverge_lr=None, window=window, initial=sum(head) / len(head),
+                  noise=noise_of(losses[:window]), floor=floor, beta=beta)
+    margin = max(curve.band(z), onset_share * curve.span)
+    stop = divergence_index(smoothed, factor, skip=1, floor=floor, initial=curve.initial, margin=margin,
+                            settle=window)
+    if stop is not None:
+        curve.usable, curve.diverge_lr = stop, lrs[stop]
+    return curve
+
+
+@dataclass
+class Run:
+    """A short training at one fixed LR from the same init (the probe; the check of your LR)."""
+
+    lr: float
+    losses: list[float]  # raw, one per step
+    initial: float  # the loss at init (the sweep's Curve.initial: the same init)
+    noise: float  # std of one batch's loss at init (Curve.noise)
+    floor: float | None
+    init_window: int  # the sweep's steps averaged into ``initial`` (Curve.window)
+    window: int  # the last steps averaged into the loss it ends at
+
+    @property
+    def end(self) -> float:
+        tail = self.losses[-self.window:]
+        return sum(tail) / len(tail) if tail and all(math.isfinite(v) for v in tail) else math.inf
+
+    @property
+    def finite(self) -> bool:
+        return all(math.isfinite(v) for v in self.losses)
+
+    @property
+    def fall(self) -> float:
+        """How far the loss came down, as a share of the way from init to the floor (-inf when it
+        blew up)."""
+        return (self.initial - self.end) / span_of(self.initial, self.floor) if math.isfinite(self.end) else -math.inf
+
+    def fell(self, min_share: float, z: float) -> bool:
+        """The loss fell by at least ``min_share`` of the way to the floor, and by more than noise
+        explains (z standard errors of the difference of two means)."""
+        se = self.noise * math.sqrt(1 / max(1, self.init_window) + 1 / max(1, min(self.window, len(self.losses))))
+        return self.finite and self.fall >= min_share and self.initial - self.end > z * se
