@@ -380,7 +380,9 @@ _TABLE = [
     Code("DLC709", "data-labels-unpaired", "data-check", "fail",
          "True labels are learned no faster than permuted ones: inputs and labels have come apart.",
          "The classic X.shuffle(); Y.shuffle() bug leaves nothing to learn.",
-         "Shuffle inputs and labels together (one permutation, or shuffle in the DataLoader)."),
+         "Shuffle inputs and labels together (one permutation, or shuffle in the DataLoader). If "
+         "the data are paired, check that the model keeps samples apart (dlcheck "
+         "batch-independence: an RNN fed (batch, time, ...) without batch_first=True)."),
     Code("DLC710", "data-part-skipped", "data-check", "info",
          "A part of data-check did not apply to this data and was skipped (token ids, float "
          "targets, a forward() dlcheck cannot look into) or was inconclusive.",

@@ -1,7 +1,10 @@
 """data-check on real data: raw pixels, class-sorted batches, labels shuffled apart from their
 inputs and NaN inputs are each flagged with their own code (NaN named by batch and index), while
-normalised digits, token ids and regression targets pass; bad batches are clear errors; the
-user's model comes back bit-identical; runs repeat for a seed."""
+normalised digits, token ids and regression targets pass; targets judged for their task
+(regression scale, multi-label prevalence, a language model's tokens counted as tokens); the
+pairing control passes paired text with dict batches and fails it shuffled apart, and is
+inconclusive rather than failing on weak evidence; batches are streamed, not held; bad batches
+are clear errors; the user's model comes back bit-identical; runs repeat for a seed."""
 
 from __future__ import annotations
 
@@ -90,19 +93,120 @@ def test_labels_shuffled_apart_from_inputs_fail(digits):
     assert abs(m["pair_learning_true"] - m["pair_learning_permuted"]) < 0.03
 
 
-def test_regression_targets_skip_class_checks_but_pairing_still_judges():
+def diabetes():
     from sklearn.datasets import load_diabetes
 
     X, y = load_diabetes(return_X_y=True)
     X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
-    y = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)[:, None]
-    net = lambda: nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))
-    healthy = dlcheck.check("data-check", model=net, loss_fn=nn.MSELoss(), train_loader=loader(X, y, 32))
-    assert healthy.status == "pass" and "num_classes" not in healthy.metrics
-    assert "regression" in found(healthy)["DLC710"].message
+    return X, torch.tensor(y, dtype=torch.float32)[:, None]  # disease progression, 25..346
+
+
+def regression_net():
+    return nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))
+
+
+def test_regression_targets_in_the_hundreds_warn_and_standardised_ones_pass():
+    X, raw = diabetes()
+    result = dlcheck.check("data-check", model=regression_net, loss_fn=nn.MSELoss(), train_loader=loader(X, raw, 32))
+    finding = found(result)["DLC711"]
+    assert finding.severity == "warn" and result.status == "warn"
+    assert "mean 15" in finding.message and "std 7" in finding.message  # 152 and 77
+    assert "Standardise" in finding.advice and "bias" in finding.advice
+    assert "num_classes" not in result.metrics and result.metrics["target_rms"] > 100
+    y = (raw - raw.mean()) / raw.std()
+    healthy = dlcheck.check("data-check", model=regression_net, loss_fn=nn.MSELoss(), train_loader=loader(X, y, 32))
+    assert healthy.status == "pass" and not {"DLC709", "DLC711"} & set(found(healthy)), healthy.findings
+    assert abs(healthy.metrics["target_mean"]) < 0.2 and healthy.metrics["pair_heldout_true"] > 0.1
     apart = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))]
-    broken = dlcheck.check("data-check", model=net, loss_fn=nn.MSELoss(), train_loader=loader(X, apart, 32))
-    assert "DLC709" in found(broken)
+    broken = dlcheck.check("data-check", model=regression_net, loss_fn=nn.MSELoss(), train_loader=loader(X, apart, 32))
+    assert "DLC709" in found(broken) and broken.metrics["pair_heldout_true"] == 0
+
+
+def multilabel_digits(columns):
+    from zoo._data import standardised
+
+    X, digit = standardised("digits")
+    Y = torch.stack([c(digit) for c in columns], dim=1).float()
+    net = lambda: nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, len(columns)))  # noqa: E731
+    return dlcheck.check("data-check", model=net, loss_fn=nn.BCEWithLogitsLoss(), train_loader=loader(X, Y))
+
+
+def test_multilabel_prevalence_is_reported_and_a_label_never_positive_warns():
+    labels = [lambda d: d % 2 == 0, lambda d: d > 4, lambda d: torch.isin(d, torch.tensor([0, 6, 8, 9]))]
+    healthy = multilabel_digits(labels)
+    assert healthy.status == "pass" and "DLC712" not in found(healthy), healthy.findings
+    prevalence = [row["prevalence"] for row in healthy.details["label_prevalence"]]
+    assert len(prevalence) == 3 and all(0.35 < p < 0.65 for p in prevalence)
+    assert "3 binary labels" in healthy.summary
+    broken = multilabel_digits(labels + [lambda d: d > 9])  # an off-by-one column: never true
+    finding = found(broken)["DLC712"]
+    assert finding.severity == "warn" and "label 3 never positive in 1280 samples" in finding.message
+    assert broken.metrics["prevalence_min"] == 0
+
+
+def test_char_lm_counts_tokens_and_its_skewed_characters_are_no_warning():
+    from setups.data_text import CharModel, lm_forward, windows
+
+    ids, targets = windows(320)
+    result = dlcheck.check("data-check", model=CharModel, forward=lm_forward, lr=3e-3,
+                           train_loader=loader(ids, targets, 32))
+    m = result.metrics
+    assert m["samples"] == 320 and m["tokens"] == 320 * 64, m
+    assert "320 samples (20480 tokens)" in result.summary
+    assert result.status == "pass", [(f.code, f.severity, f.message) for f in result.findings]
+    skew = [f for f in result.findings if f.code == "DLC706"]
+    assert skew and all(f.severity == "info" for f in skew) and m["imbalance_ratio"] > 100
+    assert "tokens" in skew[0].message and "natural" in skew[0].message
+    assert "DLC709" not in found(result) and m["pair_heldout_true"] > 0.05  # the pairing control ran
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_paired_text_with_dict_batches_passes_the_pairing_control_and_apart_fails(seed):
+    from setups.data_text import BagOfWords, samples, text_loader
+
+    paired = dlcheck.check("data-check", model=BagOfWords, train_loader=text_loader(samples()), seed=seed)
+    assert "DLC709" not in found(paired) and paired.status == "pass", paired.findings
+    assert paired.metrics["pair_heldout_true"] > 0.1
+    apart = dlcheck.check("data-check", model=BagOfWords, train_loader=text_loader(samples(apart=True)), seed=seed)
+    assert apart.status == "fail" and "DLC709" in found(apart)
+    assert apart.metrics["pair_heldout_true"] == 0 and apart.metrics["pair_memorised"] > 0.2
+
+
+def test_weak_evidence_is_inconclusive_not_a_failure(digits):
+    X, y = digits
+    slow = dlcheck.check("data-check", model=mlp, train_loader=loader(X, y), lr=1e-6)
+    assert slow.status == "pass" and "DLC709" not in found(slow)
+    assert "inconclusive" in found(slow)["DLC710"].message and slow.metrics["pair_steps"] == 160
+
+
+def test_batches_are_streamed_not_held(digits):
+    """Only the pairing subset (and its held-out batches) stays alive while the loader is read."""
+    import gc
+    import weakref
+
+    X, y = digits
+
+    class Loader:
+        def __init__(self):
+            self.alive = []
+            self.most = 0
+
+        def __len__(self):
+            return 40
+
+        def __iter__(self):
+            for i in range(40):
+                gc.collect()
+                self.most = max(self.most, sum(r() is not None for r in self.alive))
+                x = X[(i * 32) % 1280:(i * 32) % 1280 + 32].clone()
+                self.alive.append(weakref.ref(x))
+                yield x, y[(i * 32) % 1280:(i * 32) % 1280 + 32]
+
+    data = Loader()
+    result = dlcheck.check("data-check", model=mlp, train_loader=data, settings={"data-check": {"batches": 40}})
+    assert result.metrics["batches"] == 40 and result.status == "pass", result.findings
+    kept = 4 + 2  # pair_batches + pair_holdout
+    assert data.most <= kept + 1, data.most
 
 
 def test_nan_inputs_name_the_batch_and_the_index(digits):
@@ -230,4 +334,6 @@ def test_one_garbage_label_does_not_make_a_table_of_every_class(digits):
 
 def test_zero_steps_are_bad_input_not_a_crash(cli):
     out = cli("data-check", RECIPES / "digits_setup.py", "--pair-steps", "0")
-    assert out.exit_code == 2 and "pair_steps must be at least 1" in out.stderr and "Traceback" not in out.stderr
+    assert out.exit_code == 2 and "at least 1" in out.stderr and "Traceback" not in out.stderr
+    with pytest.raises(dlcheck.errors.UserError, match="pair_steps.*at least 1"):
+        dlcheck.check("data-check", str(RECIPES / "digits_setup.py"), settings={"data-check": {"pair_steps": 0}})

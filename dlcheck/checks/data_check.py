@@ -1,33 +1,41 @@
 """Recipe step 7: look at the data before blaming the model.
 
-Over the first N batches: per-channel (images, (N, C, ...)) or per-feature (tables, (N, F)) mean,
-std and range (raw 0-255 pixels, uncentred or unscaled inputs, constant features), NaN/Inf with
-the batch and sample that hold them, duplicated samples, labels against the number of classes,
-class balance, and batches dominated by one class (no shuffling). Integer inputs (token ids) get
-no mean/std. Then the pairing control (``_pairing.py``): a short fit of the same initial model on
-a small subset with the true and with permuted labels.
+The first N batches are streamed (one on the device at a time; every statistic is reduced there,
+batch by batch): per-channel (images, (N, C, ...)) or per-feature (tables, (N, F)) mean, std and
+range (raw 0-255 pixels, uncentred or unscaled inputs, constant features), NaN/Inf with the batch
+and sample that hold them, duplicated samples, and the targets for their task: class labels
+against the number of classes, class balance and batches dominated by one class (no shuffling);
+per-position labels (tokens, pixels) counted as positions, their natural skew only a note;
+regression targets' scale; multi-label prevalence. Integer inputs (token ids) get no mean/std.
+Then the pairing control (``_pairing.py``) on the few batches kept: a short fit of the same
+initial model with the true and with permuted labels.
+
+Reading (``_Reader``) fills one plain dataclass of measured numbers (``Measured``); each finding is
+a small rule reading it, the task and the settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import math
 from dataclasses import dataclass, field
 
 import torch
 
+from dlcheck import scale
 from dlcheck.checks import _pairing as pairing
 from dlcheck.checks._pairing import batch_size, same
 from dlcheck.context import Context
 from dlcheck.device import to_device
 from dlcheck.errors import UserError
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, listing
 
 NAME = "data-check"
 SETTINGS = {
-    "batches": 20,  # batches of the train loader inspected
+    "batches": 20,  # batches of the train loader inspected (streamed: one on the device at a time)
     "raw_max": 25.0,  # image inputs in [0, 255] whose maximum exceeds this are raw pixels (DLC701)
-    "centre_tolerance": 0.3,  # |mean| above this (and above half the std): not zero-centred (DLC702)
+    "centre_tolerance": 0.3,  # |mean| above this (and above centre_share x std): not zero-centred (DLC702)
+    "centre_share": 0.5,  # ... a mean within this share of the std is spread, not an offset
     "std_low": 0.1,  # std below this: not unit-scale (DLC702)
     "std_high": 10.0,  # std above this: not unit-scale (DLC702; one such table feature is enough)
     "uncentred_share": 0.25,  # tables: share of features off-centre or too small that warns
@@ -36,79 +44,393 @@ SETTINGS = {
     "max_classes": 100_000,  # labels beyond this with no num_classes known: counting skipped
     "entropy_ratio": 0.5,  # per-batch label entropy / that of shuffled batches, below: sorted (DLC707)
     "duplicate_share": 0.05,  # share of duplicated samples that warns (DLC708), else a note
+    "target_scale": 10.0,  # regression: a target column whose RMS (sqrt(mean^2 + std^2)) exceeds this
+    #                        is not standardised (DLC711): outputs start near 0, far from it
+    "target_std_low": 1e-3,  # regression: a varying target column with a std below this (DLC711)
+    "prevalence_low": 0.01,  # multi-label: a label positive in fewer (or more than 1 - this) of the
+    #                          samples is a note; one never (or always) positive warns (DLC712)
+    "prevalence_min_samples": 50,  # ... judged only over at least this many samples
     "pairing": True,  # run the pairing control (DLC709)
     "pair_batches": 4,  # batches in the pairing subset (spread over the batches read)
+    "pair_holdout": 2,  # further batches, not trained on, on which both runs are judged afterwards
     "pair_steps": 40,  # optimizer steps per run (true labels, permuted labels)
-    "pair_ratio": 1.5,  # paired when the true labels learn this many times more than permuted ones
-    "pair_margin": 0.05,  # ... or by this much more (share of the initial loss)
-    "pair_min_learning": 0.03,  # when neither run learns this much the control is inconclusive
+    "pair_max_steps": 160,  # without evidence of pairing after pair_steps, both runs again this long
+    #                         before a verdict (0: never)
+    "pair_margin": 0.1,  # paired when the true labels learn this much more on the subset (share of
+    #                      initial loss - floor) ...
+    "pair_ratio": 1.5,  # ... and this many times as much as the permuted ones
+    "pair_holdout_margin": 0.05,  # paired when the held-out loss falls this much more (share of
+    #                               initial - floor) after training on true than on permuted labels
+    "pair_memorised": 0.12,  # DLC709 needs one run to end this far below the best constant output
+    #                          (share of constant - floor): the model can fit the subset in the steps
+    #                          given; below it the control is inconclusive
+    "pair_init_ratio": 10.0,  # a loss at step 1 above this many times that of outputs at zero: the
+    #                           init dominates, an alike pair of runs is inconclusive, not DLC709
 }
+
+# -- measured numbers -------------------------------------------------------------------------
+@dataclass
+class InputSummary:
+    """One input stream (a tensor, or one entry of a tuple/dict of inputs) over the batches read."""
+
+    label: str  # "inputs" or "inputs['x']"
+    kind: str  # image | table | ids | other
+    dtype: str
+    shape: tuple  # of one sample
+    stats: scale.ChannelStats | None = None  # None for ids
+    bad_batches: int = 0  # batches holding NaN/Inf
+    first_bad: tuple | None = None  # (batch, [sample indices], "NaN" | "Inf")
 
 
 @dataclass
-class _Data:
-    """What was read: per batch the inputs (device and CPU) and the targets (device)."""
+class LabelSummary:
+    """Hard class labels (classification), counted per batch."""
 
-    inputs: list = field(default_factory=list)  # device inputs per batch, or None when unknown
-    inputs_cpu: list = field(default_factory=list)
-    targets: list = field(default_factory=list)
-    probe_outputs: torch.Tensor | None = None
+    classes: int | None  # the number of classes known (num_classes, the task, the output width)
+    source: str
+    ignored: int = 0  # labels equal to the loss's ignore_index
+    valid: int = 0
+    low: int | None = None
+    high: int | None = None
+    out_of_range: int = 0
+    first_out: tuple | None = None  # (batch, index, label)
+    batch_counts: list[list[int]] = field(default_factory=list)  # per batch, per class (in range)
 
 
+@dataclass
+class Measured:
+    """Everything data-check read, as plain numbers; the rules below judge it."""
+
+    batches: int = 0
+    samples: int = 0  # input samples (sequences, images, rows)
+    targets: int = 0  # labels / target rows (= samples, or positions for per-position labels)
+    position_word: str = "positions"  # tokens | pixels | positions
+    inputs_known: bool = True
+    inputs: list[InputSummary] = field(default_factory=list)
+    target_kind: str = "classes"  # classes | multilabel | regression | soft | float
+    target_dtype: str = ""
+    labels: LabelSummary | None = None
+    target_stats: scale.ChannelStats | None = None  # regression / multi-label targets per column
+    target_bad: tuple | None = None  # (count, batch) of non-finite targets
+    duplicates: int = 0
+    hashed: int = 0
+    conflicting: int = 0
+    first_duplicate: tuple | None = None  # ((batch, index), (batch, index))
+
+    @property
+    def per_position(self) -> bool:
+        return self.targets > self.samples
+
+
+# -- the check --------------------------------------------------------------------------------
 def run(ctx: Context) -> CheckResult:
     s = ctx.settings
     result = ctx.result
     for key in ("batches", "pair_steps", "pair_batches"):
         if int(s[key]) < 1:
             raise UserError(f"data-check: {key} must be at least 1, not {s[key]}")
-    raw = ctx.raw_batches(int(s["batches"]))
-    batches = [to_device(b, ctx.device) for b in raw]
-    data = _read(ctx, raw, batches)
-    sizes = [batch_size(t) for t in data.targets]
-    result.metrics.update({"batches": len(batches), "samples": sum(sizes)})
+    reader = _Reader(ctx)
+    with reader:
+        for index, raw in _first_batches(ctx, int(s["batches"])):
+            reader.add(index, raw)
+    m = reader.measured
+    result.metrics.update({"batches": m.batches, "samples": m.samples})
+    if m.per_position:
+        result.metrics[m.position_word] = m.targets
 
     parts = []
-    if data.inputs[0] is None:
+    if not m.inputs_known:
         result.add("DLC710", "the target's forward() takes the batches apart and dlcheck cannot tell "
                              "which part are the inputs: input statistics, NaN/Inf and duplicates skipped")
-    else:
-        streams = _streams(data.inputs, ctx.target.where("train_loader"))
-        for name, tensors in streams.items():
-            parts.append(_judge_inputs(ctx, name, tensors, len(streams) == 1))
-        _duplicates(ctx, data)
-
-    labels_ok, sorted_batches = _judge_labels(ctx, data, parts)
+    for stream in m.inputs:
+        parts.append(_judge_inputs(ctx, stream, len(m.inputs) == 1))
+    _judge_duplicates(ctx, m)
+    labels_ok, sorted_batches = _judge_targets(ctx, m, parts)
     if s["pairing"]:
-        pairing.control(ctx, batches, data.targets, skip=pairing.obstacle(result, labels_ok, sorted_batches))
-    result.summary = f"{sum(sizes)} samples in {len(batches)} batches: " + "; ".join(p for p in parts if p)
+        skip = pairing.obstacle(result, labels_ok, sorted_batches, ctx.task.problem)
+        pairing.control(ctx, reader.kept, reader.slot, skip=skip)
+    what = f"{m.samples} samples" + (f" ({m.targets} {m.position_word})" if m.per_position else "")
+    result.summary = f"{what} in {m.batches} batches: " + "; ".join(p for p in parts if p)
     return result
 
 
-# -- reading ----------------------------------------------------------------------------------
-def _read(ctx: Context, raw: list, batches: list) -> _Data:
-    """Inputs and targets per batch: split as ``(inputs, targets)``, or through the target's forward.
+def _first_batches(ctx: Context, n: int):
+    """``(index, batch)`` for the first ``n`` batches, read one at a time (none is kept here)."""
+    where = ctx.target.where("train_loader")
+    loader = ctx.loader()
+    if loader is None:
+        raise UserError("no train_loader was given")
+    try:
+        iterator = iter(loader)
+    except TypeError:
+        raise UserError(f"{where} is a {type(loader).__name__}, not an iterable of batches") from None
+    count = 0
+    for batch in iterator:
+        yield count, batch
+        count += 1
+        if count >= n:
+            break
+    if not count:
+        raise UserError(f"{where} yielded no batches")
 
-    One forward of the first batch (no gradient) reads the model's output width when the target
-    gives no ``num_classes``, and tells whether a target's forward() takes the labels we see."""
-    data = _Data()
-    if ctx.target.forward is not None:
-        with ctx.model() as model, torch.no_grad():
-            data.probe_outputs, targets = ctx.forward(model, batches[0], 0)
-            heuristic = _try_split(ctx, batches[0])
-            if not (heuristic and same(heuristic[1], targets)):  # its own split: inputs unknown
-                data.targets = [_tensor_targets(ctx, ctx.forward(model, b, i)[1], i) for i, b in enumerate(batches)]
-                data.inputs = data.inputs_cpu = [None] * len(batches)
-                return data
-    for i, (batch, cpu) in enumerate(zip(batches, raw)):
-        inputs, targets = ctx.split(batch, i)
-        data.inputs.append(inputs)
-        data.inputs_cpu.append(ctx.split(cpu, i)[0])
-        data.targets.append(_tensor_targets(ctx, targets, i))
-    _streams(data.inputs, ctx.target.where("train_loader"))  # no tensor inputs: a clear error first
-    if data.probe_outputs is None and ctx.target.num_classes is None:
-        with ctx.model() as model, torch.no_grad():
-            data.probe_outputs = ctx.forward(model, batches[0], 0)[0]
-    return data
+
+def _spread(k: int, n: int) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)``, first and last included."""
+    k = min(k, n)
+    return sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if k else []
+
+
+# -- reading ----------------------------------------------------------------------------------
+class _Reader:
+    """Streams batches: each is moved to the device, reduced there, and dropped unless it is one
+    of the few the pairing control keeps (``kept``: (index, batch, role) with role train/holdout)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.measured = Measured()
+        self.kept: list[tuple[int, object, str]] = []
+        self.slot = None  # where the labels sit in a batch, for the pairing control
+        self._stack = contextlib.ExitStack()
+        self._model = None  # open only when the target's forward() must be run on every batch
+        self._streams: dict[str, tuple[InputSummary, scale.Moments | None]] = {}
+        self._target_moments: scale.Moments | None = None
+        self._hashes: dict[bytes, tuple[int, int, bytes]] = {}
+        self._hashing = True
+        self._keep = self._plan()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *exc):
+        self._stack.close()
+        if kind is None:
+            self._finish()
+        return False
+
+    def _plan(self) -> dict[int, str]:
+        """Which batch indices the pairing control keeps: a spread-out training subset and
+        held-out batches between them (the first ones when the loader has no length)."""
+        s = self.ctx.settings
+        if not s["pairing"]:
+            return {}
+        k, h = int(s["pair_batches"]), max(0, int(s["pair_holdout"]))
+        try:
+            n = min(int(s["batches"]), len(self.ctx.loader()))
+        except (TypeError, NotImplementedError):  # no length (an iterable dataset, a generator)
+            return {**{i: "train" for i in range(k)}, **{k + i: "holdout" for i in range(h)}}
+        train = _spread(k, n)
+        rest = [i for i in range(n) if i not in train]
+        return {**{i: "train" for i in train}, **{rest[j]: "holdout" for j in _spread(h, len(rest))}}
+
+    # -- one batch --------------------------------------------------------------------------
+    def add(self, index: int, raw) -> None:
+        ctx, m = self.ctx, self.measured
+        batch = to_device(raw, ctx.device)
+        if index == 0:
+            self._first(batch)
+        if self.mode == "split":
+            inputs, targets = ctx.split(batch, index)
+            inputs_cpu, targets_cpu = ctx.split(raw, index)
+        else:
+            with torch.no_grad():
+                targets = ctx.forward(self._model, batch, index)[1]
+            inputs = inputs_cpu = targets_cpu = None
+        targets = _tensor_targets(ctx, targets, index)
+        samples = _leading(inputs) if inputs is not None else _leading(batch)
+        m.batches += 1
+        m.samples += samples if samples is not None else batch_size(targets)
+        m.targets += self._count_targets(targets)
+        if inputs is not None:
+            self._add_inputs(index, inputs)
+            self._hash(index, inputs_cpu, targets_cpu)
+        self._add_targets(index, targets)
+        if index in self._keep:
+            self.kept.append((index, batch, self._keep[index]))
+
+    def _first(self, batch) -> None:
+        """Decide, on the first batch, where inputs and labels are and what the targets are."""
+        ctx, m = self.ctx, self.measured
+        task = ctx.task
+        probe = None
+        self.mode = "split"
+        if ctx.target.forward is not None:
+            self._model = self._stack.enter_context(ctx.model())
+            with torch.no_grad():
+                outputs, targets = ctx.forward(self._model, batch, 0)
+            probe = _logits_or_none(ctx, outputs)
+            heuristic = _try_split(ctx, batch)
+            if heuristic and _matches(heuristic[1], targets):  # the forward takes the usual parts
+                self._stack.close()
+                self._model = None
+            else:  # its own split: inputs unknown, targets through the forward on every batch
+                self.mode = "forward"
+                m.inputs_known = False
+            self.slot = pairing.label_slot(ctx, batch, targets)
+        else:
+            targets = ctx.split(batch, 0)[1]  # a clear error for a batch that is no (inputs, targets)
+            self.slot = pairing.label_slot(ctx, batch, None)
+        if self.mode == "split":
+            _tensor_leaves(ctx, ctx.split(batch, 0)[0], 0)  # no tensor inputs: a clear error first
+        targets = _tensor_targets(ctx, targets, 0)
+        m.target_dtype = str(targets.dtype)
+        m.target_kind = _target_kind(task, targets)
+        if m.target_kind == "classes":
+            classes, source = ctx.target.num_classes, "num_classes in the target"
+            if classes is None and task.kind == "classification" and task.classes:
+                classes, source = int(task.classes), "the model's output width"
+            if classes is None and probe is None:
+                with ctx.model() as model, torch.no_grad():
+                    probe = ctx.logits(ctx.forward(model, batch, 0)[0])
+            if classes is None and probe is not None and probe.dim() >= 2:
+                classes, source = int(probe.shape[1]), "the model's output width"
+            if classes is not None and classes < 2 and ctx.is_cross_entropy:
+                classes = None
+            m.labels = LabelSummary(classes=classes, source=source)
+        elif m.target_kind in ("regression", "multilabel"):
+            self._target_moments = scale.Moments()
+        if self.mode == "split":
+            ids = [v for _, v in _leaves(ctx.split(batch, 0)[0]) if isinstance(v, torch.Tensor)]
+            if ids and _kind(ids[0]) == "ids":
+                m.position_word = "tokens"
+            elif ids and ids[0].dim() >= 3:
+                m.position_word = "pixels"
+        elif task.dense:
+            m.position_word = "positions"
+
+    def _count_targets(self, targets: torch.Tensor) -> int:
+        """Labels for hard labels (one per position), target rows for the other kinds."""
+        if self.measured.target_kind == "classes":
+            return int(targets.numel())
+        return batch_size(targets)
+
+    def _add_inputs(self, index: int, inputs) -> None:
+        for name, t in _tensor_leaves(self.ctx, inputs, index):
+            if name not in self._streams:
+                kind = _kind(t)
+                summary = InputSummary(label=name, kind=kind, dtype=str(t.dtype), shape=tuple(t.shape[1:]))
+                self._streams[name] = (summary, scale.Moments() if kind in ("image", "table") else None)
+                self.measured.inputs.append(summary)
+            summary, moments = self._streams[name]
+            if moments is None:
+                continue
+            bad = moments.add(t)
+            if int(bad):  # one small read per batch; the sample indices only for the first such batch
+                summary.bad_batches += 1
+                if summary.first_bad is None:
+                    flat = t.reshape(t.shape[0], -1) if t.dim() else t.reshape(1, 1)
+                    where = (~torch.isfinite(flat)).any(1).nonzero().flatten().tolist()
+                    summary.first_bad = (index, where, "NaN" if bool(torch.isnan(t).any()) else "Inf")
+
+    def _hash(self, index: int, inputs, targets) -> None:
+        """DLC708: a digest of every sample's input bytes (on the CPU copy the loader gave)."""
+        if not self._hashing:
+            return
+        parts = [v for _, v in _leaves(inputs) if isinstance(v, torch.Tensor) and v.dim() >= 1]
+        if not parts:
+            return
+        n = parts[0].shape[0]
+        if any(p.shape[0] != n for p in parts):
+            self._hashing = False
+            return
+        m = self.measured
+        rows = [_row_bytes(p) for p in parts]
+        labels = _row_bytes(targets) if isinstance(targets, torch.Tensor) and targets.dim() \
+            and targets.shape[0] == n else None
+        for i in range(n):
+            digest = hashlib.blake2b(b"".join(r[i] for r in rows), digest_size=16).digest()
+            label = labels[i] if labels is not None else b""
+            if digest in self._hashes:
+                m.duplicates += 1
+                m.conflicting += self._hashes[digest][2] != label
+                m.first_duplicate = m.first_duplicate or (self._hashes[digest][:2], (index, i))
+            else:
+                self._hashes[digest] = (index, i, label)
+        m.hashed += n
+
+    def _add_targets(self, index: int, targets: torch.Tensor) -> None:
+        m = self.measured
+        if m.target_kind == "classes":
+            self._add_labels(index, targets)
+        elif self._target_moments is not None:
+            bad = int(self._target_moments.add(targets.detach()))
+            if bad and m.target_bad is None:
+                m.target_bad = (bad, index)
+
+    def _add_labels(self, index: int, targets: torch.Tensor) -> None:
+        """Per batch: range, out-of-range labels (the first named) and the count per class."""
+        s, lab = self.ctx.settings, self.measured.labels
+        ignore = getattr(self.ctx.loss_fn, "ignore_index", -100)
+        l = targets.reshape(-1).long()
+        valid = l != ignore
+        n_valid = int(valid.sum())
+        lab.ignored += l.numel() - n_valid
+        lab.valid += n_valid
+        if not n_valid:
+            lab.batch_counts.append([])
+            return
+        v = l[valid]
+        lo, hi = int(v.min()), int(v.max())
+        lab.low = lo if lab.low is None else min(lab.low, lo)
+        lab.high = hi if lab.high is None else max(lab.high, hi)
+        bad = valid & ((l < 0) | (l >= lab.classes)) if lab.classes is not None else valid & (l < 0)
+        n_bad = int(bad.sum())
+        if n_bad:
+            lab.out_of_range += n_bad
+            if lab.first_out is None:
+                i = int(bad.nonzero()[0])
+                lab.first_out = (index, i, int(l[i]))
+        cap = lab.classes if lab.classes is not None else int(s["max_classes"]) + 1
+        kept = v[(v >= 0) & (v < cap)]
+        lab.batch_counts.append(torch.bincount(kept, minlength=lab.classes or 0).tolist())
+
+    def _finish(self) -> None:
+        for summary, moments in self._streams.values():
+            if moments is not None:
+                summary.stats = moments.result()
+        if self._target_moments is not None:
+            self.measured.target_stats = self._target_moments.result()
+        if not self._hashing:
+            self.measured.hashed = 0
+
+
+def _logits_or_none(ctx: Context, outputs):
+    try:
+        return ctx.logits(outputs)
+    except UserError:
+        return None
+
+
+def _target_kind(task, targets: torch.Tensor) -> str:
+    """What the targets are, from the task (inferred once per run) and, without one, the dtype."""
+    if task.kind == "regression":
+        return "regression"
+    if task.kind == "multilabel":
+        return "multilabel"
+    if task.kind == "classification" and task.soft_targets and not task.problem:
+        return "soft"
+    if targets.dtype.is_floating_point or targets.is_complex():
+        return "float"
+    return "classes"
+
+
+def _matches(a, b) -> bool:
+    """The same tensor values, also when one is the other flattened ((B, T) -> (B*T,))."""
+    if same(a, b):
+        return True
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.numel() == b.numel()
+            and a.numel() > 0 and bool((a.reshape(-1) == b.reshape(-1)).all()))
+
+
+def _leading(value) -> int | None:
+    """The first dimension of the first tensor in a batch or inputs (the number of samples)."""
+    for _, v in _leaves(value):
+        if isinstance(v, torch.Tensor) and v.dim():
+            return int(v.shape[0])
+        if isinstance(v, (dict, tuple, list)):
+            inner = _leading(v)
+            if inner is not None:
+                return inner
+    return None
 
 
 def _try_split(ctx: Context, batch):
@@ -134,20 +456,15 @@ def _leaves(inputs, prefix: str = "inputs") -> list[tuple[str, object]]:
     return [(prefix, inputs)]
 
 
-def _streams(inputs: list, where: str) -> dict[str, list[torch.Tensor]]:
-    """Input tensors by name over all batches; an error when a batch holds no tensor inputs."""
-    streams: dict[str, list] = {}
-    for i, batch_inputs in enumerate(inputs):
-        found = [(n, v) for n, v in _leaves(batch_inputs) if isinstance(v, torch.Tensor)]
-        if not found:
-            raise UserError(f"{where} batch {i}: the inputs are a {type(batch_inputs).__name__} "
-                            f"holding no tensor")
-        for name, value in found:
-            streams.setdefault(name, []).append(value)
-    return streams
+def _tensor_leaves(ctx: Context, inputs, index: int) -> list[tuple[str, torch.Tensor]]:
+    """The tensor parts of a batch's inputs; an error when there is none."""
+    found = [(n, v) for n, v in _leaves(inputs) if isinstance(v, torch.Tensor)]
+    if not found:
+        raise UserError(f"{ctx.target.where('train_loader')} batch {index}: the inputs are a "
+                        f"{type(inputs).__name__} holding no tensor")
+    return found
 
 
-# -- inputs -----------------------------------------------------------------------------------
 def _kind(t: torch.Tensor) -> str:
     if t.is_complex():
         return "other"
@@ -158,228 +475,238 @@ def _kind(t: torch.Tensor) -> str:
     return "image" if t.dim() >= 3 else "table"
 
 
-def _by_channel(t: torch.Tensor, channels: int) -> torch.Tensor:
-    """(channels, values) view in float64: axis 1 for (N, C, ...), features for (N, F)."""
-    t = t.double()
-    if t.dim() <= 1:
-        return t.reshape(1, -1)
-    if channels == 1 and t.shape[1] != 1:
-        return t.reshape(1, -1)
-    return t.transpose(0, 1).reshape(t.shape[1], -1)
-
-
-def _judge_inputs(ctx: Context, name: str, tensors: list[torch.Tensor], only: bool) -> str:
-    """Moments and NaN/Inf of one input stream; findings DLC701-704. Returns a summary part."""
-    s, result = ctx.settings, ctx.result
-    kind = _kind(tensors[0])
-    label = "inputs" if only else name
-    if kind in ("ids", "other"):
-        result.add("DLC710", f"{label} are {tensors[0].dtype} ids (tokens or categories): "
-                             f"mean/std and NaN checks do not apply")
-        return f"{label}: {tensors[0].dtype} ids"
-    widths = {t.shape[1] if t.dim() >= 2 else 1 for t in tensors}
-    channels = widths.pop() if len(widths) == 1 else 1  # ragged widths: one global channel
-    count = total = square = low = high = None
-    bad_counts = []
-    for t in tensors:
-        x = _by_channel(t, channels)
-        finite = torch.isfinite(x)
-        bad_counts.append((~finite).sum())
-        x0 = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
-        c, sm, sq = finite.sum(1), x0.sum(1), (x0 * x0).sum(1)
-        lo = torch.where(finite, x, torch.full((), math.inf, dtype=x.dtype, device=x.device)).amin(1)
-        hi = torch.where(finite, x, torch.full((), -math.inf, dtype=x.dtype, device=x.device)).amax(1)
-        if count is None:
-            count, total, square, low, high = c, sm, sq, lo, hi
-        else:
-            count, total, square = count + c, total + sm, square + sq
-            low, high = torch.minimum(low, lo), torch.maximum(high, hi)
-    n = count.clamp(min=1).double()
-    mean = total / n
-    std = (square / n - mean * mean).clamp(min=0).sqrt()
-    mean, std, low, high = mean.tolist(), std.tolist(), low.tolist(), high.tolist()  # host copies
-    samples = sum(batch_size(t) for t in tensors)
-    bad_counts = torch.stack(bad_counts).tolist()
-    _report_nonfinite(ctx, label, tensors, bad_counts)
-
-    seen = [i for i in range(len(mean)) if math.isfinite(low[i])]
-    if not seen:
-        return f"{label}: no finite values"
-    lo_all, hi_all = min(low[i] for i in seen), max(high[i] for i in seen)
-    constant = [i for i in seen if high[i] - low[i] <= 1e-7 * max(1.0, abs(high[i]))]
-    varying = sorted(set(seen) - set(constant))
-    unit = "channel" if kind == "image" else "feature"
-    rows = [{unit: i, "mean": mean[i], "std": std[i], "min": low[i], "max": high[i]} for i in seen]
-    ctx.result.metrics.update({f"{_metric(label)}_min": lo_all, f"{_metric(label)}_max": hi_all,
-                               f"{_metric(label)}_constant": len(constant)})
-    raw = kind == "image" and lo_all >= 0 and s["raw_max"] < hi_all <= 255.5
-    if raw:
-        means = ", ".join(f"{mean[i]:.0f}" for i in seen[:4])
-        result.add("DLC701", f"{label} range {lo_all:g}..{hi_all:g} with per-{unit} means {means}: "
-                             f"raw 0-255 pixel values")
-    else:
-        _judge_scale(ctx, label, unit, kind, mean, std, varying)
-    if constant and samples >= 2:
-        share = len(constant) / len(seen)
-        shown = ", ".join(str(i) for i in constant[:8]) + (" ..." if len(constant) > 8 else "")
-        severity = "warn" if share > s["constant_share"] else "info"
-        result.add("DLC703", f"{len(constant)} of {len(seen)} {unit}s of {label} are constant ({unit}s "
-                             f"{shown})", severity=severity)
-    if kind == "image" or len(rows) <= 40:
-        ctx.result.details[f"{_metric(label)}_{unit}s"] = rows
-    shape = "x".join(str(d) for d in tensors[0].shape[1:])
-    return f"{label} {kind} ({shape}) range {lo_all:.3g}..{hi_all:.3g}"
+def _row_bytes(t: torch.Tensor) -> list[bytes]:
+    flat = t.detach().cpu().reshape(t.shape[0], -1).contiguous()
+    raw = flat.view(torch.uint8).numpy() if flat.numel() else flat.numpy()
+    return [row.tobytes() for row in raw]
 
 
 def _metric(label: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
 
 
-def _judge_scale(ctx: Context, label, unit, kind, mean, std, varying) -> None:
+# -- rules: inputs ----------------------------------------------------------------------------
+def _thresholds(s) -> scale.Thresholds:
+    return scale.Thresholds(raw_max=s["raw_max"], centre_tolerance=s["centre_tolerance"],
+                            std_low=s["std_low"], std_high=s["std_high"], centre_share=s["centre_share"])
+
+
+def _judge_inputs(ctx: Context, stream: InputSummary, only: bool) -> str:
+    """DLC701-704 for one input stream. Returns a summary part."""
+    s, result = ctx.settings, ctx.result
+    label = "inputs" if only else stream.label
+    if stream.kind in ("ids", "other"):
+        result.add("DLC710", f"{label} are {stream.dtype} ids (tokens or categories): mean/std and NaN "
+                             f"checks do not apply")
+        return f"{label}: {stream.dtype} ids"
+    st = stream.stats
+    _report_nonfinite(ctx, label, stream)
+    if not st.seen:
+        return f"{label}: no finite values"
+    unit = "channel" if stream.kind == "image" else "feature"
+    lo_all, hi_all = st.range
+    verdict = scale.judge(st, _thresholds(s), image=stream.kind == "image")
+    key = _metric(label)
+    result.metrics.update({f"{key}_min": lo_all, f"{key}_max": hi_all, f"{key}_constant": len(verdict.constant)})
+    if verdict.raw:
+        means = ", ".join(f"{st.mean[i]:.0f}" for i in st.seen[:4])
+        result.add("DLC701", f"{label} range {lo_all:g}..{hi_all:g} with per-{unit} means {means}: "
+                             f"raw 0-255 pixel values")
+    else:
+        _judge_scale(ctx, label, unit, stream.kind, st, verdict)
+    if verdict.constant and ctx.result.metrics.get("samples", 2) >= 2:
+        share = len(verdict.constant) / len(st.seen)
+        shown = ", ".join(str(i) for i in verdict.constant[:8]) + (" ..." if len(verdict.constant) > 8 else "")
+        severity = "warn" if share > s["constant_share"] else "info"
+        result.add("DLC703", f"{len(verdict.constant)} of {len(st.seen)} {unit}s of {label} are constant "
+                             f"({unit}s {shown})", severity=severity)
+    if stream.kind == "image" or len(st.seen) <= 40:
+        result.details[f"{key}_{unit}s"] = [{unit: i, "mean": st.mean[i], "std": st.std[i], "min": st.low[i],
+                                             "max": st.high[i]} for i in st.seen]
+    shape = "x".join(str(d) for d in stream.shape)
+    return f"{label} {stream.kind} ({shape}) range {lo_all:.3g}..{hi_all:.3g}"
+
+
+def _judge_scale(ctx: Context, label, unit, kind, st: scale.ChannelStats, v: scale.Verdict) -> None:
     """DLC702: any of up to 4 image channels off, else a share of channels/features off-centre or
     too small, or any one with a huge scale (it dominates the first layer)."""
     s = ctx.settings
-    if not varying:
+    if not v.varying:
         return
-    off_centre = [i for i in varying if abs(mean[i]) > s["centre_tolerance"] and abs(mean[i]) > 0.5 * std[i]]
-    small = [i for i in varying if std[i] < s["std_low"]]
-    huge = [i for i in varying if std[i] > s["std_high"]]
-    off = sorted(set(off_centre) | set(small) | set(huge))
-    ctx.result.metrics[f"{_metric(label)}_off_scale"] = len(off)
-    share = len(set(off_centre) | set(small)) / len(varying)
-    few_channels = kind == "image" and len(varying) <= 4  # RGB-like: every channel counts
-    if not (huge or (off and few_channels) or share > s["uncentred_share"]):
+    ctx.result.metrics[f"{_metric(label)}_off_scale"] = len(v.off)
+    share = len(set(v.off_centre) | set(v.small)) / len(v.varying)
+    few_channels = kind == "image" and len(v.varying) <= 4  # RGB-like: every channel counts
+    if not (v.huge or (v.off and few_channels) or share > s["uncentred_share"]):
         return
-    shown = "; ".join(f"{unit} {i}: mean {mean[i]:.3g}, std {std[i]:.3g}" for i in off[:4])
-    more = f" and {len(off) - 4} more" if len(off) > 4 else ""
-    ctx.result.add("DLC702", f"{len(off)} of {len(varying)} {unit}s of {label} are not zero-centred "
+    shown = "; ".join(f"{unit} {i}: mean {st.mean[i]:.3g}, std {st.std[i]:.3g}" for i in v.off[:4])
+    more = f" and {len(v.off) - 4} more" if len(v.off) > 4 else ""
+    ctx.result.add("DLC702", f"{len(v.off)} of {len(v.varying)} {unit}s of {label} are not zero-centred "
                              f"and unit-scale ({shown}{more})")
 
 
-def _report_nonfinite(ctx: Context, label: str, tensors: list[torch.Tensor], bad_counts: list) -> None:
+def _report_nonfinite(ctx: Context, label: str, stream: InputSummary) -> None:
     """DLC704 naming the first batch and sample indices that hold NaN/Inf."""
-    total = int(sum(bad_counts))
+    total = stream.stats.nonfinite
     if not total:
         return
-    first = next(i for i, c in enumerate(bad_counts) if c)
-    t = tensors[first]
-    per_sample = (~torch.isfinite(t.reshape(t.shape[0], -1) if t.dim() else t.reshape(1, 1))).any(1)
-    where = per_sample.nonzero().flatten().tolist()
-    kinds = "NaN" if bool(torch.isnan(t).any()) else "Inf"
-    batches = sum(1 for c in bad_counts if c)
+    first, where, kinds = stream.first_bad
     shown = ", ".join(map(str, where[:5])) + (" ..." if len(where) > 5 else "")
-    ctx.result.add("DLC704", f"{total} non-finite values in {label} ({batches} batches); first in batch "
-                             f"{first}, sample index {shown} ({kinds})")
-    ctx.result.metrics["nonfinite_values"] = total
+    ctx.result.add("DLC704", f"{total} non-finite values in {label} ({stream.bad_batches} batches); first in "
+                             f"batch {first}, sample index {shown} ({kinds})")
+    ctx.result.metrics["nonfinite_values"] = ctx.result.metrics.get("nonfinite_values", 0) + total
 
 
-def _duplicates(ctx: Context, data: _Data) -> None:
-    """DLC708: hash every sample's input bytes (on the CPU); name the first pair."""
-    seen: dict[bytes, tuple[int, int, bytes]] = {}
-    duplicates = conflicting = 0
-    first = None
-    for b, (inputs, targets) in enumerate(zip(data.inputs_cpu, data.targets)):
-        parts = [v for _, v in _leaves(inputs) if isinstance(v, torch.Tensor) and v.dim() >= 1]
-        if not parts:
-            continue
-        n = parts[0].shape[0]
-        if any(p.shape[0] != n for p in parts):
-            return
-        rows = [_row_bytes(p.cpu()) for p in parts]
-        labels = _row_bytes(targets.cpu()) if targets.dim() and targets.shape[0] == n else None
-        for i in range(n):
-            digest = hashlib.blake2b(b"".join(r[i] for r in rows), digest_size=16).digest()
-            label = labels[i] if labels is not None else b""
-            if digest in seen:
-                duplicates += 1
-                conflicting += seen[digest][2] != label
-                first = first or (seen[digest][:2], (b, i))
-            else:
-                seen[digest] = (b, i, label)
-    samples = duplicates + len(seen)
-    ctx.result.metrics["duplicates"] = duplicates
-    if duplicates:
-        (b0, i0), (b1, i1) = first
-        clash = f", {conflicting} of them with a different label" if conflicting else ""
-        severity = "warn" if duplicates / max(samples, 1) >= ctx.settings["duplicate_share"] else "info"
-        ctx.result.add("DLC708", f"{duplicates} of {samples} samples repeat an earlier one{clash} "
-                                 f"(first: batch {b1} sample {i1} = batch {b0} sample {i0})", severity=severity)
+def _judge_duplicates(ctx: Context, m: Measured) -> None:
+    """DLC708: samples whose input bytes repeat an earlier one; the first pair named."""
+    if not m.inputs_known or not m.hashed:
+        return
+    ctx.result.metrics["duplicates"] = m.duplicates
+    if not m.duplicates:
+        return
+    (b0, i0), (b1, i1) = m.first_duplicate
+    clash = f", {m.conflicting} of them with a different label" if m.conflicting else ""
+    severity = "warn" if m.duplicates / max(m.hashed, 1) >= ctx.settings["duplicate_share"] else "info"
+    ctx.result.add("DLC708", f"{m.duplicates} of {m.hashed} samples repeat an earlier one{clash} "
+                             f"(first: batch {b1} sample {i1} = batch {b0} sample {i0})", severity=severity)
 
 
-def _row_bytes(t: torch.Tensor) -> list[bytes]:
-    flat = t.detach().reshape(t.shape[0], -1).contiguous()
-    raw = flat.view(torch.uint8).numpy() if flat.numel() else flat.numpy()
-    return [row.tobytes() for row in raw]
-
-
-# -- labels -----------------------------------------------------------------------------------
-def _judge_labels(ctx: Context, data: _Data, parts: list) -> tuple[bool, bool]:
-    """DLC705-707. Returns (labels usable by the loss, batches sorted by class)."""
-    result, s = ctx.result, ctx.settings
-    first = data.targets[0]
-    if first.dtype.is_floating_point or first.is_complex():
-        result.add("DLC710", f"the targets are {first.dtype} (regression or soft labels): label range, "
-                             f"class balance and shuffling checks skipped")
-        parts.append(f"{first.dtype} targets")
+# -- rules: targets ---------------------------------------------------------------------------
+def _judge_targets(ctx: Context, m: Measured, parts: list) -> tuple[bool, bool]:
+    """The targets for their kind. Returns (labels usable by the loss, batches sorted by class)."""
+    if m.target_bad is not None:
+        first_count, batch = m.target_bad
+        ctx.result.add("DLC704", f"{m.target_stats.nonfinite} non-finite values in the targets; first in "
+                                 f"batch {batch} ({first_count} there)")
+    if m.target_kind == "regression":
+        _judge_regression(ctx, m, parts)
+        return m.target_bad is None, False
+    if m.target_kind == "multilabel":
+        return _judge_multilabel(ctx, m, parts), False
+    if m.target_kind in ("soft", "float"):
+        what = "soft labels (class probabilities)" if m.target_kind == "soft" else "regression or soft labels"
+        ctx.result.add("DLC710", f"the targets are {m.target_dtype} ({what}): label range, class balance "
+                                 f"and shuffling checks skipped")
+        parts.append(f"{m.target_dtype} targets")
         return True, False
-    ignore = getattr(ctx.loss_fn, "ignore_index", -100)
-    labels = [t.reshape(-1).long() for t in data.targets]
-    valid = [l[l != ignore] for l in labels]
-    classes = ctx.target.num_classes
-    source = "num_classes in the target"
-    if classes is None and data.probe_outputs is not None and data.probe_outputs.dim() >= 2:
-        classes, source = int(data.probe_outputs.shape[1]), "the model's output width"
-    if classes is not None and classes < 2 and ctx.is_cross_entropy:
-        classes = None
-    everything = torch.cat(valid)
-    if not everything.numel():
+    return _judge_labels(ctx, m, parts)
+
+
+def _judge_regression(ctx: Context, m: Measured, parts: list) -> None:
+    """DLC711: a model's outputs start near 0 with unit-scale spread; targets in the hundreds
+    (or with a vanishing spread) make the first steps chase the scale instead of the signal."""
+    s, st = ctx.settings, m.target_stats
+    seen = [i for i in st.seen if i not in st.constant]
+    rows = [{"output": i, "mean": st.mean[i], "std": st.std[i], "min": st.low[i], "max": st.high[i]}
+            for i in st.seen]
+    if len(rows) <= 40:
+        ctx.result.details["targets_columns"] = rows
+    rms = [(st.mean[i] ** 2 + st.std[i] ** 2) ** 0.5 for i in range(len(st.mean))]
+    ctx.result.metrics.update({"target_mean": max((st.mean[i] for i in seen), key=abs, default=None),
+                               "target_rms": max((rms[i] for i in seen), default=None)})
+    far = [i for i in seen if rms[i] > s["target_scale"]]
+    tiny = [i for i in seen if st.std[i] < s["target_std_low"]]
+    lo, hi = st.range
+    parts.append(f"regression targets range {lo:.3g}..{hi:.3g}" if st.seen else "regression targets")
+    cols = len(st.mean)
+    name = (lambda i: "the targets") if cols == 1 else (lambda i: f"target column {i}")
+    if far:
+        i = max(far, key=lambda j: rms[j])
+        more = f" ({len(far)} of {cols} columns)" if cols > 1 else ""
+        ctx.result.add("DLC711", f"{name(i)} have mean {st.mean[i]:.4g} and std {st.std[i]:.4g}{more}: far "
+                                 f"from the unit scale a freshly initialised output starts at (MSE at init "
+                                 f"~{rms[i] ** 2:.3g})")
+    elif tiny:
+        i = min(tiny, key=lambda j: st.std[j])
+        ctx.result.add("DLC711", f"{name(i)} vary by a std of only {st.std[i]:.3g}: the loss and its "
+                                 f"gradients are tiny next to any output noise")
+    if st.constant and cols > 1:
+        ctx.result.add("DLC703", f"{len(st.constant)} of {cols} target columns are constant (columns "
+                                 f"{listing(st.constant)})", severity="info")
+
+
+def _judge_multilabel(ctx: Context, m: Measured, parts: list) -> bool:
+    """DLC705 for BCE targets outside 0..1; DLC712 for labels never or always positive (the model
+    learns to always say no), a note for rare ones. Returns whether the targets are usable."""
+    s, st = ctx.settings, m.target_stats
+    if not st.seen:
+        return True
+    lo, hi = st.range
+    labels = len(st.mean)
+    prevalence = [st.mean[i] for i in range(labels)]
+    parts.append(f"{labels} binary label{'s' if labels != 1 else ''}, prevalence "
+                 f"{min(prevalence):.2g}..{max(prevalence):.2g}")
+    ctx.result.metrics.update({"labels": labels, "prevalence_min": min(prevalence),
+                               "prevalence_max": max(prevalence)})
+    if labels <= 100:
+        ctx.result.details["label_prevalence"] = [{"label": i, "prevalence": p} for i, p in enumerate(prevalence)]
+    if lo < 0 or hi > 1:
+        ctx.result.add("DLC705", f"binary targets range {lo:g}..{hi:g}: a BCE target must lie in 0..1")
+        return False
+    samples = st.values / max(labels, 1)
+    if samples < s["prevalence_min_samples"]:
+        return True
+    never = [i for i, p in enumerate(prevalence) if p == 0]
+    always = [i for i, p in enumerate(prevalence) if p == 1]
+    rare = [i for i, p in enumerate(prevalence) if 0 < p < s["prevalence_low"] or 1 - s["prevalence_low"] < p < 1]
+    n = int(samples)
+    if never or always:
+        said = []
+        if never:
+            said.append(f"label{'s' if len(never) > 1 else ''} {listing(never)} never positive")
+        if always:
+            said.append(f"label{'s' if len(always) > 1 else ''} {listing(always)} always positive")
+        ctx.result.add("DLC712", f"{' and '.join(said)} in {n} samples: nothing to learn there but a constant")
+    if rare:
+        shown = ", ".join(f"{i} ({prevalence[i]:.2%})" for i in rare[:4]) + (" ..." if len(rare) > 4 else "")
+        ctx.result.add("DLC712", f"{len(rare)} of {labels} labels are rarely or almost always positive: "
+                                 f"{shown}", severity="info")
+    return True
+
+
+def _judge_labels(ctx: Context, m: Measured, parts: list) -> tuple[bool, bool]:
+    """DLC705-707 for hard class labels. Returns (labels usable by the loss, batches sorted)."""
+    result, s, lab = ctx.result, ctx.settings, m.labels
+    if not lab.valid:
         result.add("DLC710", "every label is the loss's ignore_index: label checks skipped")
         return True, False
-    low, high = int(everything.min()), int(everything.max())
-    result.metrics.update({"label_min": low, "label_max": high})
-    in_range = low >= 0 and (classes is None or high < classes)
+    classes = lab.classes
+    result.metrics.update({"label_min": lab.low, "label_max": lab.high})
+    in_range = not lab.out_of_range
     if not in_range:
-        _report_out_of_range(ctx, valid, classes, source)
-    width = classes if classes is not None else high + 1
+        b, i, value = lab.first_out
+        span = f"0..{classes - 1} ({lab.source})" if classes is not None else "0 and up"
+        result.add("DLC705", f"{lab.out_of_range} labels outside {span}; first: label {value} in batch {b}, "
+                             f"index {i}")
+    width = classes if classes is not None else lab.high + 1
     if width > s["max_classes"]:  # one garbage label must not make a table of a million classes
-        result.add("DLC710", f"labels reach {high} and the number of classes is not known: class balance "
+        result.add("DLC710", f"labels reach {lab.high} and the number of classes is not known: class balance "
                              f"and shuffling checks skipped (set num_classes in the target)")
         return in_range, False
     result.metrics["num_classes"] = width
-    kept = everything[(everything >= 0) & (everything < width)]  # out-of-range labels: DLC705 above
-    counts = torch.bincount(kept, minlength=width)[:width].tolist()
+    per_batch = [row[:width] + [0] * (width - len(row[:width])) for row in lab.batch_counts]
+    counts = [sum(col) for col in zip(*per_batch)] if per_batch else [0] * width
     parts.append(f"{sum(1 for c in counts if c)} of {width} classes seen")
     if width <= 100:
-        result.details["classes"] = [{"class": k, "count": c, "share": c / everything.numel()}
-                                     for k, c in enumerate(counts)]
-    per_position = first.dim() >= 2 and first.shape[-1] > 1  # tokens, pixels: skew is normal there
-    _balance(ctx, counts[:width], classes, "info" if per_position else None)
-    sorted_batches = _sorted_batches(ctx, [l[(l >= 0) & (l < width)] for l in valid], counts)
-    return in_range, sorted_batches
+        result.details["classes"] = [{"class": k, "count": c, "share": c / lab.valid} for k, c in enumerate(counts)]
+    _balance(ctx, counts, classes, m)
+    return in_range, _sorted_batches(ctx, per_batch, counts)
 
 
-def _report_out_of_range(ctx: Context, valid: list, classes, source: str) -> None:
-    for b, l in enumerate(valid):
-        bad = (l < 0) | (l >= classes) if classes is not None else l < 0
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0])
-            total = int(sum(int(((v < 0) | (v >= classes) if classes is not None else v < 0).sum()) for v in valid))
-            span = f"0..{classes - 1} ({source})" if classes is not None else "0 and up"
-            ctx.result.add("DLC705", f"{total} labels outside {span}; first: label {int(l[i])} in batch "
-                                     f"{b}, index {i}")
-            return
-
-
-def _balance(ctx: Context, counts: list[int], classes, severity: str | None) -> None:
+def _balance(ctx: Context, counts: list[int], classes, m: Measured) -> None:
+    """DLC706: a warning for skewed classes of per-sample labels; for per-position labels (tokens,
+    pixels) skew is the nature of the data (character frequencies, background pixels): a note."""
     present = [c for c in counts if c]
     if not present:
         return
     ratio = max(present) / min(present)
     ctx.result.metrics["imbalance_ratio"] = round(ratio, 4)
+    unit = m.position_word if m.per_position else "samples"
     if ratio > ctx.settings["imbalance_ratio"]:
         big, small = counts.index(max(present)), counts.index(min(present))
-        ctx.result.add("DLC706", f"class {big} has {max(present)} samples and class {small} only "
-                                 f"{min(present)} ({ratio:.0f}x) in the batches seen", severity=severity)
+        natural = f" (per-position labels: skew is natural for {m.position_word})" if m.per_position else ""
+        ctx.result.add("DLC706", f"class {big} has {max(present)} {unit} and class {small} only "
+                                 f"{min(present)} ({ratio:.0f}x) in the batches seen{natural}",
+                       severity="info" if m.per_position else None)
     total = sum(counts)
     missing = [k for k, c in enumerate(counts) if not c]
     if classes is not None and missing and total >= 5 * classes:
@@ -394,21 +721,19 @@ def _entropy(counts: torch.Tensor) -> torch.Tensor:
     return -(p * p.clamp(min=1e-30).log()).sum(-1)
 
 
-def _sorted_batches(ctx: Context, valid: list, counts: list[int]) -> bool:
+def _sorted_batches(ctx: Context, per_batch: list[list[int]], counts: list[int]) -> bool:
     """DLC707: per-batch label entropy against that of batches drawn at random (same sizes)."""
-    usable = [l.cpu() for l in valid if l.numel() >= 2]
+    observed = torch.tensor([row for row in per_batch if sum(row) >= 2], dtype=torch.float64)
     overall = torch.tensor(counts, dtype=torch.float64)
-    if len(usable) < 3 or int((overall > 0).sum()) < 2:
+    if len(observed) < 3 or int((overall > 0).sum()) < 2:
         return False
     width = len(counts)
-    observed = torch.stack([torch.bincount(l.clamp(0, width - 1), minlength=width)[:width].double()
-                            for l in usable])
     gen = torch.Generator().manual_seed(ctx.seed)
     p = overall / overall.sum()
     offsets = (torch.arange(64) * width)[:, None]
     expected = []
-    for l in usable:  # Monte Carlo: 64 random batches of this size from the overall distribution
-        size = min(l.numel(), 2048)  # larger batches: the entropy has converged
+    for n in observed.sum(1).long().tolist():  # Monte Carlo: 64 random batches of this size
+        size = min(n, 2048)  # larger batches: the entropy has converged
         draws = torch.multinomial(p, size * 64, replacement=True, generator=gen).view(64, size)
         hist = torch.bincount((draws + offsets).flatten(), minlength=64 * width).view(64, width).double()
         expected.append(_entropy(hist).mean())
