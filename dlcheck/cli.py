@@ -8,6 +8,7 @@ can set them too). Commands are built from the specs, so a new check needs no co
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from typing import Annotated, Any, Optional
 
@@ -49,6 +50,7 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
         opt("json", Optional[str], None, "--json", help="write the JSON report here ('-' for stdout)"),
         opt("junit", Optional[str], None, "--junit", help="write a JUnit XML report here"),
         opt("markdown", Optional[str], None, "--markdown", help="write a Markdown summary here"),
+        opt("html", Optional[str], None, "--html", help="write one self-contained HTML report here"),
         opt("out", Optional[str], None, "--out", help="folder for artifacts (plots, grids, CSV)"),
         opt("strict", Optional[bool], None, "--strict", help="warnings fail (exit 1)", ),
         opt("quiet", Optional[bool], None, "--quiet", "-q", help="no report on the console, no progress bars"),
@@ -85,6 +87,10 @@ def _make_command(name: str | None):
         params.insert(1, inspect.Parameter("checks", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
             Optional[str], typer.Option("--checks", help="comma-separated checks to run (default: the "
                                                           "recipe's, else all)")]))
+        params.append(inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+            Optional[int], typer.Option("--nproc", help="run as N processes on this machine under torchrun "
+                                                        "(torch.distributed.run); gloo on the CPU, NCCL on CUDA",
+                                        show_default=False)]))
 
     def command(**kwargs):
         _dispatch(name, kwargs, flags)
@@ -95,7 +101,65 @@ def _make_command(name: str | None):
 
 
 def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...]) -> None:
-    """Settings from recipe and flags -> run the checks -> render -> exit with DESIGN §4's code."""
+    """Settings from recipe and flags -> run the checks -> render -> exit with DESIGN §4's code.
+    Under torchrun: the same on every rank, then every rank exits with the largest code of all."""
+    from dlcheck import distributed
+
+    nproc = kwargs.pop("nproc", None)
+    if nproc is not None and not distributed.launched():
+        raise typer.Exit(_launch(nproc))
+    session = distributed.start()
+    if session is None:
+        _dispatch_here(name, kwargs, flags)
+        return
+    code = 0
+    try:
+        _dispatch_here(name, kwargs, flags)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    try:
+        code = session.exit_code(code)
+    finally:
+        distributed.stop()
+    if code:  # torchrun stops the other ranks once one exits non-zero: all leave at once, same code
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
+def _launch(nproc: int) -> int:
+    """``dlcheck run --nproc N``: this same command line under ``torch.distributed.run`` (torchrun),
+    N processes on this machine; the exit code is the ranks' (they all agree on it)."""
+    if nproc < 1:
+        typer.secho(f"dlcheck: error: --nproc must be at least 1, not {nproc}", fg="red", err=True)
+        return 2
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    argv = sys.argv[1:]
+    args, skip = [], False
+    for arg in argv:  # the ranks get the same command without --nproc
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        args.append(arg)
+    launch = ["--standalone", f"--nproc_per_node={nproc}", "--module", "dlcheck", *args]
+    try:
+        torchrun.run(torchrun.get_args_parser().parse_args(launch))
+    except ChildFailedError as exc:
+        codes = [f.exitcode for f in exc.failures.values()]
+        return max([c for c in codes if c > 0], default=2)
+    return 0
+
+
+def _dispatch_here(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...]) -> None:
+    """The run in this process (one rank under torchrun)."""
     from dlcheck import config
 
     debug = kwargs.pop("debug", False)
@@ -124,37 +188,49 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
         report = runner.execute(settings, names)
     except UserError as exc:
         _fail_with(exc, debug)
-    except KeyboardInterrupt:
-        typer.echo("dlcheck: interrupted; the model was restored", err=True)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or user code raising it: the checks that finished are reported
+        import os
+        import signal
+
+        try:
+            signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # a second Ctrl-C ends quietly
+        except ValueError:  # not the main thread
+            pass
+        if getattr(exc, "report", None) is not None:
+            _render(exc.report, settings)
+        message = getattr(exc, "message", None) or "interrupted before any check ran; nothing was written"
+        typer.echo(f"dlcheck: {message}", err=True)
         raise typer.Exit(130) from None
     code = _render(report, settings)
     raise typer.Exit(code)
 
 
 def _fail_with(exc: UserError, debug: bool):
-    if debug:
-        import traceback
+    from dlcheck import distributed
 
-        traceback.print_exception(exc)
-    typer.secho(f"dlcheck: error: {exc.message}", fg="red", err=True)
+    if distributed.is_main():  # under torchrun rank 0 speaks for every rank
+        if debug:
+            import traceback
+
+            traceback.print_exception(exc)
+        typer.secho(f"dlcheck: error: {exc.message}", fg="red", err=True)
     raise typer.Exit(2) from None
 
 
 def _render(report, settings) -> int:
     """Write every report the settings ask for; print errors; return the exit code."""
-    from dlcheck.render import console, junit, markdown
-    from dlcheck.render import json as json_render
+    from dlcheck import distributed
+    from dlcheck.render import console
+    from dlcheck.render._write import write_reports
 
+    if not distributed.is_main():  # under torchrun only rank 0 writes and prints (DESIGN §4)
+        return report.exit_code(settings.strict)
     to_stdout_json = settings.json == "-"
-    try:
-        if settings.json:
-            json_render.write(report, settings.json)
-        if settings.junit:
-            junit.write(report, settings.junit)
-        if settings.markdown:
-            markdown.write(report, settings.markdown)
-    except OSError as exc:
-        _fail_with(UserError(f"the report cannot be written: {exc.strerror}: '{exc.filename}'"), settings.debug)
+    try:  # all of them or none (the paths were proved writable before any check ran)
+        write_reports(report, json=settings.json, junit=settings.junit, markdown=settings.markdown,
+                      html=settings.html)
+    except UserError as exc:
+        _fail_with(exc, settings.debug)
     if not settings.quiet:
         console.print_report(report, stderr=to_stdout_json, strict=settings.strict)
     for check in report.checks:

@@ -3,8 +3,8 @@ severity, and the text `dlcheck explain CODE` prints.
 
 Blocks by check: DLC0xx general, DLC1xx init-loss, DLC2xx overfit-small, DLC3xx lr-find,
 DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check, DLC8xx
-batch-independence. A code is never reused for another meaning; a retired code stays in the
-table. No torch import here.
+batch-independence, DLC90x grid, DLC95x curves. A code is never reused for another meaning; a
+retired code stays in the table. No torch import here.
 """
 
 from __future__ import annotations
@@ -51,6 +51,41 @@ _TABLE = [
          "do nothing: the run would burn GPU time and learn nothing.",
          "Unfreeze the parameters that should train (requires_grad=True), or find where the "
          "forward detaches its outputs (.detach(), .item(), torch.no_grad(), .numpy())."),
+    # -- distributed (torchrun) --------------------------------------------------------------
+    Code("DLC010", "rank-crashed", "*", "error",
+         "Under torchrun, the check raised on another rank (the message names the rank).",
+         "Every rank must run each check to the end for the verdict to be one verdict; a rank that "
+         "raises leaves the others without its shard (or blocked in a collective it never joins).",
+         "Run again with --debug; the message names the rank and what it raised. A rank-only error "
+         "often comes from data that only that rank's shard holds."),
+    Code("DLC011", "ranks-init-differ", "*", "fail",
+         "Under torchrun, the ranks built different initial weights.",
+         "DistributedDataParallel broadcasts rank 0's weights when it wraps the model, which hides "
+         "the mismatch in training; but anything built from the weights before the wrap (EMA "
+         "copies, optimizer state, pruning masks, a checkpoint written per rank) differs per rank, "
+         "and a per-rank seed usually means other per-rank randomness that was not meant.",
+         "Seed every rank the same before the model is built (torch.manual_seed(seed), not seed + "
+         "rank), and keep per-rank seeds for data augmentation only."),
+    Code("DLC012", "ranks-same-batches", "*", "fail",
+         "Under torchrun, every rank reads the same batches.",
+         "Without a DistributedSampler each rank iterates the whole dataset in the same order: N "
+         "GPUs compute N copies of one gradient, so an epoch costs N times as much for the same "
+         "progress and the effective batch is not the global batch you planned for.",
+         "Give the loader a torch.utils.data.DistributedSampler (and call sampler.set_epoch(epoch) "
+         "each epoch)."),
+    Code("DLC013", "bn-small-per-rank-batch", "*", "warn",
+         "Under torchrun, BatchNorm layers normalise over a small per-rank batch.",
+         "Plain BatchNorm computes its statistics on each GPU's batch alone: the global batch may "
+         "be large, but the statistics are as noisy as the per-rank batch is small, and training "
+         "behaves like small-batch BN.",
+         "Convert the model with torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) before "
+         "wrapping it in DDP, or raise the per-rank batch size."),
+    Code("DLC014", "sharded-by-dlcheck", "*", "info",
+         "Under torchrun, the loader has no DistributedSampler, so dlcheck gave each rank its own "
+         "share of the batches it reads.",
+         "Each rank trains on different data, as real distributed training does; the ranks' batches "
+         "are taken round-robin from what the loader yields.",
+         "Nothing to do for dlcheck; for training, give the loader a DistributedSampler."),
     # -- init-loss ---------------------------------------------------------------------------
     Code("DLC101", "init-loss-far-above", "init-loss", "fail",
          "The loss at initialisation is far above the loss of a model that knows nothing (ln(C) "
@@ -427,6 +462,87 @@ _TABLE = [
          "What was not measured cannot be judged; the message says why.",
          "Nothing to fix; for token ids, an nn.Embedding layer lets dlcheck take the gradient at "
          "its output."),
+    # -- grid --------------------------------------------------------------------------------
+    Code("DLC901", "grid-best-on-edge", "grid", "warn",
+         "The best cell of the grid lies on its edge: the lowest or highest learning rate (or the "
+         "strongest / weakest non-zero weight decay) searched.",
+         "A best point on the edge of the searched range says only that the optimum is there or "
+         "beyond; the Deep Learning Tuning Playbook's rule is to widen the range until the best "
+         "point is inside it. (An edge cell that ties with its neighbour is not counted.)",
+         "Widen the grid in the direction the message names (--lrs / --weight-decays), and run it again."),
+    Code("DLC902", "grid-all-diverged", "grid", "fail",
+         "Every trial of the grid diverged (a non-finite loss, or a val loss far above the one at init).",
+         "No learning rate of the grid trains the model; the grid is centred too high, or the "
+         "set-up is broken for every LR.",
+         "Run dlcheck lr-find and centre the grid on its suggestion (--lr, or --lrs below the grid's lowest)."),
+    Code("DLC903", "grid-nothing-learned", "grid", "fail",
+         "No trial brought the validation loss measurably down from its value at initialisation.",
+         "Within the budget, no cell learned anything that shows on the validation data: the "
+         "learning rates are far too low, the model cannot learn, or the val data is unrelated to "
+         "the training data.",
+         "Run dlcheck lr-find (an LR that trains) and dlcheck overfit-small (can the model learn at "
+         "all?); run data-check when the training loss falls but the val loss does not."),
+    Code("DLC904", "grid-wd-no-effect", "grid", "info",
+         "At the best learning rate, every weight decay of the grid gives about the same val loss.",
+         "Weight decay acts slowly: within 1-5 epochs it often makes no difference, so the grid "
+         "cannot choose it; its choice needs longer runs (dlcheck curves).",
+         "Nothing to fix; compare weight decays with longer training (dlcheck curves --weight-decay WD, "
+         "or grid --epochs 5)."),
+    Code("DLC905", "grid-best-far-from-configured", "grid", "warn",
+         "The grid's best learning rate or weight decay is far (beyond one grid step) from the one "
+         "the target trains with.",
+         "The LR and weight decay in the target are what the user trains with; a grid that prefers "
+         "something else by a wide margin means the configured values waste the budget.",
+         "Train with the grid's best values (and confirm them with dlcheck curves --lr LR --weight-decay WD)."),
+    Code("DLC906", "grid-incomplete", "grid", "warn",
+         "Some cells of the grid have no finished trial (the budget ran out, or other workers' "
+         "trials were still running when this process stopped waiting).",
+         "The best cell is chosen among the finished ones only.",
+         "Run the same command again: with --storage it resumes the grid where it stopped."),
+    Code("DLC907", "grid-some-diverged", "grid", "info",
+         "Some trials of the grid diverged; they are left out of the choice of the best cell.",
+         "A diverging cell marks where the usable learning rates end.",
+         "Nothing to fix; keep the learning rate below the diverging ones."),
+    # -- curves ------------------------------------------------------------------------------
+    Code("DLC951", "curves-still-improving", "curves", "info",
+         "The validation loss was still falling when training stopped.",
+         "The recipe's step 6: train and val both still improving means the model has not "
+         "converged; reading overfitting or underfitting off such curves is premature.",
+         "Train longer (raise --epochs or --budget)."),
+    Code("DLC952", "curves-overfitting", "curves", "warn",
+         "Overfitting: the val loss turned up while the train loss kept falling, or the gap "
+         "between val and train loss is large and growing.",
+         "The model memorises the training data instead of learning what generalises; every epoch "
+         "past the val minimum makes the model worse on new data.",
+         "Regularise (weight decay, dropout), add data or augmentation, or stop early at the epoch "
+         "the message names."),
+    Code("DLC953", "curves-underfitting", "curves", "warn",
+         "Underfitting: train and val loss are close together, high against the task's floor, and "
+         "no longer falling.",
+         "A model that cannot fit its own training data has too little capacity (or too little "
+         "training, or too strong regularisation) for the task.",
+         "Use a bigger model (wider / deeper), train longer, or weaken the regularisation."),
+    Code("DLC954", "curves-val-at-chance", "curves", "fail",
+         "The train loss falls while the val loss stays at its value at initialisation (chance).",
+         "What is learned on the training data does not carry over at all: the val inputs and "
+         "labels are not paired, the val data comes from another distribution or preprocessing, or "
+         "the training data leaks its labels.",
+         "Run dlcheck data-check on the target (and with --data pointing at the val loader); compare "
+         "the train and val pipelines."),
+    Code("DLC955", "curves-val-noisy", "curves", "warn",
+         "The val loss jumps about from one measurement to the next by a large share of its level.",
+         "A val curve that scatters more than it moves cannot be read (and early stopping on it "
+         "picks an accident): a val set that is very small, changes between measurements, or is "
+         "not paired with its labels.",
+         "Use a larger or fixed val set (no augmentation, no shuffling of pairs); run dlcheck data-check."),
+    Code("DLC956", "curves-diverged", "curves", "fail",
+         "The loss became NaN/Inf during the longer training.",
+         "Training at a constant learning rate for many epochs blew up.",
+         "Lower the learning rate (dlcheck lr-find / grid), or add gradient clipping."),
+    Code("DLC957", "curves-interrupted", "curves", "warn",
+         "Training was interrupted (Ctrl-C); the curves were read up to there.",
+         "The verdict rests on fewer epochs than asked for.",
+         "Run again without interrupting, or with a smaller --epochs."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

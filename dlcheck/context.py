@@ -15,7 +15,7 @@ from torch import nn
 from dlcheck.batches import call_model, describe_value, dict_call, dict_keys, first_batches, logits_of, split_batch
 from dlcheck.device import seed_everything, to_device
 from dlcheck.errors import UserError, describe_exception
-from dlcheck.results import CheckResult
+from dlcheck.results import CheckResult, listing
 from dlcheck.state import preserve_model
 from dlcheck.target import Target
 
@@ -45,11 +45,21 @@ class Context:
         self.deadline = time.perf_counter() + budget if budget else None
         self._loaders: dict[str, Any] = {}
         self._default_loss = None
+        from dlcheck import distributed
+
+        # under torchrun: this check reads its own shard, reduces its numbers (and trains in DDP)
+        self.shards = distributed.active() and name in distributed.SHARDED
+        self.wraps = self.shards and name in distributed.WRAPPED
 
     # -- time ---------------------------------------------------------------------------------
     def out_of_time(self) -> bool:
-        """True once the check's time budget is spent (checks stop early and say so)."""
-        return self.deadline is not None and time.perf_counter() > self.deadline
+        """True once the check's time budget is spent (checks stop early and say so); under
+        torchrun, once it is spent on any rank (every rank stops at the same step)."""
+        if self.deadline is None:
+            return False
+        from dlcheck import distributed
+
+        return distributed.any_true(time.perf_counter() > self.deadline)
 
     # -- the model ----------------------------------------------------------------------------
     @contextmanager
@@ -67,12 +77,63 @@ class Context:
                                 f"yet, and dlcheck could not hand it back as it found it: make 'model' a "
                                 f"function that builds the model, or run one forward pass before")
             with preserve_model(spec):
-                yield spec.to(self.device)
+                yield self._distributed(spec.to(self.device))
             return
         if not callable(spec):
             raise UserError(f"{self.target.where('model')} is a {type(spec).__name__}, "
                             f"not an nn.Module or a function returning one")
-        yield self.build_model().to(self.device)
+        yield self._distributed(self.build_model().to(self.device))
+
+    def _distributed(self, model: nn.Module) -> nn.Module:
+        """Under torchrun, for the checks that shard: the ranks' initial weights compared (DLC011,
+        before DDP's broadcast would hide a difference), plain BatchNorm on a small per-rank
+        batch noted (DLC013), and the model wrapped in DistributedDataParallel for the checks that
+        train (a DDP or FSDP model is used as it is). Elsewhere the model itself."""
+        if not self.shards:
+            return model
+        from dlcheck import distributed
+
+        notes = self.target.__dict__.setdefault("_distributed_notes", set())
+        sums = distributed.gather_floats(distributed.weights_checksum(model))
+        if "weights" not in notes:
+            notes.add("weights")
+            differ = [r for r, v in enumerate(sums) if v != sums[0]]
+            if differ:
+                self.result.add("DLC011", f"the initial weights differ between ranks: rank "
+                                          f"{listing(differ)} built other weights than rank 0 from "
+                                          f"{self.target.where('model')} (a per-rank seed before the "
+                                          f"model is built?)")
+            self._note_batchnorm(model, notes)
+        from torch.distributed.fsdp import FullyShardedDataParallel
+        from torch.nn.parallel import DistributedDataParallel
+
+        if not self.wraps or isinstance(model, (DistributedDataParallel, FullyShardedDataParallel)) \
+                or not any(p.requires_grad for p in model.parameters()):
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def _note_batchnorm(self, model: nn.Module, notes: set) -> None:
+        """DLC013: plain BatchNorm (not SyncBatchNorm) normalising over a small per-rank batch."""
+        from dlcheck import distributed
+
+        plain = [n for n, m in model.named_modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.SyncBatchNorm)]
+        if not plain or "batchnorm" in notes:
+            return
+        notes.add("batchnorm")
+        try:
+            _, targets = self.split(self.raw_batches(1)[0])
+            per_rank = int(targets.shape[0])
+        except (UserError, AttributeError, IndexError, TypeError):
+            return
+        world = distributed.world_size()
+        if per_rank < distributed.BN_PER_RANK_BATCH:
+            self.result.add("DLC013", f"{listing(plain)} normalise over each rank's batch of {per_rank} "
+                                      f"samples, not the global batch of {per_rank * world} ({world} "
+                                      f"ranks): BatchNorm's statistics are those of a small batch",
+                            advice="convert with torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) "
+                                   "before DDP, or raise the per-rank batch size")
 
     def build_model(self) -> nn.Module:
         """A fresh model from the factory, seeded so that the init repeats. The pre-flight's model
@@ -117,7 +178,51 @@ class Context:
         loader = self.loader(split)
         if loader is None:
             raise UserError(f"no {name} was given")
-        return first_batches(loader, n, self.target.where(name))
+        stride = self._stride(split)
+        if stride is None:
+            return first_batches(_Reading(loader, self.target.where(name)), n, self.target.where(name))
+        rank, world = stride  # this rank's share of the first n x world batches, as many on every rank
+        read = first_batches(_Reading(loader, self.target.where(name)), n * world, self.target.where(name))
+        if len(read) < world:
+            return read
+        return read[rank::world][:min(n, len(read) // world)]
+
+    def _stride(self, split: str) -> tuple[int, int] | None:
+        """Under torchrun, for a check that shards a loader without a DistributedSampler:
+        ``(rank, world)``, the round-robin share of batches this rank reads. The first time in a
+        run, the ranks compare their first batch: the same batch on every rank is DLC012; else
+        dlcheck says once that it shards (DLC014)."""
+        if not self.shards:
+            return None
+        from dlcheck import distributed
+
+        loader = self.loader(split)
+        if distributed.has_distributed_sampler(loader):
+            return None
+        notes = self.target.__dict__.setdefault("_distributed_notes", set())
+        if "batches" not in notes:
+            notes.add("batches")
+            name = "train_loader" if split == "train" else "val_loader"
+            where = self.target.where(name)
+            same = False
+            try:
+                replayable = iter(loader) is not loader
+            except TypeError:
+                replayable = False
+            if replayable:
+                first = first_batches(_Reading(loader, where), 1, where)[0]
+                prints = distributed.gather_floats([distributed.fingerprint(first)])
+                same = all(p == prints[0] for p in prints)
+            world = distributed.world_size()
+            if same:
+                self.result.add("DLC012", f"all {world} ranks read the same first batch from {where}: "
+                                          f"it has no DistributedSampler, so in training every rank "
+                                          f"would compute the same gradient (dlcheck shards the batches "
+                                          f"for its own checks)")
+            else:
+                self.result.add("DLC014", f"{where} has no DistributedSampler: dlcheck gives each of the "
+                                          f"{world} ranks every {world}th batch it reads")
+        return distributed.rank(), distributed.world_size()
 
     def batches(self, n: int, split: str = "train") -> list:
         """The first ``n`` batches, moved to the device and checked to be usable."""
@@ -149,7 +254,10 @@ class Context:
                 loader = self.loader(split)
                 iterator = iter(loader)
             read = 0
-            for read, batch in enumerate(iterator, start=1):
+            stride = self._stride(split)
+            for read, batch in enumerate(_Reading(iterator, where, read_from=iterator), start=1):
+                if stride is not None and (read - 1) % stride[1] != stride[0]:
+                    continue  # another rank's batch
                 if self.target.forward is None and step == 0:
                     split_batch(batch, 0, where, self.input_key, self.target_key)  # fails early, clearly
                 yield read - 1, to_device(batch, self.device)
@@ -190,11 +298,21 @@ class Context:
         elif isinstance(batch, dict):
             _, targets = self.split(batch, index)
             args, kwargs, _ = dict_call(model, batch, self.input_key, self.target_key)
-            outputs = model(*args, **kwargs)
+            outputs = self._call_model(lambda: model(*args, **kwargs), index)
         else:
             inputs, targets = self.split(batch, index)
-            outputs = call_model(model, inputs)
+            outputs = self._call_model(lambda: call_model(model, inputs), index)
         return outputs, targets
+
+    def _call_model(self, call, index: int):
+        """The model's forward, its exceptions named as the model's, with the batch."""
+        try:
+            return call()
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"the forward of {self.target.where('model')} raised {describe_exception(exc)} "
+                            f"on batch {index}") from exc
 
     def model_inputs_note(self, batch) -> str | None:
         """How a dict batch reaches the model, in words (None for other batches)."""
@@ -240,14 +358,21 @@ class Context:
         """The user's loss on the outputs exactly as the model returned them; the default
         CrossEntropyLoss on their logits."""
         given = self.target.loss_fn is not None
+        where = self.target.where("loss_fn") if given else "the default CrossEntropyLoss"
         try:
-            return self.loss_fn(outputs if given else self.logits(outputs), targets)
+            loss = self.loss_fn(outputs if given else self.logits(outputs), targets)
         except UserError:
             raise
         except Exception as exc:
-            where = self.target.where("loss_fn") if given else "the default CrossEntropyLoss"
+            hint = "" if given else _cross_entropy_hint(self.logits(outputs), targets)
             raise UserError(f"{where} raised {describe_exception(exc)} on outputs "
-                            f"{describe_value(outputs)}") from exc
+                            f"{describe_value(outputs)}" + (f" and targets {describe_value(targets)}: {hint}"
+                                                            if hint else "")) from exc
+        if not isinstance(loss, torch.Tensor):
+            raise UserError(f"{where} returned a {type(loss).__name__}, not a tensor: return the loss "
+                            f"as a scalar tensor (no .item() or float() on it), so that it can be "
+                            f"backpropagated")
+        return loss
 
     @property
     def lr(self) -> float:
@@ -345,6 +470,52 @@ class Context:
                       TimeElapsedColumn(), console=console, transient=True, disable=disabled) as bar:
             task = bar.add_task(description, total=total)
             yield lambda steps=1: bar.advance(task, steps)
+
+
+class _Reading:
+    """A loader (or an iterator over one) whose exceptions name the loader and the batch being
+    read: ``'train_loader' in setup.py raised ValueError: corrupt record while reading batch 3``."""
+
+    def __init__(self, loader, where: str, read_from=None):
+        self.loader, self.where, self.iterator = loader, where, read_from
+
+    def __iter__(self):
+        if self.iterator is None:
+            try:
+                self.iterator = iter(self.loader)
+            except TypeError:
+                raise UserError(f"{self.where} is a {type(self.loader).__name__}, not an iterable of "
+                                f"batches") from None
+        index = 0
+        while True:
+            try:
+                batch = next(self.iterator)
+            except StopIteration:
+                return
+            except UserError:
+                raise
+            except Exception as exc:
+                raise UserError(f"{self.where} raised {describe_exception(exc)} while reading batch "
+                                f"{index}") from exc
+            yield batch
+            index += 1
+
+
+def _cross_entropy_hint(logits, targets) -> str:
+    """Why outputs of the wrong rank do not fit the default cross-entropy, in words (or '')."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        return ""
+    if logits.dim() == 1:
+        return ("one value per sample has no class axis; CrossEntropyLoss wants (batch, classes): "
+                "return one column per class, or set loss_fn for regression or binary targets")
+    if logits.dim() >= 3 and targets.shape == logits.shape[:-1]:
+        return ("the classes are on the last axis, but CrossEntropyLoss wants them on axis 1 "
+                "(batch, classes, ...): permute the outputs in forward(model, batch), or flatten "
+                "them to (batch * positions, classes)")
+    if logits.dim() >= 2 and targets.dim() not in (logits.dim() - 1, logits.dim()):
+        return (f"CrossEntropyLoss wants outputs (batch, classes, ...) with targets of one axis fewer "
+                f"(class indices) or the same shape (probabilities)")
+    return ""
 
 
 def finite(x: float) -> bool:

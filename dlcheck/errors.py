@@ -17,12 +17,27 @@ class UserError(Exception):
         return self.message
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``TypeError: bad thing`` — the user's exception type and message, on one line."""
+def describe_exception(exc: BaseException, limit: int = 300) -> str:
+    """``TypeError: bad thing`` — the user's exception type and message, on one line (the first
+    line of the message, cut at ``limit`` characters)."""
     text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
+    first = text[0].strip() if text else ""
+    if len(first) > limit:
+        first = first[:limit - 3].rstrip() + "..."
     name = type(exc).__name__
     return f"{name}: {first}" if first else name
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or a KeyboardInterrupt raised by the user's code) ended the run. ``message`` says
+    where it stopped and what was handed back; ``report`` holds the checks that finished (None
+    when none had started), so the caller can still write it. A KeyboardInterrupt, so that code
+    catching those still does."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.message = message
+        self.report = report
 
 
 class SetupFailure(Exception):

@@ -55,6 +55,15 @@ class Finding:
 
 
 @dataclass
+class Figure:
+    """One plot as plain data: ``dlcheck.render.plots.draw`` calls ``plots.<kind>(path, **data)``."""
+
+    kind: str
+    title: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class CheckResult:
     """What one check measured and concluded."""
 
@@ -72,6 +81,13 @@ class CheckResult:
     traceback: str | None = None
     #: Codes that --ignore removed from this result.
     ignored: list[str] = field(default_factory=list)
+    #: True when the check had nothing to look at (no BatchNorm layer, no transform): the status
+    #: stays ``pass`` (DESIGN §4) and ``reason`` says why; written to JSON only when set.
+    skipped: bool = False
+    reason: str = ""
+    #: Plots as plain data (``plots.<kind>(path, **data)``), so that a report that embeds them
+    #: (``--html``) can draw them also when no ``--out`` was given. Never written to JSON.
+    figures: list["Figure"] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -87,12 +103,30 @@ class CheckResult:
         self.findings.append(finding)
         return finding
 
+    def skip(self, reason: str) -> "CheckResult":
+        """Mark the check as having nothing to look at; ``reason`` is one phrase for the reports
+        ("the model has no BatchNorm layer"). The status stays what its findings make it: a check
+        that skipped and still found something wrong (or crashed) is shown with that status."""
+        self.skipped = True
+        self.reason = reason
+        return self
+
+    def figure(self, kind: str, title: str = "", **data) -> "Figure":
+        """Keep the data of one plot (``kind`` names a function of dlcheck.render.plots, ``data``
+        its arguments after the path) for reports that embed plots."""
+        fig = Figure(kind=kind, title=title, data=data)
+        self.figures.append(fig)
+        return fig
+
     def settle(self, ignore: frozenset[str] = frozenset()) -> "CheckResult":
-        """Drop ignored findings and set ``status`` to the worst remaining severity."""
+        """Drop ignored findings and set ``status`` to the worst remaining severity. A skipped
+        check whose status is no longer ``pass`` is not shown as skipped."""
         self.ignored = sorted({f.code for f in self.findings if f.code in ignore})
         self.findings = [f for f in self.findings if f.code not in ignore]
         if self.status != "error":
             self.status = worst(f.severity for f in self.findings)
+        if self.status != "pass":
+            self.skipped = False
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +141,9 @@ class CheckResult:
         }
         if self.details:
             data["details"] = self.details
+        if self.skipped:
+            data["skipped"] = True
+            data["reason"] = self.reason
         return data
 
 

@@ -9,55 +9,61 @@ import traceback
 from pathlib import Path
 
 from dlcheck import checks as registry
-from dlcheck.config import Settings, check_settings_for
-from dlcheck.errors import SetupFailure, UserError, describe_exception
+from dlcheck.config import Settings, check_settings_for, validate
+from dlcheck.errors import Interrupted, SetupFailure, UserError, describe_exception
 from dlcheck.results import CheckResult, Report, rounded
 
 
 def validate_outputs(settings: Settings) -> None:
-    """Fail before any work when an output path cannot be written (nothing written half-way)."""
+    """Fail before any work when an output cannot be written, naming the option and the user's
+    path: each report's temporary file is created beside it for real (and removed), and --out's
+    deepest existing folder takes a file (nothing is created for it yet)."""
+    from dlcheck.render._write import probe, probe_folder
+
     for option, value in (("--json", settings.json), ("--junit", settings.junit),
-                          ("--markdown", settings.markdown)):
-        if not value or value == "-":
-            continue
-        path = Path(value)
-        if path.is_dir():
-            raise UserError(f"{option} {value} is a directory, not a file")
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            raise UserError(f"{option} {value} cannot be written: folder '{parent}' does not exist")
-        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            raise UserError(f"{option} {value} cannot be written: permission denied")
+                          ("--markdown", settings.markdown), ("--html", getattr(settings, "html", None))):
+        probe(value, option)
     if settings.out:
-        out = Path(settings.out)
-        if out.exists() and not out.is_dir():
-            raise UserError(f"--out {settings.out} is a file, not a folder")
-        probe = out
-        while not probe.exists():
-            probe = probe.parent
-        if not probe.is_dir() or not os.access(probe, os.W_OK):
-            raise UserError(f"--out {settings.out} cannot be written: permission denied at '{probe}'")
+        probe_folder(settings.out)
 
 
-def prepare(settings: Settings, names: list[str]):
-    """Everything that can fail on bad input, before any check runs: device, outputs, target,
-    check modules and their settings."""
+def prepare(settings: Settings, names: list[str], loaded=None):
+    """Everything that can fail on bad input, before any check runs (after execute() has judged
+    the numbers and the outputs): device, target, check modules and their settings, and the
+    pre-flight."""
     from dlcheck.device import resolve_device
-    from dlcheck.target import Target, load_target
+    from dlcheck.target import Target, check_target, load_target
 
     device = resolve_device(settings.device)
-    validate_outputs(settings)
-    if isinstance(settings.target, Target):  # the Python API hands objects over directly
-        target = settings.target
-    else:
-        target = load_target(settings.target, model=settings.model, data=settings.data,
-                             val_data=settings.val_data, loss=settings.loss, base_dir=settings.base_dir)
-    modules = {}
-    for name in names:
-        module = registry.load(name)
-        modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
-    preflight(target, device, settings)
+    try:
+        if isinstance(settings.target, Target):  # the Python API hands objects over directly
+            target = check_target(settings.target)
+        else:
+            target = load_target(settings.target, model=settings.model, data=settings.data,
+                                 val_data=settings.val_data, loss=settings.loss, base_dir=settings.base_dir)
+        if loaded is not None:  # under torchrun: the process group, once the target is imported
+            loaded(device)
+        modules = {}
+        for name in names:
+            module = registry.load(name)
+            modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
+        preflight(target, device, settings)
+    except SystemExit as exc:  # the user's code called sys.exit() while dlcheck read the set-up
+        raise UserError(f"{_exit_call(exc)} while dlcheck read the set-up (the model factory, the "
+                        f"first batch or the target's import); no check ran") from None
     return device, target, modules
+
+
+def _exit_call(exc: SystemExit) -> str:
+    """``sys.exit(7) was called in forward (setup.py line 12)``: where the user's code exited."""
+    tb, frame = exc.__traceback__, None
+    while tb is not None:
+        frame, tb = tb, tb.tb_next
+    where = ""
+    if frame is not None:
+        code = frame.tb_frame.f_code
+        where = f" in {code.co_name} ({Path(code.co_filename).name} line {frame.tb_lineno})"
+    return f"sys.exit({exc.code!r}) was called{where}"
 
 
 def preflight(target, device, settings: Settings) -> None:
@@ -110,47 +116,112 @@ def infer_task(ctx, model, batch, settings: Settings):
                        num_classes=target.num_classes)
     task.logits = tasks.logits_rule(raw)
     task.model_inputs = ctx.model_inputs_note(batch)
-    refs = task.reference(ctx.loss_fn, logits, targets)
+    if task.kind == "classification" and not task.dense:
+        samples = _input_samples(ctx, batch)  # a forward that flattens (B, T, V) to (B*T, V): tokens
+        if samples and isinstance(targets, torch.Tensor) and targets.numel() > samples \
+                and targets.numel() % samples == 0:
+            task.positions = targets.numel() // samples
+    refs = task.reference(ctx.loss_fn, logits, targets, raw)
     task.references = {k: rounded(v) for k, v in vars(refs).items() if v is not None}
     return task
 
 
+class _Stopped(Exception):
+    """From run_check to execute: the check ended the run (SystemExit or Ctrl-C from inside it);
+    ``result`` is its error result, ``cause`` the exception."""
+
+    def __init__(self, result: CheckResult, cause: BaseException, removed: int = 0):
+        super().__init__(result.summary)
+        self.result, self.cause, self.removed = result, cause, removed
+
+
+def _input_samples(ctx, batch) -> int | None:
+    """Samples in a batch's inputs (their first dimension), when the batch splits into (inputs, targets)."""
+    import torch
+
+    try:
+        inputs, _ = ctx.split(batch)
+    except UserError:
+        return None
+    if isinstance(inputs, dict):
+        inputs = next((v for v in inputs.values() if isinstance(v, torch.Tensor)), None)
+    elif isinstance(inputs, (tuple, list)):
+        inputs = next((v for v in inputs if isinstance(v, torch.Tensor)), None)
+    return int(inputs.shape[0]) if isinstance(inputs, torch.Tensor) and inputs.dim() else None
+
+
 def run_check(name, module, check_settings, target, device, settings: Settings) -> CheckResult:
-    """Run one check in isolation: seeded, RNG state restored, crash -> ``error`` result."""
+    """Run one check in isolation: seeded, RNG state restored, crash -> ``error`` result.
+    SystemExit and KeyboardInterrupt (user code calling sys.exit, Ctrl-C) raise _Stopped, after
+    the model and RNG are handed back and the check's artifacts removed."""
     from dlcheck.context import Context
     from dlcheck.device import seed_everything, synchronize
     from dlcheck.state import preserve_rng
 
-    ctx = Context(name, target, device, settings.seed, check_settings, out_dir=settings.out,
-                  lr=settings.lr, amp=settings.amp, quiet=settings.quiet, budget=settings.budget,
+    from dlcheck import distributed
+
+    main = distributed.is_main()  # under torchrun only rank 0 draws progress and writes artifacts
+    ctx = Context(name, target, device, settings.seed, check_settings,
+                  out_dir=settings.out if main else None, lr=settings.lr, amp=settings.amp,
+                  quiet=settings.quiet or not main, budget=settings.budget,
                   input_key=settings.input_key, target_key=settings.target_key)
     start = time.perf_counter()
-    with preserve_rng():
-        seed_everything(settings.seed)
-        try:
-            result = module.run(ctx)
-            synchronize(device)
-        except SetupFailure as exc:  # a broken set-up is the check's verdict, not bad input
-            result = ctx.result
-            result.summary = exc.message
-            result.add(exc.code, exc.message)
-        except UserError as exc:
-            result = ctx.result
-            result.status = "error"
-            result.summary = exc.message
-            if not any(f.severity == "error" for f in result.findings):  # the check named it already
-                result.findings.append(_error_finding("DLC001", exc.message))
-            result.traceback = traceback.format_exc()
-        except Exception as exc:  # a crash in user code or in dlcheck: report it, keep going
-            result = ctx.result
-            result.status = "error"
-            result.summary = f"{name} raised {describe_exception(exc)}"
-            result.findings.append(_error_finding("DLC002", result.summary))
-            result.traceback = traceback.format_exc()
+    stopped = None
+    try:
+        with preserve_rng():
+            seed_everything(settings.seed)
+            try:
+                result = module.run(ctx)
+                synchronize(device)
+            except SetupFailure as exc:  # a broken set-up is the check's verdict, not bad input
+                result = ctx.result
+                result.summary = exc.message
+                result.add(exc.code, exc.message)
+            except UserError as exc:
+                result = ctx.result
+                result.status = "error"
+                result.summary = exc.message
+                if not any(f.severity == "error" for f in result.findings):  # the check named it already
+                    result.findings.append(_error_finding("DLC001", exc.message))
+                result.traceback = traceback.format_exc()
+            except Exception as exc:  # a crash in user code or in dlcheck: report it, keep going
+                result = ctx.result
+                result.status = "error"
+                result.summary = f"{name} raised {describe_exception(exc)}"
+                result.findings.append(_error_finding("DLC002", result.summary))
+                result.traceback = traceback.format_exc()
+    except (SystemExit, KeyboardInterrupt) as exc:  # the model and RNG are back: end the run here
+        stopped = exc
+        result = ctx.result
+        result.traceback = traceback.format_exc()
     result.seconds = time.perf_counter() - start
+    if stopped is not None:
+        removed = _remove_artifacts(result)
+        result.status = "error"
+        if isinstance(stopped, SystemExit):
+            result.summary = f"{_exit_call(stopped)}; dlcheck stopped the run there"
+        else:
+            result.summary = f"interrupted (KeyboardInterrupt) after {result.seconds:.1f} s"
+        result.findings.append(_error_finding("DLC002", result.summary))
+        raise _Stopped(result, stopped, removed) from None
     if ctx.deadline is not None and ctx.out_of_time() and result.status != "error":
         result.add("DLC003", f"{name} ran past its {settings.budget:g} s budget and stopped early")
     return result.settle(frozenset(c.upper() for c in settings.ignore))
+
+
+def _remove_artifacts(result: CheckResult) -> int:
+    """An interrupted check's artifacts are removed (a CSV without its plot is no result); how
+    many files there were."""
+    removed = 0
+    for path in result.artifacts:
+        try:
+            if Path(path).is_file():
+                Path(path).unlink()
+                removed += 1
+        except OSError:
+            pass
+    result.artifacts = []
+    return removed
 
 
 def _error_finding(code: str, message: str):
@@ -163,21 +234,108 @@ def _error_finding(code: str, message: str):
 def execute(settings: Settings, names: list[str]) -> Report:
     """Run ``names`` in recipe order and return the Report. Raises UserError before any check
     runs when the set-up itself is unusable."""
+    validate(settings)  # numbers and outputs first: a bad flag costs no torch import
+    validate_outputs(settings)
     import torch  # noqa: F401  (imported here, never at CLI start-up)
 
     for name in names:
         if name not in registry.REGISTRY:
             raise UserError(f"unknown check '{name}' (known: {', '.join(registry.REGISTRY)})")
     ordered = [n for n in registry.REGISTRY if n in names]
-    device, target, modules = prepare(settings, ordered)
+    from dlcheck import distributed
+
+    session = distributed.session()
+    if session is not None:  # under torchrun: every rank prepares, then they agree (or all stop)
+        device, target, modules = _prepare_ranks(session, settings, ordered)
+    else:
+        device, target, modules = prepare(settings, ordered)
     source = target.source
     if settings.config and source not in ("<objects>", "<options>"):
         source = os.path.relpath(source) if os.path.isabs(source) else source
     report = Report(target=source, device=str(device), seed=settings.seed,
                     task=target.inferred.to_dict() if target.inferred is not None else None)
-    for name in ordered:
+    for index, name in enumerate(ordered):
         module, check_settings = modules[name]
-        report.checks.append(run_check(name, module, check_settings, target, device, settings))
+        try:
+            result = run_check(name, module, check_settings, target, device, settings)
+            if session is not None:
+                _agree_check(session, name, result)
+            report.checks.append(result)
+        except _Stopped as stop:
+            if session is not None:
+                _agree_check(session, name, stop.result)
+            left = ordered[index + 1:]
+            if isinstance(stop.cause, SystemExit):  # an error of this check; the rest do not run
+                if left:
+                    stop.result.summary += f" (not run: {', '.join(left)})"
+                report.checks.append(stop.result)
+                break
+            raise Interrupted(_interrupted_message(name, report, target, left, stop.removed),
+                              _settled(report, settings)) from None
+    return _settled(report, settings)
+
+
+def _prepare_ranks(session, settings: Settings, ordered: list[str]):
+    """prepare() on every rank (reports' paths probed on rank 0 only), then the process group,
+    then one agreement: a set-up that fails on any rank stops every rank with that rank's error."""
+    from dlcheck import distributed
+    from dlcheck.device import resolve_device
+
+    settings.device = session.device_spec(settings.device)
+    error, prepared = None, None
+    try:
+        if distributed.is_main():
+            validate_outputs(settings)
+        prepared = prepare(settings, ordered, loaded=session.init_group)
+    except UserError as exc:
+        error = exc.message
+    if not session.ready:  # this rank failed before the group was made: join it, to say so
+        try:
+            device = resolve_device(settings.device)
+        except UserError:
+            from torch import device as torch_device
+
+            device = torch_device("cpu")
+        session.init_group(device)
+    failed = session.agree("set-up", error)
+    if failed:
+        own = dict(failed).get(session.rank)
+        first, message = failed[0]
+        raise UserError(own if own and first == session.rank and len(failed) == session.world
+                        else f"rank {first}: {message}")
+    return prepared
+
+
+def _agree_check(session, name: str, result: CheckResult) -> None:
+    """After each check, the ranks compare notes through the store: a check that errored on any
+    rank is an error on every rank, naming the rank (DLC010)."""
+    error = result.summary if result.status == "error" else None
+    failed = session.agree(name, error)
+    others = [(r, m) for r, m in failed if r != session.rank]
+    if others and result.status != "error":
+        r, message = others[0]
+        result.status = "error"
+        result.summary = f"rank {r}: {message}"
+        result.findings.append(_error_finding("DLC010", result.summary))
+
+
+def _interrupted_message(name: str, report: Report, target, left: list[str], removed: int) -> str:
+    """Where a Ctrl-C stopped the run and what was handed back, in one sentence."""
+    from torch import nn
+
+    done = [c.name for c in report.checks]
+    parts = [f"the report holds the {len(done)} check{'s' if len(done) != 1 else ''} that finished"
+             + (f" ({', '.join(done)})" if done else "")]
+    if isinstance(target.model, nn.Module):
+        parts.append("your model object was handed back as found")
+    if removed:
+        parts.append(f"{name}'s {removed} half-made artifact{'s' if removed != 1 else ''} removed")
+    if left:
+        parts.append(f"not run: {', '.join(left)}")
+    return f"interrupted during {name}; " + "; ".join(parts)
+
+
+def _settled(report: Report, settings: Settings) -> Report:
     matched = {code for c in report.checks for code in c.ignored}
     report.ignored_unmatched = sorted({c.upper() for c in settings.ignore} - matched)
     return report

@@ -74,6 +74,9 @@ def _path_prepended(directory: str):
 
 
 def _import_file(path: Path, label: str):
+    if path.is_dir():
+        raise UserError(f"{label} '{path}' is a folder, not a Python file: name the .py file that "
+                        f"defines model and train_loader (or a module as pkg.module)")
     if not path.is_file():
         raise UserError(f"{label} '{path}' does not exist")
     module_name = "dlcheck_target_" + str(abs(hash(str(path.resolve()))))
@@ -122,6 +125,8 @@ def _import_module(name: str, label: str):
 def import_target(ref: str, base_dir: str | None = None, label: str = "target"):
     """Import a target given as a file path (``x.py``, relative to ``base_dir``) or a module name."""
     looks_like_file = ref.endswith(".py") or os.sep in ref or "/" in ref
+    if not looks_like_file and Path(base_dir or ".", ref).is_dir() and not Path(base_dir or ".", ref, "__init__.py").is_file():
+        looks_like_file = True  # a folder that is no package: said so, not imported as a namespace
     if looks_like_file:
         path = Path(ref)
         if base_dir and not path.is_absolute():
@@ -168,13 +173,32 @@ def load_target(target: str | None, *, model: str | None = None, data: str | Non
             if target:
                 raise UserError(f"target {source} defines no '{name}' (and no {option} was given)")
             raise UserError(f"no '{name}' given: name a target file, or pass {option} file.py:name")
-    lr = found.get("lr")
-    if lr is not None and not isinstance(lr, (int, float)):
-        raise UserError(f"{origin['lr']} must be a number, not {type(lr).__name__}")
-    num_classes = found.get("num_classes")
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-        raise UserError(f"{origin['num_classes']} must be a positive int, not {num_classes!r}")
-    task = found.get("task")
-    if task is not None and not isinstance(task, str):
-        raise UserError(f"{origin['task']} must be a string such as 'regression', not {type(task).__name__}")
-    return Target(source=source, origin=origin, **found)
+    return check_target(Target(source=source, origin=origin, **found))
+
+
+def check_target(target: Target) -> Target:
+    """Judge the target's plain values (from a file, options or the Python API) before any check
+    runs: ``lr`` a finite number above 0, ``num_classes`` a whole number of at least 1, ``task`` a
+    string, and loaders that can be read more than once. Normalises ``lr`` and ``num_classes``."""
+    import collections.abc
+
+    from dlcheck.config import integer, real, short
+
+    if target.lr is not None:
+        if isinstance(target.lr, bool) or not isinstance(target.lr, (int, float)):
+            raise UserError(f"{target.where('lr')} must be a number, not {type(target.lr).__name__}")
+        target.lr = real(target.lr, target.where("lr"), positive=True)
+    if target.num_classes is not None:
+        if isinstance(target.num_classes, bool) or not isinstance(target.num_classes, (int, float)):
+            raise UserError(f"{target.where('num_classes')} must be a positive int, not {short(target.num_classes)}")
+        target.num_classes = integer(target.num_classes, target.where("num_classes"), minimum=1)
+    if target.task is not None and not isinstance(target.task, str):
+        raise UserError(f"{target.where('task')} must be a string such as 'regression', "
+                        f"not {type(target.task).__name__}")
+    for name in ("train_loader", "val_loader"):
+        loader = getattr(target, name)
+        if isinstance(loader, collections.abc.Iterator):  # a generator, iter(...), map(...)
+            raise UserError(f"{target.where(name)} is a {type(loader).__name__}, an iterator that the "
+                            f"first check would use up (the next would see no batches): hand over a "
+                            f"function that returns it, e.g. {name} = lambda: make_batches()")
+    return target

@@ -23,6 +23,7 @@ weights w, the loss -Σ_c w_c q_c log p_c is minimised by p_c ∝ w_c q_c.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -91,7 +92,7 @@ class Task:
     source: str = "inferred"  # inferred | set in the target | set in the recipe
     classes: int | None = None  # classes on the class axis (classification), labels (multilabel)
     dense: bool = False  # per-position predictions: outputs (B, C, d1..dk), targets (B, d1..dk)
-    positions: int = 1  # predictions per sample (d1 x ... x dk), 1 for per-sample outputs
+    positions: int = 1  # predictions per sample (d1 x ... x dk, or tokens a forward flattened), 1 per sample
     soft_targets: bool = False  # class probabilities instead of class indices
     log_probabilities: bool = False  # NLLLoss: the model outputs log-probabilities
     probabilities: bool = False  # BCELoss: the model outputs probabilities
@@ -108,6 +109,11 @@ class Task:
         return self.kind == "classification" and not self.soft_targets
 
     @property
+    def per_position(self) -> bool:
+        """Many targets per sample (pixels, tokens): some may be ambiguous given the inputs."""
+        return self.dense or self.positions > 1
+
+    @property
     def has_references(self) -> bool:
         return self.kind in ("classification", "multilabel", "regression") and self.problem is None
 
@@ -115,14 +121,19 @@ class Task:
         return {k: v for k, v in asdict(self).items() if v not in (None, {}, False) or k == "dense"}
 
     # -- the references ---------------------------------------------------------------------
-    def reference(self, loss_fn, logits: torch.Tensor, targets) -> References:
+    def reference(self, loss_fn, logits: torch.Tensor, targets, outputs=None) -> References:
         """The three references for one batch: the loss (``loss_fn``, the one the check uses)
-        at reference outputs of the logits' shape. None where the task has none."""
+        at reference outputs of the logits' shape. When the model returns more than the logits
+        (``outputs``: a tuple of main and aux logits, a dict), every tensor of the logits' shape in
+        it takes the reference value, so a loss that combines them is measured in its own units.
+        None where the task has none."""
         if not self.has_references or not isinstance(targets, torch.Tensor) or not isinstance(logits, torch.Tensor):
             return References()
         with torch.no_grad():
             logits = logits.detach().float()
             targets = targets.detach()
+            if outputs is not None and not isinstance(outputs, torch.Tensor):
+                loss_fn = _through(loss_fn, outputs, logits.shape)
             try:
                 return self._references(loss_fn, logits, targets)
             except Exception:  # a custom loss that takes more than a tensor (aux heads, dicts)
@@ -213,6 +224,29 @@ class Task:
         constant = self._value(loss_fn, (zeros + centre) if centre.shape == logits.shape[1:] or centre.dim() == 0
                                else zeros + centre.mean(), targets)
         return References(expected, constant, 0.0)
+
+
+def _through(loss_fn, outputs, shape):
+    """``loss_fn`` taking a reference tensor in place of every tensor of ``shape`` in ``outputs``
+    (tuples, lists, dicts, output objects with such attributes)."""
+    def rebuild(obj, z):
+        if isinstance(obj, torch.Tensor):
+            return z if obj.shape == shape else torch.zeros_like(obj)
+        if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+            return type(obj)(*(rebuild(o, z) for o in obj))
+        if isinstance(obj, (tuple, list)):
+            return type(obj)(rebuild(o, z) for o in obj)
+        if isinstance(obj, dict):
+            return {k: rebuild(v, z) for k, v in obj.items()}
+        if hasattr(obj, "__dict__"):
+            new = copy.copy(obj)
+            for k, v in vars(obj).items():
+                if isinstance(v, torch.Tensor):
+                    setattr(new, k, rebuild(v, z))
+            return new
+        return obj
+
+    return lambda z, targets: loss_fn(rebuild(outputs, z), targets)
 
 
 def loss_name(loss_fn) -> str:

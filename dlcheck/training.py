@@ -23,6 +23,7 @@ class StepOutput:
     loss: torch.Tensor  # 0-dim, detached, on the device
     outputs: torch.Tensor  # the logits (ctx.logits of what the model returned), detached
     targets: object
+    raw: object = None  # what the model returned (tensors detached), for the task's references
 
 
 class Trainer:
@@ -80,17 +81,27 @@ class Trainer:
             self._check_reached()
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets)
+        return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets, detached(outputs))
 
 
-def all_finite(losses: list[torch.Tensor]) -> tuple[bool, int | None]:
-    """Whether a chunk of on-device losses is finite, and the index of the first that is not.
+def chunk_losses(losses: list[torch.Tensor]) -> torch.Tensor:
+    """A chunk of per-step losses as one 1-D tensor on the device; under torchrun the global mean
+    over ranks (one all-reduce per chunk, where the host syncs anyway), so that every stop and
+    verdict read from it is the same on every rank."""
+    from dlcheck import distributed
+
+    return distributed.mean(torch.stack([l.float() for l in losses]))
+
+
+def all_finite(losses) -> tuple[bool, int | None]:
+    """Whether a chunk of on-device losses (a list of 0-dim tensors, or one 1-D tensor) is finite,
+    and the index of the first that is not.
 
     One host synchronisation per chunk instead of one per step.
     """
-    if not losses:
+    if len(losses) == 0:
         return True, None
-    stacked = torch.stack([l.float() for l in losses])
+    stacked = losses.float() if isinstance(losses, torch.Tensor) else torch.stack([l.float() for l in losses])
     bad = ~torch.isfinite(stacked)
     if not bool(bad.any()):
         return True, None
@@ -110,3 +121,16 @@ def _no_gradient(model: nn.Module, requires_grad: bool = False) -> str:
     return (f"the loss has no path to any parameter: {len(trainable)} of {len(params)} parameters "
             f"require grad, but {graph} (the forward or the loss detaches the outputs, or runs "
             f"under torch.no_grad())")
+
+
+def detached(obj):
+    """``obj`` with every tensor in tuples, lists and dicts detached (output objects kept as they are)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach()
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(detached(o) for o in obj))
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(detached(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: detached(v) for k, v in obj.items()}
+    return obj

@@ -114,4 +114,4 @@ def test_batch_size_recuts_the_subset(digits, cli, tmp_path):
               "--json", tmp_path / "r.json", "--quiet")
     assert out.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["checks"][0]["metrics"]["samples"] == 16
     bad = cli("overfit-small", RECIPES / "digits_setup.py", "--batch-size", "0")
-    assert bad.exit_code == 2 and "batch_size must be at least 1" in bad.stderr
+    assert bad.exit_code == 2 and "--batch-size must be an integer of at least 1" in bad.stderr

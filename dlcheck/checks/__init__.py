@@ -92,6 +92,23 @@ SPECS: tuple[Spec, ...] = (
          "one sample's output depends on that sample's input alone (no mixing across the batch)", step=None,
          flags=(Flag("batches", int, "batches examined"),
                 Flag("samples", int, "samples per batch whose output is backpropagated"))),
+    Spec("grid", "dlcheck.checks.grid",
+         "a coarse LR × weight-decay grid, 1–5 epochs per trial, on Optuna (tuning step 4; not in `run` by default)",
+         step=4, trains=True, in_run=False,
+         flags=(Flag("epochs", int, "epochs per trial"),
+                Flag("steps", int, "optimizer steps per trial instead of epochs (large datasets)"),
+                Flag("lrs", str, "learning rates, comma-separated (default: the centre LR ÷3, ×1, ×3)"),
+                Flag("weight_decays", str, "weight decays, comma-separated (default: 1e-4,1e-5,0)"),
+                Flag("prune", bool, "stop hopeless trials early (Optuna's median pruner)"),
+                Flag("storage", str, "Optuna storage URL (sqlite:///grid.db): resumable, shared by processes "
+                                     "running the same command"),
+                Flag("study", str, "study name in the storage (default: derived from the target and grid)"))),
+    Spec("curves", "dlcheck.checks.curves",
+         "train one configuration longer and read the train vs val curves (tuning steps 5–6; not in `run` by default)",
+         step=5, trains=True, in_run=False,
+         flags=(Flag("epochs", int, "epochs to train (or until --budget runs out)"),
+                Flag("every", int, "measure every this many steps instead of every epoch"),
+                Flag("weight_decay", float, "weight decay set on the optimizer's param groups"))),
 )
 
 _BY_NAME = {spec.name: spec for spec in SPECS}

@@ -156,7 +156,7 @@ def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
             out = trainer.step(batch, i)
             losses.append(out.loss.float())
             if step < len(subset):
-                floors.append(ctx.task.reference(ctx.loss_fn, out.outputs, out.targets))
+                floors.append(ctx.task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
             if ctx.out_of_time():
                 break
         held_after, _ = _evaluate(ctx, model, held)
@@ -181,7 +181,7 @@ def _evaluate(ctx: Context, model, held: list):
             outputs, targets = ctx.forward(model, batch, i)
             losses.append(ctx.loss(outputs, targets).detach().float())
             try:
-                refs.append(ctx.task.reference(ctx.loss_fn, ctx.logits(outputs), targets))
+                refs.append(ctx.task.reference(ctx.loss_fn, ctx.logits(outputs), targets, outputs))
             except Exception:  # no logits tensor: no floor
                 refs.append(References())
     value = float(torch.stack(losses).mean())
@@ -269,6 +269,9 @@ def _write_curves(ctx: Context, true_curve: list[float], perm_curve: list[float]
         from dlcheck.render.plots import data_pairing_curves
 
         data_pairing_curves(path, true_curve, perm_curve)
+    else:  # no --out: the data, for reports that embed plots (--html)
+        ctx.result.figure("data_pairing_curves", "pairing control", true_losses=true_curve,
+                          permuted_losses=perm_curve)
 
 
 def same(a, b) -> bool:

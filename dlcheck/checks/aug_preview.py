@@ -61,13 +61,14 @@ def run(ctx: Context) -> CheckResult:
         result.summary = "no train transform found: nothing to preview"
         result.add("DLC601", "no train_transform in the target and no transform on the train dataset "
                              "(tensor datasets usually have none)")
-        return result
+        return result.skip("no train_transform in the target and no transform on the train dataset")
     steps = _flatten(transform)
     count = max(1, int(s["count"]))
     sources = _raw_sources(ctx, max(count, int(s["measure"])))
     draws = max(1, int(s["draws"]))
     normalizers = [st for st in steps if _is_normalize(st)]
 
+    class_names = _class_names(ctx)
     seed_everything(ctx.seed)  # torchvision draws from the global torch RNG
     stats = [_StepStats() for _ in steps]
     final = _StepStats()
@@ -106,7 +107,7 @@ def run(ctx: Context) -> CheckResult:
         if len(rows) < count:
             rows.append(row)
             marks.append(mark)
-            captions.append(f"#{src['index']}" + (f" {src['label']}" if src["label"] is not None else ""))
+            captions.append(_caption(src, class_names))
         if ctx.out_of_time():
             break
 
@@ -217,6 +218,26 @@ def _split_item(item, ctx: Context):
                             f"{sorted(map(str, item))}; set input_key in the recipe")
         return item[ikey], item.get(tkey)
     return item, None
+
+
+def _class_names(ctx: Context) -> list[str] | None:
+    """``dataset.classes`` (torchvision's datasets, ImageFolder) of the train dataset or of a
+    dataset inside its wrappers, when it is a list of names."""
+    for ds, _ in _datasets(getattr(ctx.loader("train"), "dataset", None), "train_loader.dataset"):
+        names = getattr(ds, "classes", None)
+        if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+            return list(names)
+    return None
+
+
+def _caption(src: dict, class_names: list[str] | None) -> str:
+    """``#44 airplane`` (the sample index and its class name), ``#44 class 3`` without names."""
+    label = src["label"]
+    if label is None:
+        return f"#{src['index']}"
+    if class_names is not None and label.lstrip("-").isdigit() and 0 <= int(label) < len(class_names):
+        return f"#{src['index']} {class_names[int(label)]}"
+    return f"#{src['index']} class {label}" if label.lstrip("-").isdigit() else f"#{src['index']} {label}"
 
 
 def _label(y) -> str | None:
@@ -477,11 +498,17 @@ def _judge_scale(result, s, final: _StepStats, channels, has_normalize: bool) ->
     means, stds = channels
     if not means:
         return
+    from dlcheck import scale
+
     after = "after its Normalize" if has_normalize else "and the pipeline has no Normalize"
     peak = max(abs(final.lo), abs(final.hi))
-    if peak > s["raw_max"]:
+    stats = scale.ChannelStats(mean=list(means), std=list(stds), low=[final.lo] * len(means),
+                               high=[final.hi] * len(means))
+    verdict = scale.judge(stats, scale.Thresholds(raw_max=s["raw_max"], centre_tolerance=s["max_abs_mean"],
+                                                  std_low=s["std_low"], std_high=s["std_high"], centre_share=0.0))
+    if verdict.raw or peak > 255.5:
         result.add("DLC604", f"the augmented values reach {peak:.4g} {after}: raw pixel values, not normalised")
-    elif max(abs(m) for m in means) > s["max_abs_mean"] or not all(s["std_low"] <= v <= s["std_high"] for v in stds):
+    elif verdict.off_centre or verdict.small or verdict.huge:
         result.add("DLC604", f"the augmented tensors have per-channel mean ({', '.join(f'{m:.2f}' for m in means)}) "
                              f"and std ({', '.join(f'{v:.2f}' for v in stds)}) {after}: far from 0 and 1")
     elif not has_normalize and final.lo >= 0 and final.hi <= 1 and _mean(means) > 0.2:
@@ -490,14 +517,24 @@ def _judge_scale(result, s, final: _StepStats, channels, has_normalize: bool) ->
 
 # -- artifacts and small helpers ------------------------------------------------------------------
 def _write_grid(ctx: Context, rows, captions, marks) -> str | None:
+    """Draw the grid once, in memory: kept on the result for reports that embed it (``--html``)
+    and written to ``--out`` when given (its path is returned)."""
+    import io
+
+    from dlcheck.render.plots import aug_grid
+
+    if not rows:
+        return None
+    images = [[cell.permute(1, 2, 0).numpy() for cell in row] for row in rows]
+    png = io.BytesIO()
+    aug_grid(png, images, captions, marks, cell=int(ctx.settings["cell_px"]),
+             max_rows=int(ctx.settings["max_rows"]))
+    ctx.result.figure("png", title="each source image (framed blue) beside its augmented draws; "
+                                   "destroyed draws framed red, blank ones orange", png=png.getvalue())
     path = ctx.artifact("grid.png")
     if path is None:
         return None
-    from dlcheck.render.plots import aug_grid
-
-    images = [[cell.permute(1, 2, 0).numpy() for cell in row] for row in rows]
-    aug_grid(path, images, captions, marks, cell=int(ctx.settings["cell_px"]),
-             max_rows=int(ctx.settings["max_rows"]))
+    path.write_bytes(png.getvalue())
     return str(path)
 
 

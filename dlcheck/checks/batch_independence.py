@@ -422,6 +422,7 @@ def _report(result: CheckResult, measured: list[_Batch], noise: float, by_design
         reason = unmeasured[0].unmeasured if unmeasured else "no gradient reaches the inputs from the outputs"
         result.summary = f"not measured: {reason}"
         result.add("DLC803", f"batch independence was not measured: {reason}")
+        result.skip(reason)
         return
     if unmeasured:
         result.add("DLC803", f"batch {unmeasured[0].index} was not measured: {unmeasured[0].unmeasured}")

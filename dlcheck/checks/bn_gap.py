@@ -98,7 +98,7 @@ def _no_batchnorm(model: nn.Module, result: CheckResult) -> CheckResult:
     result.metrics["bn_layers"] = 0
     result.add("DLC508", f"the model has no BatchNorm layer{uses}; it behaves alike in train and eval mode "
                          f"as far as normalisation goes")
-    return result
+    return result.skip("the model has no BatchNorm layer")
 
 
 def _row(name: str, m: nn.Module, kind: str) -> dict:

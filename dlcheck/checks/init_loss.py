@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcheck import distributed
 from dlcheck.context import Context
 from dlcheck.errors import UserError
 from dlcheck.results import CheckResult, rounded
@@ -28,6 +29,11 @@ SETTINGS = {
     "batches": 4,  # batches averaged
     "warn_above_ratio": 1.25,  # (loss - floor) / (expected - floor) above this: warn (DLC102)
     "fail_above_ratio": 2.0,  # ... above this: fail (DLC101)
+    # softmax classification with a mean loss, in nats above the expected ln(C): a ratio counts only
+    # with a real excess (C = 2 or 3: random-init noise), and a large C is not excused by its ratio
+    "min_excess": 0.3,  # a warn/fail by ratio also needs at least this excess
+    "warn_excess": 1.0,  # this excess warns whatever the ratio (DLC102)
+    "fail_excess": 3.0,  # this excess fails whatever the ratio (DLC101): logits of std ~2.4 at init
     "below_ratio": 0.75,  # (loss - floor) / (min(expected, constant) - floor) below this: warn (DLC103)
     "collapse_fraction": 0.95,  # share of predictions that go to one class ...
     "collapse_margin": 0.5,  # ... with a mean top probability this far from chance (1/C) towards 1: DLC105
@@ -83,22 +89,23 @@ def _measure(ctx: Context, task: Task) -> Measured:
             if i == 0 and task.hard_labels:
                 _check_labels(ctx, task, logits, targets)
             losses.append(ctx.loss(raw, targets).detach().float().reshape(-1).mean())
-            refs.append(task.reference(ctx.loss_fn, logits, targets))
+            refs.append(task.reference(ctx.loss_fn, logits, targets, raw))
             logits_all.append(logits.detach().float())
             targets_all.append(targets)
         head = _last_layer(model)
-    loss = float(torch.stack(losses).mean())  # one host synchronisation
-    samples = sum(int(l.shape[0]) if l.dim() else 1 for l in logits_all)
-    m = Measured(loss=loss, refs=References.mean(refs), batches=len(batches), samples=samples, head=head)
+    loss = float(distributed.mean(torch.stack(losses).mean()))  # one host synchronisation (all ranks' mean)
+    samples = distributed.total(sum(int(l.shape[0]) if l.dim() else 1 for l in logits_all))
+    m = Measured(loss=loss, refs=distributed.mean_refs(References.mean(refs)), batches=len(batches),
+                 samples=samples, head=head)
     first = logits_all[0]
     m.output_width = int(first.shape[1]) if first.dim() >= 2 else 1
     if task.kind == "classification" and task.classes and task.classes > 1 and first.dim() >= 2:
         m.classes = task.classes
         probs = torch.cat([torch.softmax(l, dim=1).movedim(1, -1).reshape(-1, l.shape[1]) for l in logits_all])
-        counts = torch.bincount(probs.argmax(1), minlength=probs.shape[1])
-        m.top_share = float(counts.max()) / probs.shape[0]
+        counts = distributed.mean(torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double())
+        m.top_share = float(counts.max()) / float(counts.sum())  # all ranks' predictions together
         m.top_class = int(counts.argmax())
-        m.confidence = float(probs.max(1).values.mean())
+        m.confidence = float(distributed.mean(probs.max(1).values.mean()))
     return m
 
 
@@ -195,18 +202,26 @@ def width_mismatch(ctx: Context, task: Task, m: Measured) -> None:
 
 
 def above(ctx: Context, task: Task, m: Measured) -> None:
-    """DLC101 (fail) / DLC102 (warn): far / noticeably above the know-nothing reference."""
+    """DLC101 (fail) / DLC102 (warn): far / noticeably above the know-nothing reference. For mean
+    softmax cross-entropy the excess in nats counts too: with C = 2 a ratio of 1.25 is 0.17 nats
+    (init noise), with C = 84 a ratio of 1.9 is 4 nats (badly scaled logits)."""
     s, ratio = ctx.settings, m.ratio
     if ratio is None or task.problem:
         return
     what = _reference_name(task, m)
     advice = _head_advice(ctx, task, m)
-    if ratio > s["fail_above_ratio"]:
-        ctx.result.add("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what} "
-                                 f"(fail above {s['fail_above_ratio']:g}x)", advice=advice)
-    elif ratio > s["warn_above_ratio"]:
-        ctx.result.add("DLC102", f"initial loss {m.loss:.3g} is {ratio:.2f}x {what} "
-                                 f"(warn above {s['warn_above_ratio']:g}x)", advice=advice)
+    nats = task.kind == "classification" and task.options.get("reduction", "mean") == "mean"
+    excess = m.loss - m.refs.expected if nats else None
+    real = excess is None or excess >= s["min_excess"]
+    extra = f", {excess:.2g} nats above it" if excess is not None else ""
+    if (ratio > s["fail_above_ratio"] and real) or (excess is not None and excess > s["fail_excess"]):
+        limit = f"fail above {s['fail_above_ratio']:g}x" + (f" or {s['fail_excess']:g} nats" if nats else "")
+        ctx.result.add("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what}{extra} ({limit})",
+                       advice=advice)
+    elif (ratio > s["warn_above_ratio"] and real) or (excess is not None and excess > s["warn_excess"]):
+        limit = f"warn above {s['warn_above_ratio']:g}x" + (f" or {s['warn_excess']:g} nats" if nats else "")
+        ctx.result.add("DLC102", f"initial loss {m.loss:.3g} is {ratio:.2f}x {what}{extra} ({limit})",
+                       advice=advice)
 
 
 def below(ctx: Context, task: Task, m: Measured) -> None:

@@ -29,7 +29,7 @@ from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.lr_rules import Curve, Run
 from dlcheck.results import CheckResult, rounded
-from dlcheck.training import Trainer
+from dlcheck.training import Trainer, chunk_losses
 
 NAME = "lr-find"
 SETTINGS = {
@@ -78,6 +78,8 @@ def run(ctx: Context) -> CheckResult:
         raise UserError(f"lr-find needs steps >= 3, probe_steps >= 1 and 0 < start_lr < end_lr, got "
                         f"steps={steps}, probe_steps={s['probe_steps']}, start_lr={s['start_lr']:g}, "
                         f"end_lr={s['end_lr']:g}")
+    if ctx.task.problem:  # a loss that cannot fall has no learning rate (init-loss, overfit-small fail)
+        return ctx.result.skip(f"nothing to sweep: {ctx.task.problem}")
     lrs = schedule(float(s["start_lr"]), float(s["end_lr"]), steps, bool(s["linear"]))
     lr = ctx.effective_lr
     with ctx.model() as model:
@@ -162,7 +164,7 @@ def _sweep(ctx: Context, model, lrs: list[float]) -> tuple[list[float], float | 
             advance()
             if len(pending) < chunk and len(losses) + len(pending) < len(lrs):
                 continue
-            losses += torch.stack(pending).tolist()  # one transfer per chunk
+            losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
             pending = []
             if first is not None:  # once: the floor from the first step's outputs (a few syncs)
                 floor, first = _floor(ctx, first), None
@@ -183,7 +185,9 @@ def _measure(ctx: Context, lrs: list[float], losses: list[float], floor: float |
 
 def _floor(ctx: Context, out) -> float | None:
     """The task's lowest reachable loss on the first batch (None where the task has none)."""
-    refs = ctx.task.reference(ctx.loss_fn, out.outputs, out.targets)
+    from dlcheck import distributed
+
+    refs = distributed.mean_refs(ctx.task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
     if refs.floor is not None:
         return refs.floor
     return ctx.task.references.get("floor") if ctx.task.has_references else None
@@ -227,12 +231,12 @@ class _Runs:
         for i, batch in ctx.stream(steps):
             pending.append(trainer.step(batch, i).loss.float())
             if len(pending) == chunk:
-                losses += torch.stack(pending).tolist()  # one transfer per chunk
+                losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
                 pending = []
                 if not all(map(math.isfinite, losses[-chunk:])):
                     break  # blew up: no need to train on
         if pending:
-            losses += torch.stack(pending).tolist()
+            losses += chunk_losses(pending).tolist()
         c = self.curve
         return Run(lr=lr, losses=losses, initial=c.initial, noise=c.noise, floor=c.floor,
                    init_window=c.window, window=max(1, min(10, steps // 5)))
@@ -330,13 +334,17 @@ def _judge_no_fall(ctx: Context, ev: Evidence) -> None:
     result.metrics.update({"suggested_lr": rounded(best.lr), "suggested_by": "probe"})
     result.summary = (f"plateau: the sweep saw no fall, {s['probe_steps']} steps at lr {best.lr:g} "
                       f"brought the loss {best.fall:.0%} of the way to the floor; suggested lr {best.lr:g}")
+    yours_fell = ev.yours is not None and ev.yours in fell
+    if yours_fell:  # the user's own LR trains: the sweep's limit, not a problem of the set-up
+        result.summary += f"; your lr {ev.yours.lr:g} brought it {ev.yours.fall:.0%} of the way too"
     result.add("DLC306", f"{seen}; but {s['probe_steps']} steps at a fixed lr {best.lr:g} brought it "
                          f"{c.initial:.3g} -> {best.end:.3g} ({best.fall:.0%} of the way down): the model "
                          f"sits on a plateau before it learns, and a {steps}-step sweep (about "
                          f"{per_decade:.0f} steps per decade of lr) moves on before it gets off",
                advice=f"The model is not dead. For a curve, sweep longer (--steps {4 * steps}) "
                       f"or over a narrower range (--start-lr {best.lr / 100:.0e}); otherwise train at "
-                      f"the probe's best lr {best.lr:g}, or one near it that fell too.")
+                      f"the probe's best lr {best.lr:g}, or one near it that fell too.",
+               severity="info" if yours_fell else None)
 
 
 def suggestions(lrs: list[float], smoothed: list[float], lowest: int | None = None) -> dict[str, float]:
@@ -437,10 +445,13 @@ def _write_curve(ctx: Context, c: Curve) -> None:
     ctx.write_csv("curve.csv", [{"step": i + 1, "lr": lr, "loss": loss, "smoothed": sm}
                                 for i, (lr, loss, sm) in enumerate(zip(c.lrs, c.losses, c.smoothed))])
     path = ctx.artifact("curve.png")
+    m = ctx.result.metrics
+    marks = {k[:-3]: m[k] for k in ("steepest_lr", "valley_lr", "minimum/10_lr", "suggested_lr") if m.get(k)}
+    data = dict(lrs=list(c.lrs), losses=list(c.losses), smoothed=list(c.smoothed), marks=marks,
+                configured=m.get("effective_lr") or ctx.lr, diverge=m.get("diverge_lr"))
     if path is not None:
         from dlcheck.render.plots import lr_curve
 
-        m = ctx.result.metrics
-        marks = {k[:-3]: m[k] for k in ("steepest_lr", "valley_lr", "minimum/10_lr", "suggested_lr") if m.get(k)}
-        lr_curve(path, c.lrs, c.losses, c.smoothed, marks=marks, configured=m.get("effective_lr") or ctx.lr,
-                 diverge=m.get("diverge_lr"))
+        lr_curve(path, **data)
+    else:  # no --out: the data, for reports that embed plots (--html)
+        ctx.result.figure("lr_curve", "LR range test", **data)

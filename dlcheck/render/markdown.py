@@ -29,9 +29,5 @@ def dumps(report) -> str:
 
 
 def write(report, path: str) -> None:
-    if path == "-":
-        write_text(dumps(report), path)
-        return
-    # $GITHUB_STEP_SUMMARY is appended to by every step: append, never replace.
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(dumps(report))
+    # $GITHUB_STEP_SUMMARY is appended to by every step: append, never replace (whole or not at all).
+    write_text(dumps(report), path, append=True)

@@ -1,10 +1,13 @@
-"""PNG plots from plain result data (matplotlib, Agg backend: no display needed).
+"""Plots from plain result data (matplotlib, Agg backend: no display needed).
 
-Checks compute numbers; these functions only draw them. Each takes the path to write and the data.
+Checks compute numbers; these functions only draw them. Each takes where to write and the data:
+a path gets a PNG (``--out``); a binary file object gets an SVG (matplotlib plots) or a PNG (the
+aug-preview grid), which is how the HTML report embeds them (``draw``).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 
@@ -18,13 +21,30 @@ def figure(width: float = 6.4, height: float = 4.0):
     return plt.subplots(figsize=(width, height))
 
 
-def save(fig, path: str | Path) -> None:
-    """Write ``fig`` as PNG and free it."""
+def save(fig, path) -> None:
+    """Write ``fig`` as PNG to a path, or as SVG to a binary file object, and free it."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    if isinstance(path, (str, Path)):
+        fig.savefig(path, dpi=110)
+    else:  # text stays text (small files, crisp at any zoom); fixed ids: the same run, the same bytes
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "dlcheck"}):
+            fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
+
+
+def draw(figure) -> tuple[str, bytes]:
+    """A ``results.Figure`` drawn in memory: (MIME type, bytes). ``kind`` names one of the plot
+    functions below; ``png`` is an image drawn already (``data["png"]``: its bytes)."""
+    if figure.kind == "png":
+        return "image/png", bytes(figure.data["png"])
+    if figure.kind not in KINDS:
+        raise ValueError(f"unknown plot kind '{figure.kind}' (known: {', '.join(KINDS)})")
+    buffer = io.BytesIO()
+    KINDS[figure.kind](buffer, **figure.data)
+    return ("image/png" if figure.kind == "aug_grid" else "image/svg+xml"), buffer.getvalue()
 
 
 # -- overfit-small / lr-find ------------------------------------------------------------------
@@ -119,9 +139,13 @@ def data_pairing_curves(path, true_losses: list[float], permuted_losses: list[fl
     ax.set_title("data-check: are inputs and labels paired?")
     ax.legend()
     save(fig, path)
-#: aug-preview grid layout: gap between cells, caption strip under each row, gap between panels.
-AUG_GAP, AUG_CAPTION, AUG_PANEL_GAP = 2, 12, 10
+#: aug-preview grid layout: gap between cells, the wider gap after the original column, the
+#: header strip over each panel ("original" | "augmented draws"), the caption strip under each row,
+#: the gap between panels.
+AUG_GAP, AUG_SOURCE_GAP, AUG_HEADER, AUG_CAPTION, AUG_PANEL_GAP = 2, 8, 16, 15, 10
 AUG_FRAMES = {"destroyed": (220, 40, 40), "blank": (240, 150, 20)}
+AUG_SOURCE_FRAME = (110, 170, 235)  # the original of each row
+AUG_TEXT, AUG_DIM_TEXT, AUG_BACKGROUND = (235, 235, 235), (170, 170, 170), (30, 30, 30)
 
 
 def aug_grid_layout(n_rows: int, n_cols: int, cell: int = 64, max_rows: int = 25) -> tuple[int, int, int, int]:
@@ -131,29 +155,66 @@ def aug_grid_layout(n_rows: int, n_cols: int, cell: int = 64, max_rows: int = 25
 
     panels = max(1, math.ceil(n_rows / max(1, max_rows)))
     per_panel = math.ceil(n_rows / panels) if n_rows else 0
-    panel_w = n_cols * (cell + AUG_GAP) + AUG_GAP
+    panel_w = _aug_panel_width(n_cols, cell)
     width = panels * panel_w + (panels - 1) * AUG_PANEL_GAP
-    height = per_panel * (cell + AUG_CAPTION + AUG_GAP) + AUG_GAP
+    height = AUG_HEADER + per_panel * (cell + AUG_CAPTION + AUG_GAP) + AUG_GAP
     return width, height, panels, per_panel
+
+
+def _aug_panel_width(n_cols: int, cell: int) -> int:
+    return n_cols * (cell + AUG_GAP) + AUG_GAP + (AUG_SOURCE_GAP - AUG_GAP if n_cols > 1 else 0)
+
+
+def _font(size: int):
+    """Pillow's own scalable font (Pillow >= 10.1), else its small bitmap font."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # older Pillow: no sizes
+        return ImageFont.load_default()
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    """``text`` shortened with an ellipsis until it fits ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def aug_grid(path, rows, captions, marks, cell: int = 64, max_rows: int = 25) -> None:
     """A contact sheet: each row is an original (HxWxC float array in 0..1) followed by its
-    augmented draws; the caption goes under the original; cells marked "destroyed" or "blank"
-    get a red or orange frame. Drawn with PIL so the size is exact (see aug_grid_layout)."""
+    augmented draws. The original column is framed blue, set apart by a wider gap and headed
+    "original"; the caption (sample index and class name) goes under the row; draws marked
+    "destroyed" or "blank" get a red or orange frame. Drawn with PIL so the size is exact (see
+    aug_grid_layout); ``path`` is a file path or a binary file object (PNG either way)."""
     import numpy as np
     from PIL import Image, ImageDraw
 
     n_cols = max((len(r) for r in rows), default=1)
-    width, height, _, per_panel = aug_grid_layout(len(rows), n_cols, cell, max_rows)
-    sheet = Image.new("RGB", (width, height), (30, 30, 30))
+    width, height, panels, per_panel = aug_grid_layout(len(rows), n_cols, cell, max_rows)
+    sheet = Image.new("RGB", (width, height), AUG_BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    panel_w = n_cols * (cell + AUG_GAP) + AUG_GAP
+    font = _font(11 if cell < 48 else 12)
+    panel_w = _aug_panel_width(n_cols, cell)
+
+    def cell_left(panel: int, c: int) -> int:
+        return panel * (panel_w + AUG_PANEL_GAP) + AUG_GAP + c * (cell + AUG_GAP) + \
+            (AUG_SOURCE_GAP - AUG_GAP if c > 0 else 0)
+
+    for panel in range(panels if rows else 0):
+        draw.text((cell_left(panel, 0), 1), _fit(draw, "original", font, cell), fill=AUG_SOURCE_FRAME, font=font)
+        if n_cols > 1:
+            span = cell_left(panel, n_cols - 1) + cell - cell_left(panel, 1)
+            draw.text((cell_left(panel, 1), 1), _fit(draw, f"{n_cols - 1} augmented draws", font, span),
+                      fill=AUG_DIM_TEXT, font=font)
     for r, row in enumerate(rows):
         panel, line = divmod(r, per_panel)
-        top = AUG_GAP + line * (cell + AUG_CAPTION + AUG_GAP)
+        top = AUG_HEADER + AUG_GAP + line * (cell + AUG_CAPTION + AUG_GAP)
         for c, image in enumerate(row):
-            left = panel * (panel_w + AUG_PANEL_GAP) + AUG_GAP + c * (cell + AUG_GAP)
+            left = cell_left(panel, c)
             pixels = (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
             if pixels.ndim == 3 and pixels.shape[2] == 1:
                 pixels = pixels[:, :, 0]
@@ -165,9 +226,20 @@ def aug_grid(path, rows, captions, marks, cell: int = 64, max_rows: int = 25) ->
             tile = tile.resize(size, Image.NEAREST if factor >= 2 else Image.BILINEAR)
             sheet.paste(tile, (left + (cell - size[0]) // 2, top + (cell - size[1]) // 2))
             mark = marks[r][c] if r < len(marks) and c < len(marks[r]) else None
-            if mark in AUG_FRAMES:
+            if c == 0:
+                draw.rectangle([left - 1, top - 1, left + cell, top + cell], outline=AUG_SOURCE_FRAME, width=1)
+            elif mark in AUG_FRAMES:
                 draw.rectangle([left, top, left + cell - 1, top + cell - 1], outline=AUG_FRAMES[mark], width=2)
         if r < len(captions) and captions[r]:
-            left = panel * (panel_w + AUG_PANEL_GAP) + AUG_GAP
-            draw.text((left, top + cell), captions[r][: max(4, cell // 6 * 2)], fill=(220, 220, 220))
-    sheet.save(path)
+            left = cell_left(panel, 0)
+            row_width = cell_left(panel, len(row) - 1) + cell - left
+            draw.text((left, top + cell + 1), _fit(draw, captions[r], font, row_width), fill=AUG_TEXT, font=font)
+    if isinstance(path, (str, Path)):
+        sheet.save(path)
+    else:
+        sheet.save(path, format="PNG")
+
+
+#: The plot functions a results.Figure may name (``draw``).
+KINDS = {"loss_curve": loss_curve, "lr_curve": lr_curve, "layer_stats_by_depth": layer_stats_by_depth,
+         "bn_layer_gaps": bn_layer_gaps, "data_pairing_curves": data_pairing_curves, "aug_grid": aug_grid}
