@@ -86,6 +86,27 @@ _TABLE = [
          "Each rank trains on different data, as real distributed training does; the ranks' batches "
          "are taken round-robin from what the loader yields.",
          "Nothing to do for dlcheck; for training, give the loader a DistributedSampler."),
+    Code("DLC015", "ranks-unused-parameters", "*", "fail",
+         "Under torchrun, some parameters get no gradient on some ranks (DDP's unused-parameter "
+         "error, explained).",
+         "DistributedDataParallel all-reduces the gradients in buckets and waits for every "
+         "parameter's gradient in each step. A parameter the loss does not reach on one rank (a "
+         "branch taken only for some ranks' data, an auxiliary head used on some batches) is never "
+         "marked ready there: the ranks' reductions no longer match, and training stops with "
+         "'Expected to have finished reduction in the prior iteration' (find_unused_parameters) "
+         "or hangs.",
+         "Make every rank's forward use every parameter (compute both branches and mask, or add "
+         "0 * branch(x).sum() to the loss), or wrap with DistributedDataParallel(model, "
+         "find_unused_parameters=True) (it costs an extra graph traversal per step)."),
+    Code("DLC016", "lr-scaled-for-world-size", "lr-find", "fail",
+         "Under torchrun, the optimizer factory scales the learning rate by the world size and the "
+         "LR it trains at is far above what lr-find finds for the global batch.",
+         "DDP averages the gradients over ranks, so the run behaves like one process with the "
+         "global batch; lr-find's sweep measures that directly. The linear scaling rule multiplies "
+         "an LR tuned for one rank's batch by N once; a factory that multiplies an LR that was "
+         "already scaled (or by N twice) trains at or beyond the LR where the sweep diverged.",
+         "Scale once, from an LR tuned for one rank's batch, or use lr-find's suggestion under "
+         "torchrun as it is (it is already for the global batch)."),
     # -- init-loss ---------------------------------------------------------------------------
     Code("DLC101", "init-loss-far-above", "init-loss", "fail",
          "The loss at initialisation is far above the loss of a model that knows nothing (ln(C) "

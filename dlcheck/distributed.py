@@ -126,6 +126,53 @@ def mean_values(values: list) -> list:
     return out
 
 
+def reduce_floats(values: list[float], ops: list[str]) -> list[float]:
+    """Each number in ``values`` reduced over ranks by its op in ``ops`` ("sum", "min", "max" or
+    "mean"); the numbers themselves outside torchrun. One all-gather for the lot."""
+    if not active() or not values:
+        return list(values)
+    rows = gather_floats([float(v) for v in values])
+    pick = {"sum": sum, "min": min, "max": max, "mean": lambda xs: sum(xs) / len(xs)}
+    return [pick[op]([row[i] for row in rows]) for i, op in enumerate(ops)]
+
+
+def sum_tensor(tensor):
+    """The sum over ranks of a tensor (float64 on the way, the input's dtype back)."""
+    if not active():
+        return tensor
+    import torch.distributed as dist
+
+    out = tensor.detach().clone().double()
+    if _session.collective_device == "cpu":
+        out = out.cpu()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out.to(device=tensor.device, dtype=tensor.dtype)
+
+
+def average_gradients(params) -> None:
+    """Under torchrun, every parameter's ``.grad`` replaced by its mean over ranks (what DDP's
+    all-reduce does), for the checks that take one training step without DDP; parameters with no
+    gradient on any rank stay without one. One all-gather of presence and one all-reduce."""
+    if not active():
+        return
+    import torch
+
+    params = list(params)
+    present = gather_floats([1.0 if p.grad is not None else 0.0 for p in params])
+    use = [i for i in range(len(params)) if any(row[i] > 0 for row in present)]
+    if not use:
+        return
+    flat = torch.cat([(params[i].grad if params[i].grad is not None else torch.zeros_like(params[i]))
+                      .detach().reshape(-1).double() for i in use])
+    flat = mean(flat.to(_session.collective_device) if _session.collective_device == "cpu" else flat)
+    offset = 0
+    for i in use:
+        p = params[i]
+        n = p.numel()
+        p.grad = flat[offset:offset + n].reshape(p.shape).to(device=p.device, dtype=p.dtype).clone()
+        offset += n
+
+
 def mean_refs(refs):
     """A task's References (dlcheck.task) averaged over ranks."""
     if not active():
@@ -135,7 +182,7 @@ def mean_refs(refs):
 
 
 #: Checks whose data is sharded over the ranks and whose decision numbers are all-reduced.
-SHARDED = frozenset({"init-loss", "overfit-small", "lr-find"})
+SHARDED = frozenset({"init-loss", "overfit-small", "lr-find", "init-stats", "bn-gap"})
 #: ... of these, the ones that train (their model is wrapped in DistributedDataParallel).
 WRAPPED = frozenset({"overfit-small", "lr-find"})
 #: A per-rank batch below this, with plain BatchNorm: DLC013 (advice: SyncBatchNorm).

@@ -61,9 +61,16 @@ class Trainer:
 
     def step(self, batch, index: int = 0) -> StepOutput:
         ctx = self.ctx
-        with self._autocast():
-            outputs, targets = ctx.forward(self.model, batch, index)
-            loss = ctx.loss(outputs, targets)
+        if not self._checked:
+            _check_unused_on_ranks(self, batch, index)
+        try:
+            with self._autocast():
+                outputs, targets = ctx.forward(self.model, batch, index)
+                loss = ctx.loss(outputs, targets)
+        except RuntimeError as exc:  # DDP's own report of it, when a later batch leaves one out
+            if "find_unused_parameters" in str(exc) or "finished reduction in the prior iteration" in str(exc):
+                raise SetupFailure("DLC015", _ddp_unused(exc)) from exc
+            raise
         if not self._checked:
             if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
                 shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
@@ -82,6 +89,72 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets, detached(outputs))
+
+
+def _check_unused_on_ranks(trainer: "Trainer", batch, index: int) -> None:
+    """Under torchrun, before the first step trained in DDP: which parameters the loss reaches on
+    each rank, all-gathered (a probe forward through the unwrapped module with
+    ``torch.autograd.grad``, which fires none of DDP's hooks; buffers and RNG restored, so the
+    training that follows is unchanged). Parameters without a gradient on some ranks (or on every
+    rank: DDP needs each parameter in each step unless ``find_unused_parameters``): DLC015."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    from dlcheck import distributed
+    from dlcheck.state import preserve_rng
+
+    model = trainer.model
+    if not (distributed.active() and isinstance(model, DistributedDataParallel)) \
+            or getattr(model, "find_unused_parameters", False):
+        return
+    module = model.module
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if not named:
+        return
+    buffers = {n: b.detach().clone() for n, b in module.named_buffers()}
+    try:
+        with preserve_rng(), trainer._autocast():
+            outputs, targets = trainer.ctx.forward(module, batch, index)
+            loss = trainer.ctx.loss(outputs, targets)
+            if isinstance(loss, torch.Tensor) and loss.requires_grad and loss.dim() == 0:
+                grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
+                reached = [1.0 if g is not None else 0.0 for g in grads]
+            else:
+                reached = [1.0] * len(named)  # the step's own checks say what is wrong
+    finally:
+        with torch.no_grad():
+            for n, b in module.named_buffers():
+                if n in buffers:
+                    b.copy_(buffers[n])
+    per_rank = distributed.gather_floats(reached)
+    if all(all(v > 0 for v in r) for r in per_rank):
+        return
+    world = len(per_rank)
+    missing = {}  # parameter -> the ranks where it got no gradient
+    for r, row in enumerate(per_rank):
+        for (name, _), v in zip(named, row):
+            if v == 0:
+                missing.setdefault(name, []).append(r)
+    some = {n: rs for n, rs in missing.items() if len(rs) < world}
+    if some:
+        parts = [f"{n} (no gradient on rank {listing(rs)})" for n, rs in list(some.items())[:6]]
+        more = f" and {len(some) - 6} more" if len(some) > 6 else ""
+        raise SetupFailure("DLC015", f"{len(some)} parameter(s) get a gradient on some ranks but not "
+                                     f"on others in the first step: {', '.join(parts)}{more}; the "
+                                     f"forward takes another path on those ranks' data, and "
+                                     f"DistributedDataParallel stops with its unused-parameter error "
+                                     f"(find_unused_parameters) or hangs")
+    names = list(missing)
+    raise SetupFailure("DLC015", f"{len(names)} parameter(s) get no gradient on any of the {world} "
+                                 f"ranks: {listing(names[:6])}{' ...' if len(names) > 6 else ''}; "
+                                 f"DistributedDataParallel without find_unused_parameters=True stops "
+                                 f"with its unused-parameter error in the next step")
+
+
+def _ddp_unused(exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"DistributedDataParallel stopped: some parameters got no gradient on this rank in the "
+            f"last step ({first[:160]}): the forward took a branch on some ranks' data that leaves "
+            f"parameters out")
 
 
 def chunk_losses(losses: list[torch.Tensor]) -> torch.Tensor:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SETUPS = ROOT / "tests" / "setups"
 ENTRY = ROOT / "tests" / "dist_entry.py"
 TRAINING = "init-loss,overfit-small,lr-find"
-DIST_CODES = {"DLC010", "DLC011", "DLC012", "DLC013", "DLC014"}
+DIST_CODES = {"DLC010", "DLC011", "DLC012", "DLC013", "DLC014", "DLC015", "DLC016"}
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on POSIX")
 
@@ -125,3 +125,44 @@ def test_batchnorm_on_a_small_per_rank_batch(tmp_path):
     check = json.loads(report.read_text())["checks"][0]
     assert "DLC013" in codes(check) and check["status"] == "warn"
     assert "SyncBatchNorm" in check["findings"][0]["advice"]
+
+
+def test_parameters_without_gradient_on_some_ranks(tmp_path):
+    """A branch taken only for rank 1's data: its head gets no gradient on rank 0 (DLC015, fail,
+    naming the parameters) instead of DDP's unused-parameter error or a hang."""
+    report = tmp_path / "r.json"
+    done = torchrun("run", SETUPS / "dist_unused.py", "--checks", "overfit-small", "--json", report, "-q")
+    assert done.returncode == 1, done.stderr[-3000:]
+    check = json.loads(report.read_text())["checks"][0]
+    assert check["status"] == "fail" and "DLC015" in codes(check)
+    message = next(f["message"] for f in check["findings"] if f["code"] == "DLC015")
+    assert "missing_head.weight" in message and "rank 0" in message
+
+
+def test_lr_scaled_for_the_world_size_twice(tmp_path):
+    """The target's lr already scaled for 2 ranks, and the factory multiplies by the world size
+    again: the LR trained at is beyond the sweep's divergence for the global batch (DLC016)."""
+    report = tmp_path / "r.json"
+    done = torchrun("run", SETUPS / "dist_lr_scaled.py", "--checks", "lr-find", "--json", report, "-q")
+    assert done.returncode == 1, done.stderr[-3000:]
+    check = json.loads(report.read_text())["checks"][0]
+    assert "DLC016" in codes(check) and check["status"] == "fail"
+    assert check["metrics"]["lr_world_scale"] == 2
+
+
+def test_init_stats_and_bn_gap_reduced_over_ranks(tmp_path):
+    """init-stats and bn-gap read each rank's shard and all-reduce their statistics: the same
+    numbers and verdicts on both ranks, and the single-process verdicts (distributed notes aside)."""
+    report = tmp_path / "r.json"
+    done = torchrun("run", SETUPS / "dist_bn.py", "--checks", "init-stats,bn-gap", "--json", report, "-q",
+                    dump=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for a, b in zip(ranks[0]["checks"], ranks[1]["checks"]):
+        assert (a["name"], a["status"], a["summary"], a["metrics"], a["findings"]) == \
+            (b["name"], b["status"], b["summary"], b["metrics"], b["findings"])
+    single = one_process("run", SETUPS / "dist_bn.py", "--checks", "init-stats,bn-gap", "--json", "-", "-q")
+    expected = verdicts(json.loads(single.stdout))
+    got = verdicts(json.loads(report.read_text()), drop=DIST_CODES)
+    assert [(n, c) for n, _, c in got] == [(n, c) for n, _, c in expected]
+    assert got[1][1] == expected[1][1]  # bn-gap: the same status (init-stats warns with DLC013 only)

@@ -270,9 +270,14 @@ class _Gap:
             self.norm[name].zero_()
 
     def ratios(self) -> dict[str, float]:
+        from dlcheck import distributed
+
         names = list(self.diff)
         diff = torch.stack([self.diff[n] for n in names]).tolist()  # one transfer
         norm = torch.stack([self.norm[n] for n in names]).tolist()
+        if distributed.active() and names:  # under torchrun: every rank's samples together
+            both = distributed.reduce_floats(diff + norm, ["sum"] * (2 * len(names)))
+            diff, norm = both[:len(names)], both[len(names):]
         return {n: _ratio(d, q) for n, d, q in zip(names, diff, norm)}
 
 
@@ -305,12 +310,17 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> di
             if ctx.out_of_time():
                 break
         trace.warming = False
+        _average_running_stats(bns)
         frozen = _Frozen(bns)
         gap = _Gap(bns, ctx.device, hooks, frozen)
         for m in bns.values():
             m.momentum = 0.0  # the compared train-mode passes must not move the warmed statistics
         train_batch = min(trace.batch.values(), default=0)
         train_share = float(torch.stack(shares).mean()) if shares else None
+        from dlcheck import distributed
+
+        if distributed.active():  # the ranks' mean (every rank has shares, or none has)
+            train_share = distributed.mean_values([train_share])[0]
         compare = lambda batches, least: _compare(ctx, model, bns, batches, gap, frozen, trace, least, advance)  # noqa: E731
         how = {"split": "train"}
         sums = None
@@ -371,7 +381,12 @@ def _val_batches(ctx: Context, n: int) -> tuple[list, bool]:
     if not indices:
         return ctx.batches(n, split="val"), False
     gen = torch.Generator().manual_seed(ctx.seed)
-    picked = torch.randperm(len(indices), generator=gen)[:n * loader.batch_size].tolist()
+    from dlcheck import distributed
+
+    world = distributed.world_size()  # under torchrun: each rank its share of the drawn samples
+    picked = torch.randperm(len(indices), generator=gen)[:n * loader.batch_size * world].tolist()
+    if world > 1 and len(picked) >= world:
+        picked = picked[distributed.rank()::world][:len(picked) // world]
     drawn = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=[indices[i] for i in picked],
                        collate_fn=loader.collate_fn)
     where = ctx.target.where("val_loader")
@@ -482,10 +497,32 @@ def _compare(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], batches:
         if ctx.out_of_time():
             break
     names = list(sums)
-    values = dict(zip(names, torch.stack([sums[n].float() for n in names]).tolist()))  # one transfer
+    numbers = torch.stack([sums[n].float() for n in names]).tolist()  # one transfer
+    from dlcheck import distributed
+
+    if distributed.active():  # under torchrun: the sums over every rank's batches
+        numbers = distributed.reduce_floats(numbers + [float(shared), float(done)], ["sum"] * (len(numbers) + 2))
+        done = int(round(numbers.pop()))
+        shared = int(round(numbers.pop()))
+    values = dict(zip(names, numbers))
     values["share"] = values["share"] / shared if shared else None
     values.update(batches=done, sizes=sizes, left_out=left_out)
     return values
+
+
+def _average_running_stats(bns: dict[str, nn.Module]) -> None:
+    """Under torchrun, each BN layer's warmed running mean and variance averaged over ranks (each
+    rank warmed them on its own shard): the eval-mode statistics of the whole data, the same on
+    every rank."""
+    from dlcheck import distributed
+
+    if not distributed.active():
+        return
+    for m in bns.values():
+        for name in ("running_mean", "running_var"):
+            buf = getattr(m, name, None)
+            if isinstance(buf, torch.Tensor) and buf.is_floating_point():
+                buf.copy_(distributed.mean(buf))
 
 
 def _batch_of_one(ctx: Context, exc: Exception) -> None:

@@ -242,6 +242,8 @@ class Recorder:
             values.append(t.double().reshape(()))
             return len(values) - 1
 
+        from dlcheck import distributed
+
         for key in keys:
             rec = self.records[key]
             slot = {"sum": put(torch.stack(rec.sums).sum()),
@@ -253,15 +255,25 @@ class Recorder:
             if rec.lows:
                 slot["low"] = put(torch.stack(rec.lows).min())
                 slot["high"] = put(torch.stack(rec.highs).max())
-            if rec.unit_sums and rec.units > 0:
-                slot["dead"] = put((torch.stack(rec.unit_sums).sum(0) <= 0).sum())
+            if rec.unit_sums and rec.units > 0:  # under torchrun: dead on every rank's samples
+                slot["dead"] = put((distributed.sum_tensor(torch.stack(rec.unit_sums).sum(0)) <= 0).sum())
+            slot["n"] = put(torch.tensor(float(rec.numel), device=values[0].device))
             slots.append(slot)
         numbers = torch.stack(values).tolist() if values else []
+        if distributed.active() and numbers:  # the statistics of all ranks' samples together
+            ops = ["sum"] * len(numbers)
+            for slot in slots:
+                ops[slot["sum"]] = ops[slot["sq"]] = "sum"
+                if "low" in slot:
+                    ops[slot["low"]], ops[slot["high"]] = "min", "max"
+                if "dead" in slot:
+                    ops[slot["dead"]] = "max"  # already global (from the summed unit sums)
+            numbers = distributed.reduce_floats(numbers, ops)
         out = []
         for key, slot in zip(keys, slots):
             rec = self.records[key]
             got = {k: numbers[i] for k, i in slot.items()}
-            n = rec.numel
+            n = got["n"]
             mean = got["sum"] / n
             std = math.sqrt(max(got["sq"] / n - mean * mean, 0.0)) if math.isfinite(got["sq"]) else got["sq"]
             row = {"key": key, "record": rec, "mean": mean, "std": std,
@@ -329,6 +341,9 @@ class StepProbe:
         if self._before is not None or self.update is not None:
             return
         params = [p for _, p in self.named]
+        from dlcheck import distributed
+
+        distributed.average_gradients(params)  # under torchrun: the step DDP would take
         self.grad = gradient_norms(params)
         self._before = [self._strided(p).clone() for p in params]
 
@@ -363,7 +378,9 @@ def run(ctx: Context) -> CheckResult:
             recorder.new_pass()
             step = Trainer(ctx, model, optimizer).step(batches[-1], len(batches) - 1)
         rows = recorder.summaries()
-        loss = float(step.loss)
+        from dlcheck import distributed
+
+        loss = float(distributed.mean(step.loss))
         wstd = dict(zip(layers, weight_std.tolist()))
         param_rows = _parameter_rows(named, probe)
     return _judge(ctx, rows, recorder, layers, wstd, param_rows, loss, len(batches))
@@ -459,6 +476,16 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
     stds = [row["std"] for row, _ in body]
     grad_seq = [(_label(row), grads[f"{out['layer']}.weight"]["grad_norm"]) for row, out in depth
                 if f"{out['layer']}.weight" in grads and grads[f"{out['layer']}.weight"]["grad_norm"] > 0]
+    # vanishing / exploding gradients are judged through the body as well: the head's gradient is
+    # dL/dlogits x its input, large whenever the body's weights are small (BERT's 0.02 init); and
+    # single layers are no measure of depth (attention queries and keys get ~1e-2 of the values'
+    # gradient at init, by design): the median of the first third against the last third's
+    grad_body = [(_label(row), grads[f"{out['layer']}.weight"]["grad_norm"]) for row, out in body
+                 if f"{out['layer']}.weight" in grads and grads[f"{out['layer']}.weight"]["grad_norm"] > 0] \
+        if len(depth) > 1 else grad_seq
+    third = max(1, len(grad_body) // 3)
+    grad_first = statistics.median(g for _, g in grad_body[:third]) if grad_body else None
+    grad_last = statistics.median(g for _, g in grad_body[-third:]) if grad_body else None
     ratios = [r["update_ratio"] for r in param_rows
               if r["update_ratio"] is not None and math.isfinite(r["update_ratio"]) and r["parameter"].endswith("weight")
               and r["grad_norm"] > 0 and r["parameter"].rsplit(".", 1)[0] in layers]
@@ -469,6 +496,7 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
         "std_ratio": _num(stds[-1] / stds[0]) if len(stds) > 1 and stds[0] > 0 else None,
         "std_trend": [_num(v) for v in _trend_share(stds)] if len(stds) > 1 else None,
         "grad_ratio": _num(grad_seq[0][1] / grad_seq[-1][1]) if len(grad_seq) > 1 else None,
+        "body_grad_ratio": _num(grad_first / grad_last) if len(grad_body) > 1 else None,
         "median_update_ratio": _num(statistics.median(ratios)) if ratios else None,
         "max_update_ratio": _num(max(ratios)) if ratios else None,
         "zero_grad_params": len(zero_grad),
@@ -516,14 +544,19 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
                              f"{_names(dead)}; worst {_label(worst)} with {worst['dead']}/{worst['units']}")
 
     # gradients: first (closest to the input) against last layer
-    if len(grad_seq) >= 2 and all(math.isfinite(g) for _, g in grad_seq):
-        g_ratio = grad_seq[0][1] / grad_seq[-1][1]
-        span = f"{grad_seq[0][0]} {grad_seq[0][1]:.3g} vs {grad_seq[-1][0]} {grad_seq[-1][1]:.3g}"
+    if len(grad_body) >= 2 and all(math.isfinite(g) for _, g in grad_body):
+        g_ratio = grad_first / grad_last
+        if third == 1:
+            span = f"{grad_body[0][0]} {grad_first:.3g} vs {grad_body[-1][0]} {grad_last:.3g}"
+        else:
+            span = (f"median of the first {third} layers, {grad_body[0][0]} to {grad_body[third - 1][0]}, "
+                    f"{grad_first:.3g} vs the last {third}, {grad_body[-third][0]} to {grad_body[-1][0]}, "
+                    f"{grad_last:.3g}")
         if g_ratio <= s["grad_vanish_ratio"]:
-            result.add("DLC405", f"gradient norm of the first layer is {g_ratio:.2g}x the last ({span}){caveat}",
+            result.add("DLC405", f"gradient norm of the first layers is {g_ratio:.2g}x the last ({span}){caveat}",
                        severity=soft)
         elif g_ratio >= s["grad_explode_ratio"]:
-            result.add("DLC406", f"gradient norm of the first layer is {g_ratio:.2g}x the last ({span}){caveat}",
+            result.add("DLC406", f"gradient norm of the first layers is {g_ratio:.2g}x the last ({span}){caveat}",
                        severity=soft)
 
     # weight scale against Xavier / He. Layers followed by normalisation are scale-free and skipped;
@@ -561,8 +594,8 @@ def _judge(ctx: Context, rows, recorder: Recorder, layers, wstd, param_rows, los
     parts = [f"{len(weight_rows)} weight layers"]
     if len(stds) > 1:
         parts.append(f"activation std {stds[0]:.3g} -> {stds[-1]:.3g}")
-    if len(grad_seq) > 1:
-        parts.append(f"grad norm first/last {grad_seq[0][1] / grad_seq[-1][1]:.3g}")
+    if len(grad_body) > 1:
+        parts.append(f"grad norm first/last {grad_first / grad_last:.3g}")
     if ratios:
         parts.append(f"median update/weight {statistics.median(ratios):.2g}")
     if zero_grad:

@@ -285,6 +285,7 @@ def _judge(ctx: Context, ev: Evidence, runs: _Runs) -> None:
         _judge_curve(ctx, ev)
     if ev.suggested is not None:
         _judge_configured(ctx, ev, runs)
+        _judge_world_size(ctx, ev)
 
 
 def _judge_curve(ctx: Context, ev: Evidence) -> None:
@@ -415,6 +416,42 @@ def _judge_configured(ctx: Context, ev: Evidence, runs: _Runs) -> None:
     what = f"{run.fall:.0%} of the way to the floor" if run.finite else "to a non-finite loss"
     ctx.result.add("DLC303", f"{below}, and {len(run.losses)} steps at it brought the loss only "
                              f"{what} ({run.initial:.3g} -> {run.end:.3g})", severity=severity)
+
+
+#: Powers of the world size a factory's LR scaling is recognised as (linear, square root, squared).
+WORLD_POWERS = {1.0: "N", 0.5: "sqrt(N)", 2.0: "N^2"}
+
+
+def _judge_world_size(ctx: Context, ev: Evidence) -> None:
+    """DLC016, under torchrun with N > 1 ranks: the optimizer factory multiplies the lr it is
+    handed by a power of the world size (N, sqrt(N), N^2, within 2 %), and the LR it then trains
+    at is at or above where the sweep diverged, or more than far_below (10x) above the
+    suggestion. The sweep runs in DDP (gradients averaged over ranks), so its suggestion is
+    already for the global batch: a scaling on top of an LR that was right for it, or a second
+    scaling, is what overshoots. A factory that scales and stays in range is not flagged."""
+    from dlcheck import distributed
+
+    world = distributed.world_size()
+    c, lr, suggested = ev.curve, ev.lr, ev.suggested
+    if world < 2 or suggested is None or not ctx.lr or ctx.target.optimizer is None:
+        return
+    scale = lr / ctx.lr
+    power = next((k for k in WORLD_POWERS if math.isclose(scale, world ** k, rel_tol=0.02)), None)
+    if power is None:
+        return
+    diverges = c.diverge_lr is not None and lr >= c.diverge_lr
+    too_far = lr > float(ctx.settings["far_below"]) * suggested
+    if not (diverges or too_far):
+        return
+    where = (f"at or above {c.diverge_lr:.2g}, where the sweep diverged" if diverges else
+             f"{lr / suggested:.0f}x the suggested {suggested:.2g}")
+    ctx.result.metrics["lr_world_scale"] = rounded(scale)
+    ctx.result.add("DLC016", f"your optimizer factory multiplies the lr it is handed ({ctx.lr:g}) by "
+                             f"{scale:g} = {WORLD_POWERS[power]} for the {world} ranks and trains at "
+                             f"{lr:g}, {where} for the global batch; lr-find's suggestion "
+                             f"{suggested:.2g} is already for the global batch (DDP averages the "
+                             f"ranks' gradients): the lr was scaled for the world size twice, or "
+                             f"scaled although it was tuned for the global batch")
 
 
 # -- the probe (recipe step 3: short runs at candidate LRs) ---------------------------------------
