@@ -117,7 +117,9 @@ _TABLE = [
          "are too large, so early training is spent undoing the init (the 'hockey stick' curve). "
          "dlcheck computes the reference with your own loss object at zero outputs, so class "
          "weights, label smoothing and ignore_index count; it judges (loss - floor) / (reference "
-         "- floor), where the floor is the lowest loss the targets allow.",
+         "- floor), where the floor is the lowest loss the targets allow. Far above (2x, or 3 nats "
+         "for cross-entropy) warns: heads shipped with large weights for few classes (EfficientNet, "
+         "MobileNetV3 at 4-10 classes) land there and still train; 10x or 10 nats is broken and fails.",
          "Scale the final layer's weights down (e.g. multiply by 0.01 or use the default init) "
          "and zero-initialise its bias."),
     Code("DLC102", "init-loss-above", "init-loss", "warn",

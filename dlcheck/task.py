@@ -132,7 +132,7 @@ class Task:
         with torch.no_grad():
             logits = logits.detach().float()
             targets = targets.detach()
-            if outputs is not None and not isinstance(outputs, torch.Tensor):
+            if outputs is not None and not isinstance(outputs, torch.Tensor) and _custom(loss_fn):
                 loss_fn = _through(loss_fn, outputs, logits.shape)
             try:
                 return self._references(loss_fn, logits, targets)
@@ -224,6 +224,11 @@ class Task:
         constant = self._value(loss_fn, (zeros + centre) if centre.shape == logits.shape[1:] or centre.dim() == 0
                                else zeros + centre.mean(), targets)
         return References(expected, constant, 0.0)
+
+
+def _custom(loss_fn) -> bool:
+    """A loss of the user's own (it takes what the model returns); torch's losses take the logits."""
+    return not isinstance(loss_fn, nn.Module) and loss_fn not in _FUNCTIONAL
 
 
 def _through(loss_fn, outputs, shape):

@@ -36,7 +36,7 @@ def test_resnet18_recipe_passes(cli):
     assert json.loads(res.stdout)["checks"][0]["status"] == "pass"
 
 
-def test_final_layer_scaled_50x_fails_with_advice(cli):
+def test_final_layer_scaled_1000x_fails_with_advice(cli):
     res = cli("init-loss", SETUPS / "digits_scaled.py", "--json", "-")
     assert res.exit_code == 1
     check = json.loads(res.stdout)["checks"][0]

@@ -94,6 +94,56 @@ def test_healthy_he_initialised_deep_net_passes(digits):
     assert relus[0] == ["0", "128"] and all(int(d) / int(n) < 0.2 for d, n in relus)
 
 
+def test_deep_sigmoid_net_gradients_vanish(digits):
+    result = dlcheck.check("init-stats", model=mlp(10, nn.Sigmoid), train_loader=loader(digits))
+    finding = next(f for f in result.findings if f.code == "DLC405")
+    assert finding.severity == "warn" and "median of the first 3 layers" in finding.message, finding.message
+    assert result.metrics["body_grad_ratio"] < 1e-4
+
+
+class _BertStyle(nn.Module):
+    """A BERT-style encoder classifier as hand-written transformers (and Hugging Face's BERT) build
+    it: separate query/key/value Linears, post-LN, N(0, 0.02) init, a tanh pooler on the first token."""
+
+    def __init__(self, width=64, layers=2, classes=10):
+        super().__init__()
+        self.embed = nn.Parameter(torch.randn(8, width) * 0.02)  # an embedding table, not a weight layer
+        self.ln0 = nn.LayerNorm(width)
+        self.blocks = nn.ModuleList()
+        for _ in range(layers):
+            self.blocks.append(nn.ModuleDict({
+                "query": nn.Linear(width, width), "key": nn.Linear(width, width),
+                "value": nn.Linear(width, width), "out": nn.Linear(width, width), "ln1": nn.LayerNorm(width),
+                "ff1": nn.Linear(width, 2 * width), "act": nn.GELU(), "ff2": nn.Linear(2 * width, width),
+                "ln2": nn.LayerNorm(width)}))
+        self.pooler = nn.Sequential(nn.Linear(width, width), nn.Tanh())
+        self.classifier = nn.Linear(width, classes)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):  # digits' 8x8 pixels as 8 tokens of 8 features
+        h = self.ln0(x.view(-1, 8, 8) @ self.embed)
+        for b in self.blocks:
+            q, k, v = b["query"](h), b["key"](h), b["value"](h)
+            att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]), dim=-1)
+            h = b["ln1"](h + b["out"](att @ v))
+            h = b["ln2"](h + b["ff2"](b["act"](b["ff1"](h))))
+        return self.classifier(self.pooler(h[:, 0]))
+
+
+def test_bert_style_002_init_is_not_a_vanishing_gradient(digits):
+    """Queries and keys get ~1e-2 of the other layers' gradient at init (scores near 0), and the
+    head ~50x more than the body (0.02 weights downstream): neither is a gradient vanishing with
+    depth. Judged as first-layer / head, this was 1e-4: DLC405 (and DLC407 as a warning with it)."""
+    result = dlcheck.check("init-stats", model=_BertStyle, train_loader=loader(digits))
+    assert result.status == "pass", (result.summary, [(f.code, f.message) for f in result.findings])
+    assert result.metrics["grad_ratio"] < 1e-3  # the single-layer ratio the old rule judged
+    assert 0.1 < result.metrics["body_grad_ratio"] < 10
+    assert next(f for f in result.findings if f.code == "DLC407").severity == "info"
+
+
 def test_bn_cnn_on_digits_passes():
     result = dlcheck.check("init-stats", str(ZOO / "ok_digits_bn_cnn.py"))
     assert result.status == "pass", (result.summary, [f.message for f in result.findings])

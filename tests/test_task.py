@@ -301,3 +301,41 @@ def test_set_ups_where_nothing_trains_fail_with_the_diagnosis(digits, factory, w
     result = dlcheck.check("overfit-small", model=factory, train_loader=DataLoader(TensorDataset(X, y), batch_size=64))
     assert result.status == "fail", result.summary
     assert "DLC005" in codes(result) and words in result.summary
+
+
+def test_an_output_object_with_the_default_loss_is_judged():
+    """A Hugging Face-style model returns an object with .logits: the default CrossEntropyLoss takes
+    the logits, and so do the references (a verdict, not 'no reference')."""
+    from conftest import SETUPS
+
+    result = dlcheck.check("init-loss", str(SETUPS / "dict_batches.py"))
+    assert result.metrics["expected"] == pytest.approx(math.log(10), rel=1e-4)
+    assert "DLC108" not in codes(result) and "ln(10)" in result.summary
+
+
+class DepthNet(nn.Module):
+    """A residual MLP whose branches are dropped at random (torchvision's StochasticDepth)."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.ops import StochasticDepth
+
+        self.stem = nn.Linear(64, 64)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.ReLU(), nn.Linear(64, 64)) for _ in range(3))
+        self.drop = StochasticDepth(0.5, "row")
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = self.stem(x)
+        for block in self.blocks:
+            h = h + self.drop(block(h))
+        return self.head(h)
+
+
+def test_stochastic_depth_is_turned_off_to_memorise(digits):
+    X, y = digits
+    model = DepthNet()
+    result = dlcheck.check("overfit-small", model=model, train_loader=DataLoader(TensorDataset(X, y), batch_size=64))
+    assert result.status == "pass", result.summary
+    assert "stochastic depth" in next(f.message for f in result.findings if f.code == "DLC207")
+    assert model.drop.training  # handed back as it was

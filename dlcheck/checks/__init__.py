@@ -100,7 +100,7 @@ SPECS: tuple[Spec, ...] = (
                 Flag("lrs", str, "learning rates, comma-separated (default: the centre LR ÷3, ×1, ×3)"),
                 Flag("weight_decays", str, "weight decays, comma-separated (default: 1e-4,1e-5,0)"),
                 Flag("prune", bool, "stop hopeless trials early (Optuna's median pruner)"),
-                Flag("storage", str, "Optuna storage URL (sqlite:///grid.db): resumable, shared by processes "
+                Flag("storage", str, "an Optuna storage URL (sqlite:///grid.db): resumable, shared by processes "
                                      "running the same command"),
                 Flag("study", str, "study name in the storage (default: derived from the target and grid)"))),
     Spec("curves", "dlcheck.checks.curves",

@@ -219,7 +219,8 @@ def _judge(ctx: Context, c: Curves) -> None:
         result.summary = f"{len(c.points) - 1} measurement(s) after init: too few to read the curves"
         return
     r = _read(c)
-    m.update({"final_val_loss": rounded(r.v[-1]), "final_train_loss": rounded(r.t[-1]), "best_val_loss": rounded(r.v[r.best]),
+    m.update({"final_val_loss": rounded(r.v[-1]), "final_train_loss": rounded(r.t[-1]),
+              "best_val_loss": rounded(r.v[r.best]),
               "best_epoch": rounded(r.epochs[r.best], 4), "gap": rounded(r.gap), "val_noise": rounded(r.noise)})
     acc = c.series("val_accuracy")
     if acc[-1] is not None:

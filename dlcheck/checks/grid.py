@@ -9,10 +9,11 @@ The centre of the LR axis is the LR the user trains with (``--lr`` or the target
 lr-find's suggestion computed on the spot; the weight decay is set on the param groups of the
 user's own optimizer factory, so the optimizer searched is the user's.
 
-Workers never run a cell twice: a worker claims a cell by enqueueing a trial for it and taking
-one from the queue, then checks the storage, and the claim with the lowest trial id wins (the
-loser's trial is marked failed before it trains). Optuna's own GridSampler can hand the same
-cell to two workers at once (its documentation says so), which this protocol rules out on SQLite.
+Workers never run a cell twice: a worker claims a cell by creating a running trial for it (its
+cell in the same insert), then checks the storage, and of two claims on one cell the lower trial
+id wins (the loser's trial is marked failed before it trains). Optuna's own GridSampler can hand
+the same cell to two workers at once (its documentation says so), and its trial queue can hand one
+waiting trial to two workers on SQLite; this protocol rules both out.
 Trials of a worker that died stop sending heartbeats and are failed after a grace period, so
 their cells are run again by whoever resumes the grid.
 
@@ -60,7 +61,8 @@ SETTINGS = {
     "min_fall": 0.05,  # learned: the val loss fell at least this share of the way from init to the floor
     "edge_margin": 0.01,  # an edge cell counts as the best when it beats its neighbour by this share
     "wd_tolerance": 0.02,  # WD makes no difference: its spread at the best LR under this share of the loss
-    "far_factor": 3.0,  # the best LR/WD more than this factor from the configured one: DLC905
+    "far_factor": 3.0,  # the best LR/WD more than this factor from the configured one: DLC905 ...
+    "far_margin": 0.05,  # ... unless the configured value's own cells come within this share of the best
     "heartbeat": 10,  # seconds between a running trial's heartbeats (storage only)
     "grace": 60,  # a trial without heartbeat for this long belongs to a dead worker: failed, run again
     "wait": 3600.0,  # seconds to wait for other workers' trials before reporting the grid incomplete
@@ -338,10 +340,13 @@ def run(ctx: Context) -> CheckResult:
         raise UserError(f"grid needs epochs >= 1, min_evals >= 1 and pruner median|halving, got epochs={epochs}, "
                         f"min_evals={s['min_evals']}, pruner={s['pruner']!r}")
     rewind = Rewind(ctx.loader("train"))  # before anything reads the loader: handed back as found
-    centre, source = _centre(ctx)
-    lrs = number_list(s["lrs"], "--lrs", positive=True) or [centre * f for f in s["lr_factors"]]
-    lrs = sorted({float(f"{v:.4g}") for v in lrs})
+    given = number_list(s["lrs"], "--lrs", positive=True)
     wds = number_list(s["weight_decays"], "--weight-decays", positive=False) or list(s["default_weight_decays"])
+    if given and ctx.lr_override is None and ctx.target.lr is None:  # no lr-find run for a grid given in full
+        centre, source = math.exp(sum(map(math.log, given)) / len(given)), "--lrs"
+    else:
+        centre, source = _centre(ctx)
+    lrs = sorted({float(f"{v:.4g}") for v in (given or [centre * f for f in s["lr_factors"]])})
     wds = sorted(set(wds), reverse=True)
     per_epoch = steps_per_epoch(ctx)
     rewind()
@@ -412,8 +417,8 @@ def _storage(optuna, url: str | None, s):
             return optuna.storages.RDBStorage(url, heartbeat_interval=max(1, int(s["heartbeat"])),
                                               grace_period=max(2, int(s["grace"])), **kwargs)
         except Exception as exc:
-            if attempt == 5 or "IntegrityError" not in type(exc).__name__ + str(exc) \
-                    and "locked" not in str(exc):
+            racing = any(w in str(exc) for w in ("IntegrityError", "already exists", "locked"))
+            if attempt == 5 or not racing:
                 first = str(exc).splitlines()[0] if str(exc) else ""
                 raise UserError(f"--storage {url} could not be opened: {type(exc).__name__}: {first}") from exc
             time.sleep(0.2 * (attempt + 1))
@@ -462,9 +467,10 @@ def _study(optuna, ctx: Context, axes: dict, plan: Plan):
 
 
 def _grid_sampler(optuna):
-    """Optuna's GridSampler without its stop-the-study bookkeeping after each trial: here cells are
-    claimed through the trial queue (enqueue_trial) and the study is never run by optimize(), so
-    there is nothing for it to stop (and its bookkeeping assumes trials it assigned itself)."""
+    """Optuna's GridSampler over the cells, without its stop-the-study bookkeeping after each trial:
+    here workers create each cell's trial themselves (see _claim) and the study is never run by
+    optimize(), so there is nothing for it to stop (and its bookkeeping assumes trials it assigned
+    itself). It stays the study's sampler, so the study reads as the grid it is in Optuna's tools."""
 
     class QueuedGrid(optuna.samplers.GridSampler):
         def after_trial(self, study, trial, state, values) -> None:
@@ -506,20 +512,29 @@ def _trials_by_cell(study, cells: list[Cell]) -> dict:
     out: dict[str, list] = {}
     for t in study.get_trials(deepcopy=False):
         key = t.user_attrs.get("cell")
-        if key in keys and t.state != TrialState.FAIL:
+        if key in keys and (t.state == TrialState.RUNNING or t.state.is_finished()) and t.state != TrialState.FAIL:
             out.setdefault(key, []).append(t)
     return out
 
 
 def _claim(optuna, study, cells: list[Cell]):
     """Claim the next cell nobody ran or runs: (trial, cell); ``None`` when every cell is done;
-    ``"wait"`` when the rest are running elsewhere."""
+    ``"wait"`` when the rest are running elsewhere.
+
+    A claim is a new RUNNING trial created with its cell (parameters and user attribute) in one
+    insert, so no other worker can take that trial; two workers claiming one cell at once both
+    insert, and the one with the lower trial id wins (an insert becomes visible in id order on
+    SQLite, so of two claims at least the later one sees the earlier): the loser's trial is
+    marked failed before it trains anything."""
+    from optuna.distributions import CategoricalDistribution
     from optuna.trial import TrialState
 
+    distributions = {"lr": CategoricalDistribution(sorted({c.lr for c in cells})),
+                     "weight_decay": CategoricalDistribution(sorted({c.wd for c in cells}, reverse=True))}
     while True:
         try:
-            optuna.storages.fail_stale_trials(study)
-        except Exception:  # in-memory storage, or a busy database
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trials: failed, to be run again
+        except Exception:  # a busy database: the next claim looks again
             pass
         taken = _trials_by_cell(study, cells)
         free = [c for c in cells if c.key not in taken]
@@ -527,20 +542,18 @@ def _claim(optuna, study, cells: list[Cell]):
             done = all(any(t.state.is_finished() for t in taken[c.key]) for c in cells)
             return None if done else "wait"
         cell = free[0]
-        study.enqueue_trial({"lr": cell.lr, "weight_decay": cell.wd}, user_attrs={"cell": cell.key})
-        trial = study.ask()
-        key = trial.user_attrs.get("cell")
-        mine = next((c for c in cells if c.key == key), None)
-        rivals = [t for t in _trials_by_cell(study, cells).get(key, [])
-                  if t._trial_id != trial._trial_id and t.state != TrialState.WAITING
-                  and (t.state.is_finished() or t._trial_id < trial._trial_id)]
-        if mine is None or rivals:  # another worker holds this cell (or an odd trial): yield it
+        params = {"lr": cell.lr, "weight_decay": cell.wd}
+        template = optuna.trial.create_trial(state=TrialState.RUNNING, params=params, distributions=distributions,
+                                             user_attrs={"cell": cell.key}, system_attrs={"fixed_params": params})
+        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+        trial = optuna.trial.Trial(study, trial_id)
+        rivals = [t for t in _trials_by_cell(study, cells).get(cell.key, [])
+                  if t._trial_id != trial_id and (t.state.is_finished() or t._trial_id < trial_id)]
+        if rivals:  # another worker holds this cell: yield it
             trial.set_user_attr("claim", "lost")
             study.tell(trial, state=TrialState.FAIL)
             continue
-        trial.suggest_categorical("lr", sorted({c.lr for c in cells}))
-        trial.suggest_categorical("weight_decay", sorted({c.wd for c in cells}, reverse=True))
-        return trial, mine
+        return trial, cell
 
 
 def _search(ctx: Context, cells: list[Cell], plan: Plan, axes: dict, rewind: Rewind):
@@ -700,7 +713,7 @@ def _report(ctx: Context, cells: list[Cell], outcomes: dict, start: Evaluation, 
                    if ctx.settings["storage"] else "Raise --budget, or use --storage to resume the grid later.")
     if finished and len(diverged) == len(finished):
         result.summary = f"every trial diverged (lr {listing(sorted({_g(o.cell.lr) for o in diverged}))})"
-        result.add("DLC902", f"all {len(diverged)} trials diverged within {plan.epochs(plan.total):g} epoch(s), "
+        result.add("DLC902", f"all {len(diverged)} trials diverged within {_epochs(plan.epochs(plan.total))}, "
                              f"at every lr from {_g(min(c.lr for c in cells))} to {_g(max(c.lr for c in cells))}",
                    advice=f"Lower the learning rate: run dlcheck lr-find and centre the grid on its suggestion "
                           f"(--lr, or --lrs below {_g(min(c.lr for c in cells))}).")
@@ -711,12 +724,13 @@ def _report(ctx: Context, cells: list[Cell], outcomes: dict, start: Evaluation, 
         return
     best = min(done, key=lambda o: (o.val_loss, o.cell.lr, -o.cell.wd))
     falls = {o.cell.key: fall(start.loss, o.best_val_loss, refs.floor) for o in finished if o.best_val_loss is not None}
-    m.update({"best_lr": rounded(best.cell.lr), "best_weight_decay": best.cell.wd, "best_val_loss": rounded(best.val_loss),
+    m.update({"best_lr": rounded(best.cell.lr), "best_weight_decay": best.cell.wd,
+              "best_val_loss": rounded(best.val_loss),
               "best_val_accuracy": rounded(best.val_accuracy), "best_fall": rounded(falls.get(best.cell.key), 4)})
     acc = f", val accuracy {best.val_accuracy:.1%}" if best.val_accuracy is not None else ""
     notes = ", ".join(f"{n} {w}" for n, w in ((len(pruned), "pruned"), (len(diverged), "diverged")) if n)
     result.summary = (f"best lr {_g(best.cell.lr)}, weight decay {best.cell.wd:g}: val loss {best.val_loss:.4g}{acc} "
-                      f"after {plan.epochs(plan.total):.3g} epoch(s) ({len(cells)} cells"
+                      f"after {_epochs(plan.epochs(plan.total))} ({len(cells)} cells"
                       f"{', ' + notes if notes else ''})")
     if max(falls.values(), default=-math.inf) < float(s["min_fall"]):
         to = f" (floor {refs.floor:.3g})" if refs.floor is not None else ""
@@ -731,7 +745,11 @@ def _report(ctx: Context, cells: list[Cell], outcomes: dict, start: Evaluation, 
         result.add("DLC907", f"{len(diverged)} trial(s) diverged: {listing(_cell_words(o.cell) for o in diverged)}")
     no_effect = _wd_no_effect(ctx, cells, outcomes, best, refs)
     _edges(ctx, cells, outcomes, best, no_effect)
-    _far(ctx, best, source, no_effect)
+    _far(ctx, cells, outcomes, best, source, no_effect)
+
+
+def _epochs(n: float) -> str:
+    return f"{n:.3g} epoch" + ("" if n == 1 else "s")
 
 
 def _g(v: float) -> str:
@@ -774,17 +792,18 @@ def _edges(ctx: Context, cells, outcomes, best: Outcome, no_effect: bool) -> Non
     said = []
     if len(lrs) >= 2 and best.cell.lr in (lrs[0], lrs[-1]):
         low = best.cell.lr == lrs[0]
-        neighbour = _row_best(cells, outcomes, lrs[1] if low else lrs[-2])
+        next_lr = lrs[1] if low else lrs[-2]
+        neighbour = _row_best(cells, outcomes, next_lr)
         if best.val_loss < neighbour * (1 - margin):
             step = lrs[1] / lrs[0] if low else lrs[-1] / lrs[-2]
             new = [best.cell.lr / step, best.cell.lr, best.cell.lr * step]
             direction = "lower" if low else "higher"
             said.append(direction)
+            there = (f"{neighbour:.4g} at the next lr {_g(next_lr)}" if math.isfinite(neighbour)
+                     else f"no finished trial at the next lr {_g(next_lr)}")
             ctx.result.add("DLC901", f"the best lr {_g(best.cell.lr)} is the {'lowest' if low else 'highest'} of the "
-                                     f"grid (val loss {best.val_loss:.4g}, "
-                                     f"{'next' if math.isfinite(neighbour) else 'none finished at the next'} lr "
-                                     + (f"{neighbour:.4g})" if math.isfinite(neighbour) else f"{_g(lrs[1] if low else lrs[-2])})")
-                                     + f": the optimum may lie {direction}, outside the grid",
+                                     f"grid (val loss {best.val_loss:.4g}; {there}): the optimum may lie {direction}, "
+                                     f"outside the grid",
                            advice=f"Widen the grid toward {direction} learning rates: --lrs "
                                   f"{','.join(_g(v) for v in new)}.")
     wds = sorted({c.wd for c in cells})
@@ -805,13 +824,21 @@ def _edges(ctx: Context, cells, outcomes, best: Outcome, no_effect: bool) -> Non
         ctx.result.metrics["widen"] = said[0]
 
 
-def _far(ctx: Context, best: Outcome, source: str, no_effect: bool) -> None:
-    """DLC905: the best cell far from the LR / WD the target is configured with."""
+def _far(ctx: Context, cells, outcomes, best: Outcome, source: str, no_effect: bool) -> None:
+    """DLC905: the best cell far from the LR / WD the target is configured with, and better than
+    the configured value's own cells by a margin (where the grid holds them)."""
     factor = float(ctx.settings["far_factor"]) * (1 + 1e-6)
+    margin = 1 + float(ctx.settings["far_margin"])
+
+    def close_enough(values) -> bool:  # the configured value's cells came within the margin of the best
+        return bool(values) and min(values) <= best.val_loss * margin
+
     if source in ("--lr", "the target's lr"):
         lr = ctx.effective_lr
         ratio = max(best.cell.lr / lr, lr / best.cell.lr)
-        if ratio > factor:
+        own = [outcomes[c.key].val_loss for c in cells if math.isclose(c.lr, lr, rel_tol=1e-3)
+               and outcomes[c.key].status == "done"]
+        if ratio > factor and not close_enough(own):
             ctx.result.add("DLC905", f"the best lr {_g(best.cell.lr)} is {ratio:.0f}x "
                                      f"{'above' if best.cell.lr > lr else 'below'} the lr you train with ({_g(lr)}, "
                                      f"{source})", advice=f"Train at about {_g(best.cell.lr)}, or check it with "
@@ -821,8 +848,11 @@ def _far(ctx: Context, best: Outcome, source: str, no_effect: bool) -> None:
     wd = configured_weight_decay(ctx)
     b = best.cell.wd
     far = (wd == 0) != (b == 0) or (wd > 0 and b > 0 and max(wd / b, b / wd) > factor)
-    if far:
-        ctx.result.add("DLC905", f"the best weight decay {b:g} is far from the one your optimizer sets ({wd:g})",
+    own = [outcomes[c.key].val_loss for c in cells if c.lr == best.cell.lr and math.isclose(c.wd, wd, abs_tol=1e-12)
+           and outcomes[c.key].status == "done"]
+    if far and not close_enough(own):
+        ctx.result.add("DLC905", f"the best weight decay {b:g} is far from the one your optimizer sets ({wd:g})"
+                                 + (f", which gave {min(own):.4g} against {best.val_loss:.4g}" if own else ""),
                        advice=f"Set weight_decay={b:g} in the optimizer factory, or check it with dlcheck curves "
                               f"--weight-decay {b:g}.")
 
@@ -834,4 +864,4 @@ def _write(ctx: Context, cells: list[Cell], outcomes: list[Outcome], plan: Plan)
         from dlcheck.render.grid_plots import heatmap
 
         heatmap(path, [_row(o, plan) for o in outcomes],
-                title=f"grid: val loss after {plan.epochs(plan.total):.3g} epoch(s)")
+                title=f"grid: val loss after {_epochs(plan.epochs(plan.total))} (best framed)")

@@ -466,13 +466,22 @@ def _subset(ctx: Context, count: int, size) -> list:
     return rebatch(raw, size, ctx.target.where("train_loader"))[:count]
 
 
+#: Stochastic-depth modules by class name (torchvision's StochasticDepth, timm's DropPath and
+#: DropBlock): matched by name so that neither library is needed to recognise them.
+_STOCHASTIC_DEPTH = {"StochasticDepth", "DropPath", "DropBlock2d"}
+
+
 def _regularisation_off(model: nn.Module) -> set[str]:
-    """Dropout modules to eval mode (the model's modes are restored afterwards)."""
+    """Dropout and stochastic depth to eval mode (the model's modes are restored afterwards):
+    a subset cannot be memorised while residual branches are dropped at random."""
     found = set()
     for module in model.modules():
         if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
             module.eval()
             found.add("dropout")
+        elif type(module).__name__ in _STOCHASTIC_DEPTH:
+            module.eval()
+            found.add("stochastic depth")
     return found
 
 

@@ -52,7 +52,8 @@ def heatmap(path, rows: list[dict], title: str = "grid") -> None:
         if acc is not None and status == "done":
             text += f"\n{acc:.1%}"
         if status != "done":
-            text += ("\n" if text else "") + str(status)
+            at = _num(r.get("epochs"))
+            text += ("\n" if text else "") + str(status) + (f" at {at:.2g} ep" if status == "pruned" and at else "")
         labels[i][j] = text
         if status == "done" and value is not None and value < best_value:
             best, best_value = (i, j), value
@@ -61,11 +62,12 @@ def heatmap(path, rows: list[dict], title: str = "grid") -> None:
     shown = np.ma.masked_invalid(grid)
     image = ax.imshow(shown, cmap="viridis_r", aspect="auto")
     fig.colorbar(image, ax=ax, label="val loss")
-    finite = grid[np.isfinite(grid)]
-    middle = float(np.median(finite)) if finite.size else 0.0
     for i in range(len(wds)):
         for j in range(len(lrs)):
-            dark = np.isfinite(grid[i, j]) and grid[i, j] > middle
+            dark = False  # white text on dark cells: by the luminance of the cell's colour
+            if np.isfinite(grid[i, j]):
+                r, g, b, _ = image.cmap(image.norm(grid[i, j]))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
             ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")
     if best is not None:
