@@ -166,3 +166,23 @@ def test_init_stats_and_bn_gap_reduced_over_ranks(tmp_path):
     got = verdicts(json.loads(report.read_text()), drop=DIST_CODES)
     assert [(n, c) for n, _, c in got] == [(n, c) for n, _, c in expected]
     assert got[1][1] == expected[1][1]  # bn-gap: the same status (init-stats warns with DLC013 only)
+
+
+def test_data_check_reduced_over_ranks(tmp_path):
+    """data-check reads each rank's shard and reduces its statistics and the pairing control's
+    curves: the same numbers and verdicts on both ranks, the single-process status, all samples."""
+    report = tmp_path / "r.json"
+    done = torchrun("run", SETUPS / "dist_digits.py", "--checks", "data-check", "--json", report, "-q",
+                    dump=tmp_path, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text())["checks"][0] for r in (0, 1)]
+    a, b = ranks
+    assert (a["status"], a["summary"], a["metrics"], a["findings"]) == \
+        (b["status"], b["summary"], b["metrics"], b["findings"])
+    single = one_process("run", SETUPS / "dist_digits.py", "--checks", "data-check", "--json", "-", "-q")
+    expected = json.loads(single.stdout)["checks"][0]
+    got = json.loads(report.read_text())["checks"][0]
+    assert got["status"] == expected["status"]
+    assert [c for c in codes(got) if c not in DIST_CODES] == codes(expected)
+    assert got["metrics"]["samples"] == 2 * 20 * 32  # both ranks' shards counted
+    assert "pair_heldout_true" in got["metrics"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcheck import distributed
 from dlcheck.batches import dict_keys
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
@@ -160,10 +161,10 @@ def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
             if ctx.out_of_time():
                 break
         held_after, _ = _evaluate(ctx, model, held)
-        curve = torch.stack(losses).tolist()  # one transfer per run
+        curve = distributed.mean(torch.stack(losses)).tolist()  # one transfer per run; the ranks' mean
     from dlcheck.task import References
 
-    refs = References.mean(floors)
+    refs = distributed.mean_refs(References.mean(floors))
     return Run(curve, refs.floor, refs.constant, refs.expected, held_before, held_after, held_refs.floor,
                held_refs.constant)
 
@@ -184,8 +185,8 @@ def _evaluate(ctx: Context, model, held: list):
                 refs.append(ctx.task.reference(ctx.loss_fn, ctx.logits(outputs), targets, outputs))
             except Exception:  # no logits tensor: no floor
                 refs.append(References())
-    value = float(torch.stack(losses).mean())
-    return (value if math.isfinite(value) else None), References.mean(refs)
+    value = float(distributed.mean(torch.stack(losses).mean()))  # under torchrun: the ranks' mean
+    return (value if math.isfinite(value) else None), distributed.mean_refs(References.mean(refs))
 
 
 def _share(start: float, value: float, floor: float) -> float:

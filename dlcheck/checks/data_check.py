@@ -164,12 +164,17 @@ def _first_batches(ctx: Context, n: int):
         iterator = iter(loader)
     except TypeError:
         raise UserError(f"{where} is a {type(loader).__name__}, not an iterable of batches") from None
-    count = 0
-    for batch in iterator:
-        yield count, batch
-        count += 1
-        if count >= n:
-            break
+    stride = ctx._stride("train")  # under torchrun without a DistributedSampler: (rank, world)
+    rank, world = stride if stride is not None else (0, 1)
+    count, mine = 0, None
+    for read, batch in enumerate(iterator):
+        if read % world == rank:
+            mine = batch
+        if read % world == world - 1:  # a whole round read: every rank has its batch of it
+            yield count, mine
+            count, mine = count + 1, None
+            if count >= n:
+                break
     if not count:
         raise UserError(f"{where} yielded no batches")
 
@@ -196,10 +201,17 @@ class _Reader:
         self._target_moments: scale.Moments | None = None
         self._hashes: dict[bytes, tuple[int, int, bytes]] = {}
         self._hashing = True
+        self._digests: list[tuple[int, int, float, float]] = []  # under torchrun: (batch, i, input, label)
         self._keep = self._plan()
 
     def __enter__(self):
         return self
+
+    def _world(self) -> int:
+        """The ranks sharing the loader's batches round-robin (1: one process, or a loader with a
+        DistributedSampler, whose length is already this rank's)."""
+        stride = self.ctx._stride("train")
+        return stride[1] if stride is not None else 1
 
     def __exit__(self, kind, *exc):
         self._stack.close()
@@ -215,7 +227,7 @@ class _Reader:
             return {}
         k, h = int(s["pair_batches"]), max(0, int(s["pair_holdout"]))
         try:
-            n = min(int(s["batches"]), len(self.ctx.loader()))
+            n = min(int(s["batches"]), len(self.ctx.loader()) // self._world())
         except (TypeError, NotImplementedError):  # no length (an iterable dataset, a generator)
             return {**{i: "train" for i in range(k)}, **{k + i: "holdout" for i in range(h)}}
         train = _spread(k, n)
@@ -339,6 +351,9 @@ class _Reader:
         for i in range(n):
             digest = hashlib.blake2b(b"".join(r[i] for r in rows), digest_size=16).digest()
             label = labels[i] if labels is not None else b""
+            if self.ctx.shards:
+                self._digests.append((index, i, float(int.from_bytes(digest[:6], "big")),
+                                      float(int.from_bytes(hashlib.blake2b(label, digest_size=6).digest(), "big"))))
             if digest in self._hashes:
                 m.duplicates += 1
                 m.conflicting += self._hashes[digest][2] != label
@@ -384,6 +399,8 @@ class _Reader:
         lab.batch_counts.append(torch.bincount(kept, minlength=lab.classes or 0).tolist())
 
     def _finish(self) -> None:
+        if self.ctx.shards:
+            self._reduce()
         for summary, moments in self._streams.values():
             if moments is not None:
                 summary.stats = moments.result()
@@ -391,6 +408,121 @@ class _Reader:
             self.measured.target_stats = self._target_moments.result()
         if not self._hashing:
             self.measured.hashed = 0
+
+
+    # -- under torchrun: every rank's numbers together ------------------------------------------
+    def _reduce(self) -> None:
+        """The statistics of all ranks' batches, the same on every rank: counts summed, moments
+        summed (min/max reduced), the first bad sample the earliest over ranks (batch indices
+        made global: local batch j of rank r is the loader's batch j * world + r), per-batch
+        label counts gathered in the loader's order, duplicates found across ranks."""
+        from dlcheck import distributed
+
+        m, world, rank = self.measured, distributed.world_size(), distributed.rank()
+        g = lambda j: j * world + rank  # noqa: E731
+        m.batches, m.samples, m.targets = (int(v) for v in distributed.reduce_floats(
+            [m.batches, m.samples, m.targets], ["sum"] * 3))
+        for summary, moments in self._streams.values():
+            if moments is None:
+                continue
+            _reduce_moments(moments)
+            summary.bad_batches = int(distributed.reduce_floats([summary.bad_batches], ["sum"])[0])
+            fb = summary.first_bad
+            row = _earliest(None if fb is None else [g(fb[0]), float(fb[2] == "NaN"), len(fb[1]), *fb[1][:6]], 9)
+            summary.first_bad = None if row is None else \
+                (int(row[0]), [int(v) for v in row[3:3 + min(int(row[2]), 6)]], "NaN" if row[1] else "Inf")
+        if self._target_moments is not None:
+            _reduce_moments(self._target_moments)
+            tb = m.target_bad
+            row = _earliest(None if tb is None else [g(tb[1]), tb[0]], 2)
+            m.target_bad = None if row is None else (int(row[1]), int(row[0]))
+        if m.labels is not None:
+            self._reduce_labels(g, world)
+        self._reduce_duplicates(world)
+
+    def _reduce_labels(self, g, world: int) -> None:
+        from dlcheck import distributed
+
+        lab = self.measured.labels
+        inf = float("inf")
+        ignored, valid, out, low, high, width = distributed.reduce_floats(
+            [lab.ignored, lab.valid, lab.out_of_range, inf if lab.low is None else lab.low,
+             -inf if lab.high is None else lab.high, max((len(r) for r in lab.batch_counts), default=0)],
+            ["sum", "sum", "sum", "min", "max", "max"])
+        lab.ignored, lab.valid, lab.out_of_range = int(ignored), int(valid), int(out)
+        lab.low = None if low == inf else int(low)
+        lab.high = None if high == -inf else int(high)
+        fo = lab.first_out
+        row = _earliest(None if fo is None else [g(fo[0]), fo[1], fo[2]], 3)
+        lab.first_out = None if row is None else tuple(int(v) for v in row)
+        width, n = int(width), len(lab.batch_counts)  # as many batches on every rank
+        if not width or not n:
+            lab.batch_counts = [[] for _ in range(n * world)]
+            return
+        flat = [float(c) for r in lab.batch_counts for c in r + [0] * (width - len(r))]
+        ranks = distributed.gather_floats(flat)
+        lab.batch_counts = [[int(c) for c in ranks[r][j * width:(j + 1) * width]] for j in range(n) for r in range(world)]
+
+    def _reduce_duplicates(self, world: int) -> None:
+        """The duplicate search replayed over every rank's sample digests in the loader's order."""
+        from dlcheck import distributed
+
+        m = self.measured
+        if not distributed.all_true(self._hashing):
+            self._hashing = False
+            return
+        size = int(distributed.reduce_floats([len(self._digests)], ["max"])[0])
+        if not size:
+            return
+        flat = [v for d in self._digests for v in d] + [-1.0] * (4 * (size - len(self._digests)))
+        rows = []
+        for r, values in enumerate(distributed.gather_floats(flat)):
+            for k in range(size):
+                b, i, d, label = values[4 * k:4 * k + 4]
+                if b >= 0:
+                    rows.append((int(b) * world + r, int(i), d, label))
+        rows.sort(key=lambda x: x[:2])
+        seen: dict[float, tuple[int, int, float]] = {}
+        m.duplicates = m.conflicting = 0
+        m.first_duplicate = None
+        for b, i, d, label in rows:
+            if d in seen:
+                m.duplicates += 1
+                m.conflicting += seen[d][2] != label
+                m.first_duplicate = m.first_duplicate or (seen[d][:2], (b, i))
+            else:
+                seen[d] = (b, i, label)
+        m.hashed = len(rows)
+
+
+def _reduce_moments(moments: scale.Moments) -> None:
+    """One Moments accumulated over every rank's tensors (channels collapsed on every rank when
+    the widths differ between ranks)."""
+    from dlcheck import distributed
+
+    widths = distributed.gather_floats([float(moments._acc[0].shape[0]) if moments._acc is not None else 0.0])
+    if moments._acc is None:
+        raise UserError("data-check: a rank read no tensor for a stream the others read")
+    if len({w[0] for w in widths}) > 1:
+        moments._collapse()
+    c, s, q, low, high = moments._acc
+    k = c.shape[0]
+    bad = float(torch.stack(moments.nonfinite).sum()) if moments.nonfinite else 0.0
+    numbers = torch.cat([c, s, q, low, high]).tolist() + [bad]
+    out = distributed.reduce_floats(numbers, ["sum"] * (3 * k) + ["min"] * k + ["max"] * k + ["sum"])
+    t = torch.tensor(out[:-1], dtype=torch.float64, device=c.device).view(5, k)
+    moments._acc = list(t.unbind(0))
+    moments.nonfinite = [torch.tensor(out[-1])]
+
+
+def _earliest(row: list | None, size: int) -> list[float] | None:
+    """Of every rank's ``row`` (the loader's batch index first; None: nothing to report), the one
+    with the smallest first entry, the same on every rank."""
+    from dlcheck import distributed
+
+    mine = [float("inf")] * size if row is None else [float(v) for v in row] + [0.0] * (size - len(row))
+    best = min(distributed.gather_floats(mine[:size]), key=lambda r: r[0])
+    return None if best[0] == float("inf") else best
 
 
 def _logits_or_none(ctx: Context, outputs):
