@@ -100,7 +100,9 @@ def infer_task(ctx, model, batch, settings: Settings):
     where = f"recipe '{settings.config}'" if settings.task is not None and settings.config else \
         ("the options" if settings.task is not None else target.where("task"))
     try:
-        with preserve_model(model), torch.no_grad():
+        # the user's model object is restored in full; the pre-flight's own build needs only its
+        # running statistics back (a forward under no_grad changes no weight)
+        with preserve_model(model, weights=model is target.model), torch.no_grad():
             model.to(ctx.device).train()
             raw, targets = ctx.forward(model, to_device(batch, ctx.device), 0)
             logits = ctx.logits(raw)

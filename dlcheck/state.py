@@ -68,15 +68,18 @@ def _remove_new_hooks(model: nn.Module, before) -> None:
 
 
 @contextmanager
-def preserve_model(model: nn.Module):
+def preserve_model(model: nn.Module, weights: bool = True):
     """Snapshot ``model`` and restore it in place on exit.
 
     The very tensor objects go back into their modules (``.to(device)`` swaps buffers for new
-    ones), so optimizers and references the user holds still point at live weights.
+    ones), so optimizers and references the user holds still point at live weights. With
+    ``weights=False`` only buffers (BN running statistics) are kept: enough around a forward under
+    ``torch.no_grad()`` of a model nobody else holds, without a copy of every weight.
     """
     slots = []  # (module, dict name, key, original tensor, its device, saved value, saved grad)
+    kinds = ("_parameters", "_buffers") if weights else ("_buffers",)
     for module in model.modules():
-        for kind in ("_parameters", "_buffers"):
+        for kind in kinds:
             for key, t in getattr(module, kind).items():
                 if t is None:
                     continue

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from dlcheck.context import Context
+from dlcheck.device import map_tensors
 from dlcheck.errors import SetupFailure, UserError
 from dlcheck.results import listing
 
@@ -88,7 +89,8 @@ class Trainer:
             self._check_reached()
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets, detached(outputs))
+        return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets,
+                          map_tensors(outputs, torch.Tensor.detach))
 
 
 def _check_unused_on_ranks(trainer: "Trainer", batch, index: int) -> None:
@@ -194,16 +196,3 @@ def _no_gradient(model: nn.Module, requires_grad: bool = False) -> str:
     return (f"the loss has no path to any parameter: {len(trainable)} of {len(params)} parameters "
             f"require grad, but {graph} (the forward or the loss detaches the outputs, or runs "
             f"under torch.no_grad())")
-
-
-def detached(obj):
-    """``obj`` with every tensor in tuples, lists and dicts detached (output objects kept as they are)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach()
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(detached(o) for o in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(detached(o) for o in obj)
-    if isinstance(obj, dict):
-        return {k: detached(v) for k, v in obj.items()}
-    return obj

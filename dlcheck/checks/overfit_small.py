@@ -202,7 +202,7 @@ def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torc
         if not bool(((y == 0) | (y == 1)).all()):
             return None  # soft targets: no accuracy
         cut = 0.5 if task.probabilities else 0.0
-        return ((logits > cut) == (y > 0.5)).sum(), torch.tensor(y.numel(), device=y.device)
+        return ((logits > cut) == (y > 0.5)).sum(), torch.full((), float(y.numel()), device=y.device)
     return None
 
 
