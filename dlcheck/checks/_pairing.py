@@ -260,6 +260,13 @@ def _judge(ctx: Context, true: Run, perm: Run, n: int) -> tuple[str, str | None]
         return "weak", (f"pairing control inconclusive: both runs memorised the subset alike, but the loss at step 1 "
                         f"({start:.3g}) is {start / max(true.expected, 1e-12):.0f}x that of outputs at zero "
                         f"({true.expected:.3g}): the model's init dominates what it learns (see init-loss)")
+    excess_true, excess_perm = final_true - floor, final_perm - floor
+    if gap > s["pair_apart_gap"] or (excess_perm > 0 and s["pair_ratio"] * excess_true < excess_perm):
+        # the true labels are ahead, but not by enough to call them paired: weak evidence either way
+        return "weak", (f"pairing control inconclusive: the true labels were learned somewhat faster than "
+                        f"permuted ones ({learn_true:.0%} vs {learn_perm:.0%} of the way to the floor; final "
+                        f"{final_true:.3g} vs {final_perm:.3g}{held}), not by the margin that shows pairing: "
+                        f"a model that memorises permuted labels too leaves too little to tell apart")
     return "apart", (f"in {steps} steps on {n} batches the true labels were learned no faster than permuted "
                      f"ones (loss fell {learn_true:.0%} vs {learn_perm:.0%} of the way to its floor on average; "
                      f"final {final_true:.3g} vs {final_perm:.3g}{held})")

@@ -59,6 +59,9 @@ SETTINGS = {
     "pair_margin": 0.1,  # paired when the true labels learn this much more on the subset (share of
     #                      initial loss - floor) ...
     "pair_ratio": 1.5,  # ... and this many times as much as the permuted ones
+    "pair_apart_gap": 0.05,  # DLC709 needs the two runs alike: the true labels at most this much ahead
+    #                          (share of initial - floor) and ending no pair_ratio x lower; in between
+    #                          (ahead, but not by the margin) the control is inconclusive
     "pair_holdout_margin": 0.05,  # paired when the held-out loss falls this much more (share of
     #                               initial - floor) after training on true than on permuted labels
     "pair_memorised": 0.12,  # DLC709 needs one run to end this far below the best constant output
