@@ -63,7 +63,7 @@ def run(target=None, *, checks: list[str] | None = None, model=None, train_loade
     """Run ``checks`` (default: all) and return the Report. ``target`` may be a target file or
     module; keyword parts (``model=``, ``train_loader=`` ...) add to or replace its names.
     ``settings`` maps a check name to its thresholds, as in a recipe."""
-    from dlcheck import checks as registry
+    from dlcheck import registry
     from dlcheck.runner import execute
 
     parts = dict(model=model, train_loader=train_loader, val_loader=val_loader, loss_fn=loss_fn,

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dlcheck import __version__
-from dlcheck import checks as registry
-from dlcheck.checks import Flag
+from dlcheck import registry
+from dlcheck.registry import Flag
 from dlcheck.errors import UserError
 
 app = typer.Typer(

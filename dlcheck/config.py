@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from dlcheck.checks import REGISTRY
+from dlcheck.registry import REGISTRY
 from dlcheck.errors import UserError
 
 
@@ -296,7 +296,7 @@ def check_settings_for(settings: Settings, name: str, defaults: dict[str, Any]) 
 
 def _flag_type(check: str, key: str) -> type | None:
     """The type of the check's command-line flag for ``key`` (for settings whose default is None)."""
-    from dlcheck import checks as registry
+    from dlcheck import registry
 
     try:
         return next((f.type for f in registry.spec(check).flags if f.key == key), None)

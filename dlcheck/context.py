@@ -48,8 +48,11 @@ class Context:
         from dlcheck import distributed
 
         # under torchrun: this check reads its own shard, reduces its numbers (and trains in DDP)
-        self.shards = distributed.active() and name in distributed.SHARDED
-        self.wraps = self.shards and name in distributed.WRAPPED
+        from dlcheck import registry
+
+        spec = registry.SPECS_BY_NAME.get(name)
+        self.shards = distributed.active() and spec is not None and spec.shards
+        self.wraps = self.shards and spec.wraps
 
     # -- time ---------------------------------------------------------------------------------
     def out_of_time(self) -> bool:
@@ -434,26 +437,10 @@ class Context:
         return None
 
     # -- artifacts ------------------------------------------------------------------------------
-    def artifact(self, filename: str) -> Path | None:
-        """A path under ``--out`` for an artifact (recorded in the result), or None without --out."""
-        if self.out_dir is None:
-            return None
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"--out {self.out_dir} cannot be created: {exc.strerror}") from exc
-        path = self.out_dir / f"{self.name}-{filename}"
-        self.result.artifacts.append(str(path))
-        return path
-
-    def write_csv(self, filename: str, rows: list[dict]) -> Path | None:
-        """Rows as CSV under --out (pandas)."""
-        path = self.artifact(filename)
-        if path is not None:
-            import pandas as pd
-
-            pd.DataFrame(rows).to_csv(path, index=False)
-        return path
+    def artifact_path(self, filename: str) -> Path | None:
+        """Where ``dlcheck.artifacts`` will write this check's ``filename`` under ``--out`` (None
+        without --out); nothing is created here."""
+        return None if self.out_dir is None else self.out_dir / f"{self.name}-{filename}"
 
     # -- progress -------------------------------------------------------------------------------
     @contextmanager

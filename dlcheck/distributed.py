@@ -181,10 +181,6 @@ def mean_refs(refs):
     return type(refs)(expected, constant, floor)
 
 
-#: Checks whose data is sharded over the ranks and whose decision numbers are all-reduced.
-SHARDED = frozenset({"init-loss", "overfit-small", "lr-find", "init-stats", "bn-gap", "data-check"})
-#: ... of these, the ones that train (their model is wrapped in DistributedDataParallel).
-WRAPPED = frozenset({"overfit-small", "lr-find", "data-check"})  # data-check: its pairing control
 #: A per-rank batch below this, with plain BatchNorm: DLC013 (advice: SyncBatchNorm).
 BN_PER_RANK_BATCH = 32
 

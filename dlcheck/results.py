@@ -56,11 +56,28 @@ class Finding:
 
 @dataclass
 class Figure:
-    """One plot as plain data: ``dlcheck.render.plots.draw`` calls ``plots.<kind>(path, **data)``."""
+    """One plot as plain data: ``dlcheck.render.plots.draw`` calls ``plots.<kind>(path, **data)``.
+    ``file`` names the PNG that ``dlcheck.artifacts`` writes under ``--out`` (``loss.png`` becomes
+    ``overfit-small-loss.png``); without one the plot is only embedded in the HTML report."""
 
     kind: str
     title: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    file: str = ""
+
+
+@dataclass
+class Table:
+    """One per-item table as plain data (rows of one dict each), written as CSV under ``--out``
+    (``file``) by ``dlcheck.artifacts``; ``frame()`` is the pandas DataFrame."""
+
+    file: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
 
 
 @dataclass
@@ -88,6 +105,8 @@ class CheckResult:
     #: Plots as plain data (``plots.<kind>(path, **data)``), so that a report that embeds them
     #: (``--html``) can draw them also when no ``--out`` was given. Never written to JSON.
     figures: list["Figure"] = field(default_factory=list)
+    #: Per-item tables as data, written as CSV under ``--out``. Never written to JSON.
+    tables: list["Table"] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -111,12 +130,19 @@ class CheckResult:
         self.reason = reason
         return self
 
-    def figure(self, kind: str, title: str = "", **data) -> "Figure":
+    def figure(self, kind: str, caption: str = "", file: str = "", **data) -> "Figure":
         """Keep the data of one plot (``kind`` names a function of dlcheck.render.plots, ``data``
-        its arguments after the path) for reports that embed plots."""
-        fig = Figure(kind=kind, title=title, data=data)
+        its arguments after the path; ``caption`` is the report's): written as ``file`` under
+        ``--out``, embedded by ``--html``."""
+        fig = Figure(kind=kind, title=caption, data=data, file=file)
         self.figures.append(fig)
         return fig
+
+    def table(self, file: str, rows: list[dict[str, Any]]) -> "Table":
+        """Keep one per-item table, written as the CSV ``file`` under ``--out``."""
+        table = Table(file=file, rows=list(rows))
+        self.tables.append(table)
+        return table
 
     def settle(self, ignore: frozenset[str] = frozenset()) -> "CheckResult":
         """Drop ignored findings and set ``status`` to the worst remaining severity. A skipped

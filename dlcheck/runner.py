@@ -8,7 +8,7 @@ import time
 import traceback
 from pathlib import Path
 
-from dlcheck import checks as registry
+from dlcheck import registry
 from dlcheck.config import Settings, check_settings_for, validate
 from dlcheck.errors import Interrupted, SetupFailure, UserError, describe_exception
 from dlcheck.results import CheckResult, Report, rounded
@@ -160,7 +160,7 @@ def run_check(name, module, check_settings, target, device, settings: Settings) 
     from dlcheck.device import seed_everything, synchronize
     from dlcheck.state import preserve_rng
 
-    from dlcheck import distributed
+    from dlcheck import artifacts, distributed
 
     main = distributed.is_main()  # under torchrun only rank 0 draws progress and writes artifacts
     ctx = Context(name, target, device, settings.seed, check_settings,
@@ -175,6 +175,7 @@ def run_check(name, module, check_settings, target, device, settings: Settings) 
             try:
                 result = module.run(ctx)
                 synchronize(device)
+                artifacts.write(result, ctx.out_dir)  # the plots and tables it kept, under --out
             except SetupFailure as exc:  # a broken set-up is the check's verdict, not bad input
                 result = ctx.result
                 result.summary = exc.message

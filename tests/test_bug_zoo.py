@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import dlcheck
-from dlcheck import checks
+from dlcheck import registry as checks
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 

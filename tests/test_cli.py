@@ -22,7 +22,7 @@ print("TORCH" if "torch" in sys.modules else "NO-TORCH")
 
 
 def _commands():
-    from dlcheck import checks
+    from dlcheck import registry as checks
 
     return [*checks.available(), "run", "list", "explain"]
 
@@ -40,7 +40,7 @@ def test_commands_and_flags_come_from_the_specs():
     the checks that train; `run` runs the specs in order."""
     import typer.main
 
-    from dlcheck import checks
+    from dlcheck import registry as checks
     from dlcheck.cli import app
 
     commands = typer.main.get_command(app).commands
@@ -57,7 +57,7 @@ def test_commands_and_flags_come_from_the_specs():
 
 
 def test_readme_commands_table_matches_the_specs():
-    from dlcheck.checks import commands_table
+    from dlcheck.registry import commands_table
 
     assert commands_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
         "paste dlcheck.checks.commands_table() into the README's Commands section"
@@ -69,7 +69,7 @@ def test_version(cli):
 
 
 def test_list_and_explain(cli):
-    from dlcheck import checks
+    from dlcheck import registry as checks
 
     res = cli("list")
     assert res.exit_code == 0 and "init-loss" in res.stdout and "DLC101" in res.stdout

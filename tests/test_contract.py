@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import dlcheck
-from dlcheck import checks
+from dlcheck import registry as checks
 from dlcheck.render import json as json_render
 from conftest import RECIPES
 from helpers import assert_same, snapshot
@@ -136,3 +136,33 @@ def test_the_preflight_model_is_reused_and_changes_nothing():
     assert json.dumps(alone.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
     other_seed = dlcheck.check("lr-find", model=counted, train_loader=data, seed=1)
     assert other_seed.metrics != alone.metrics
+
+
+def test_a_check_that_meets_bad_input_is_an_error_with_dlc001_and_a_crash_is_dlc002():
+    """The runner turns a check's UserError into an ``error`` result carrying DLC001 (its message
+    the summary), and any other exception into DLC002; the model and RNG come back either way."""
+    import types
+
+    from dlcheck.config import Settings
+    from dlcheck.device import resolve_device
+    from dlcheck.errors import UserError
+    from dlcheck.runner import run_check
+    from dlcheck.target import load_target
+
+    target = load_target(TARGET)
+    settings = Settings(target=TARGET)
+
+    def raises(exc):
+        def run(ctx):
+            with ctx.model():
+                raise exc
+        return types.SimpleNamespace(run=run)
+
+    before = torch.random.get_rng_state()
+    bad = run_check("init-loss", raises(UserError("batch 3 of 'train_loader' is a str")), {}, target,
+                    resolve_device("cpu"), settings)
+    assert (bad.status, [f.code for f in bad.findings]) == ("error", ["DLC001"])
+    assert bad.summary == "batch 3 of 'train_loader' is a str"
+    crash = run_check("init-loss", raises(ZeroDivisionError("x")), {}, target, resolve_device("cpu"), settings)
+    assert (crash.status, [f.code for f in crash.findings]) == ("error", ["DLC002"])
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -152,7 +152,7 @@ def test_aug_preview_captions_use_the_class_names():
     result = dlcheck.check("aug-preview", model=lambda: nn.Sequential(nn.Flatten(), nn.LazyLinear(4)),
                            train_loader=DataLoader(dataset, batch_size=32),
                            settings={"aug-preview": {"measure": 8, "count": 4, "draws": 2}})
-    assert [f.kind for f in result.figures] == ["png"]  # the grid, kept for the HTML report without --out
+    assert [f.kind for f in result.figures] == ["aug_grid"]  # the grid, kept for the HTML report without --out
     assert not result.skipped and result.status == "pass"
 
     from dlcheck.checks.aug_preview import _caption

@@ -275,15 +275,9 @@ def _judge(ctx: Context, true: Run, perm: Run, n: int) -> tuple[str, str | None]
 def _write_curves(ctx: Context, true_curve: list[float], perm_curve: list[float]) -> None:
     rows = [{"step": i + 1, "true_labels": t, "permuted_labels": p}
             for i, (t, p) in enumerate(zip(true_curve, perm_curve))]
-    ctx.write_csv("pairing.csv", rows)
-    path = ctx.artifact("pairing.png")
-    if path is not None:
-        from dlcheck.render.plots import data_pairing_curves
-
-        data_pairing_curves(path, true_curve, perm_curve)
-    else:  # no --out: the data, for reports that embed plots (--html)
-        ctx.result.figure("data_pairing_curves", "pairing control", true_losses=true_curve,
-                          permuted_losses=perm_curve)
+    ctx.result.table("pairing.csv", rows)
+    ctx.result.figure("data_pairing_curves", "pairing control", file="pairing.png", true_losses=true_curve,
+                      permuted_losses=perm_curve)
 
 
 def same(a, b) -> bool:

@@ -517,25 +517,17 @@ def _judge_scale(result, s, final: _StepStats, channels, has_normalize: bool) ->
 
 # -- artifacts and small helpers ------------------------------------------------------------------
 def _write_grid(ctx: Context, rows, captions, marks) -> str | None:
-    """Draw the grid once, in memory: kept on the result for reports that embed it (``--html``)
-    and written to ``--out`` when given (its path is returned)."""
-    import io
-
-    from dlcheck.render.plots import aug_grid
-
+    """Keep the grid on the result as data (written to ``--out`` as grid.png, embedded by
+    ``--html``); the path it will have under ``--out``, or None."""
     if not rows:
         return None
     images = [[cell.permute(1, 2, 0).numpy() for cell in row] for row in rows]
-    png = io.BytesIO()
-    aug_grid(png, images, captions, marks, cell=int(ctx.settings["cell_px"]),
-             max_rows=int(ctx.settings["max_rows"]))
-    ctx.result.figure("png", title="each source image (framed blue) beside its augmented draws; "
-                                   "destroyed draws framed red, blank ones orange", png=png.getvalue())
-    path = ctx.artifact("grid.png")
-    if path is None:
-        return None
-    path.write_bytes(png.getvalue())
-    return str(path)
+    ctx.result.figure("aug_grid", "each source image (framed blue) beside its augmented draws; "
+                                        "destroyed draws framed red, blank ones orange", file="grid.png",
+                      rows=images, captions=captions, marks=marks, cell=int(ctx.settings["cell_px"]),
+                      max_rows=int(ctx.settings["max_rows"]))
+    path = ctx.artifact_path("grid.png")
+    return str(path) if path is not None else None
 
 
 def _mean(values) -> float:

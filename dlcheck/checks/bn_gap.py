@@ -639,12 +639,10 @@ def _where(ctx: Context, measured: dict) -> str:
 
 
 def _write_artifacts(ctx: Context, table: list[dict]) -> None:
-    ctx.write_csv("layers.csv", table)
-    path = ctx.artifact("layers.png")
-    if path is not None:
-        from dlcheck.render.plots import bn_layer_gaps
-
-        bn_layer_gaps(path, [r["name"] for r in table], [r["gap"] for r in table])
+    ctx.result.table("layers.csv", table)
+    if any(isinstance(r.get("gap"), (int, float)) for r in table):
+        ctx.result.figure("bn_layer_gaps", "each BatchNorm layer's own train-vs-eval gap", file="layers.png",
+                          names=[str(r["name"]) for r in table], gaps=[r["gap"] for r in table])
 
 
 def _ratio(diff: float, norm: float) -> float:

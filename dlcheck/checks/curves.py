@@ -335,9 +335,6 @@ def _more(ctx: Context, r: Reading) -> int:
 
 def _write(ctx: Context, c: Curves) -> None:
     rows = [{k: rounded(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in c.points]
-    ctx.write_csv("curves.csv", rows)
-    path = ctx.artifact("curves.png")
-    if path is not None:
-        from dlcheck.render.grid_plots import curves
-
-        curves(path, rows, title=f"curves: lr {ctx.lr:g}")
+    ctx.result.table("curves.csv", rows)
+    title = f"curves: lr {ctx.lr:g}"
+    ctx.result.figure("curves", title, file="curves.png", points=rows, title=title)

@@ -858,10 +858,7 @@ def _far(ctx: Context, cells, outcomes, best: Outcome, source: str, no_effect: b
 
 
 def _write(ctx: Context, cells: list[Cell], outcomes: list[Outcome], plan: Plan) -> None:
-    ctx.write_csv("trials.csv", [_row(o, plan) for o in outcomes])
-    path = ctx.artifact("heatmap.png")
-    if path is not None:
-        from dlcheck.render.grid_plots import heatmap
-
-        heatmap(path, [_row(o, plan) for o in outcomes],
-                title=f"grid: val loss after {_epochs(plan.epochs(plan.total))} (best framed)")
+    rows = [_row(o, plan) for o in outcomes]
+    ctx.result.table("trials.csv", rows)
+    title = f"grid: val loss after {_epochs(plan.epochs(plan.total))} (best framed)"
+    ctx.result.figure("heatmap", title, file="heatmap.png", rows=rows, title=title)

@@ -14,15 +14,20 @@ The check measures into :class:`Measured`; one small rule per finding code judge
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from dlcheck import distributed
 from dlcheck.context import Context
 from dlcheck.errors import UserError
-from dlcheck.results import CheckResult, rounded
+from dlcheck.results import CheckResult, Finding, rounded
+from dlcheck.rules import finding, judge
 from dlcheck.task import References, Task
+
+Settings = Mapping[str, Any]
 
 NAME = "init-loss"
 SETTINGS = {
@@ -60,6 +65,7 @@ class Measured:
     top_class: int | None = None
     confidence: float | None = None  # mean top probability
     head: str | None = None  # the name of the last Linear/Conv layer
+    declared_classes: int | None = None  # the target's num_classes, when it sets one
 
     @property
     def ratio(self) -> float | None:
@@ -75,10 +81,8 @@ def run(ctx: Context) -> CheckResult:
     task = ctx.task
     measured = _measure(ctx, task)
     result.metrics.update(_metrics(measured, task))
-    for rule in RULES:
-        rule(ctx, task, measured)
-    if not result.summary:
-        result.summary = _summary(task, measured)
+    result.findings += judge(RULES, measured, task, ctx.settings)
+    result.summary = _summary(task, measured)
     return result
 
 
@@ -101,7 +105,7 @@ def _measure(ctx: Context, task: Task) -> Measured:
     loss = float(distributed.mean(torch.stack(losses).mean()))  # one host synchronisation (all ranks' mean)
     samples = distributed.total(sum(int(l.shape[0]) if l.dim() else 1 for l in logits_all))
     m = Measured(loss=loss, refs=distributed.mean_refs(References.mean(refs)), batches=len(batches),
-                 samples=samples, head=head)
+                 samples=samples, head=head, declared_classes=ctx.target.num_classes)
     first = logits_all[0]
     m.output_width = int(first.shape[1]) if first.dim() >= 2 else 1
     if task.kind == "classification" and task.classes and task.classes > 1 and first.dim() >= 2:
@@ -166,6 +170,8 @@ def _reference_name(task: Task, m: Measured) -> str:
 
 
 def _summary(task: Task, m: Measured) -> str:
+    if task.problem:
+        return f"initial loss {m.loss:.3g}: {task.problem}"
     if not math.isfinite(m.loss):
         return f"initial loss is {m.loss}"
     if m.ratio is None:
@@ -174,48 +180,47 @@ def _summary(task: Task, m: Measured) -> str:
 
 
 # -- rules: one per finding code ----------------------------------------------------------------
-def identically_zero(ctx: Context, task: Task, m: Measured) -> None:
+def identically_zero(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC110: cross-entropy over one output column is 0 whatever the model does."""
     if task.problem:
-        ctx.result.summary = f"initial loss {m.loss:.3g}: {task.problem}"
-        ctx.result.add("DLC110", f"{task.loss}: {task.problem}")
+        return finding("DLC110", f"{task.loss}: {task.problem}")
 
 
-def no_reference(ctx: Context, task: Task, m: Measured) -> None:
+def no_reference(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC108 (info): a loss without known references is reported, not judged."""
     if task.problem is None and (not task.has_references or m.refs.expected is None):
         why = task.note or f"no reference could be computed for {task.loss}"
-        ctx.result.add("DLC108", f"initial loss {m.loss:.4g} is reported without a verdict: {why}")
+        return finding("DLC108", f"initial loss {m.loss:.4g} is reported without a verdict: {why}")
 
 
-def not_finite(ctx: Context, task: Task, m: Measured) -> None:
+def not_finite(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC104: NaN/Inf at step 0."""
     if not math.isfinite(m.loss):
-        ctx.result.add("DLC104", f"the loss at initialisation is {m.loss}")
+        return finding("DLC104", f"the loss at initialisation is {m.loss}")
 
 
-def width_mismatch(ctx: Context, task: Task, m: Measured) -> None:
+def width_mismatch(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC106: the class axis differs from the target's num_classes."""
-    declared = ctx.target.num_classes
+    declared = m.declared_classes
     if declared is None or task.kind not in ("classification", "multilabel"):
         return
     width = task.classes if task.classes is not None else m.output_width
     if width is not None and width != declared:
         axis = "its class axis (dim 1) has" if task.dense else "it has"
-        ctx.result.add("DLC106", f"the model outputs {width} classes per {'position' if task.dense else 'sample'} "
+        return finding("DLC106", f"the model outputs {width} classes per {'position' if task.dense else 'sample'} "
                                  f"({axis} {width} values) but num_classes is {declared}")
 
 
-def above(ctx: Context, task: Task, m: Measured) -> None:
+def above(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC101: broken (fail) or far above (warn); DLC102: noticeably above the know-nothing
     reference (warn). For mean
     softmax cross-entropy the excess in nats counts too: with C = 2 a ratio of 1.25 is 0.17 nats
     (init noise), with C = 84 a ratio of 1.9 is 4 nats (badly scaled logits)."""
-    s, ratio = ctx.settings, m.ratio
+    ratio = m.ratio
     if ratio is None or task.problem:
         return
     what = _reference_name(task, m)
-    advice = _head_advice(ctx, task, m)
+    advice = _head_advice(task, m)
     nats = task.kind == "classification" and task.options.get("reduction", "mean") == "mean"
     excess = m.loss - m.refs.expected if nats else None
     real = excess is None or excess >= s["min_excess"]
@@ -228,19 +233,19 @@ def above(ctx: Context, task: Task, m: Measured) -> None:
         return f"above {s[ratio_key]:g}x" + (f" or {s[excess_key]:g} nats" if nats else "")
 
     if beyond("fail_above_ratio", "fail_excess"):
-        ctx.result.add("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what}{extra} (fail "
+        return finding("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what}{extra} (fail "
                                  f"{limit('fail_above_ratio', 'fail_excess')})", advice=advice)
     elif beyond("far_above_ratio", "far_excess"):
-        ctx.result.add("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what}{extra} (far "
+        return finding("DLC101", f"initial loss {m.loss:.3g} is {ratio:.1f}x {what}{extra} (far "
                                  f"{limit('far_above_ratio', 'far_excess')}; it fails "
                                  f"{limit('fail_above_ratio', 'fail_excess')})", advice=advice, severity="warn")
     elif beyond("warn_above_ratio", "warn_excess"):
         min_note = f", with at least {s['min_excess']:g} nats" if nats else ""
-        ctx.result.add("DLC102", f"initial loss {m.loss:.3g} is {ratio:.2f}x {what}{extra} (warn "
+        return finding("DLC102", f"initial loss {m.loss:.3g} is {ratio:.2f}x {what}{extra} (warn "
                                  f"{limit('warn_above_ratio', 'warn_excess')}{min_note})", advice=advice)
 
 
-def below(ctx: Context, task: Task, m: Measured) -> None:
+def below(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC103: below what any input-independent model reaches."""
     refs = m.refs
     if m.ratio is None or refs.constant is None or task.problem:
@@ -249,41 +254,41 @@ def below(ctx: Context, task: Task, m: Measured) -> None:
     best_constant = min(refs.expected, refs.constant)
     if best_constant - floor <= 0:
         return
-    if m.loss - floor < ctx.settings["below_ratio"] * (best_constant - floor):
+    if m.loss - floor < s["below_ratio"] * (best_constant - floor):
         name = {"classification": "the label entropy", "multilabel": "the label-prior entropy"}.get(
             task.kind, "the loss of a constant output at the targets' centre")
-        ctx.result.add("DLC103", f"initial loss {m.loss:.3g} is below {name}, {best_constant:.3g}: an "
+        return finding("DLC103", f"initial loss {m.loss:.3g} is below {name}, {best_constant:.3g}: an "
                                  f"untrained model should not beat the best constant prediction")
 
 
-def imbalance(ctx: Context, task: Task, m: Measured) -> None:
+def imbalance(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC109 / DLC111 (info): a set output bias would start well below the zero-output reference."""
     refs = m.refs
     if refs.expected is None or refs.constant is None or task.problem or not refs.expected > 0:
         return
     share = refs.constant / refs.expected
-    if share >= ctx.settings["imbalance_ratio"]:
+    if share >= s["imbalance_ratio"]:
         return
     if task.kind == "classification":
-        ctx.result.add("DLC109", f"labels are imbalanced: the label entropy {refs.constant:.3g} is "
+        return finding("DLC109", f"labels are imbalanced: the label entropy {refs.constant:.3g} is "
                                  f"{share:.0%} of {_reference_name(task, m)}")
     elif task.kind == "multilabel":
-        ctx.result.add("DLC109", f"labels are imbalanced: an output bias at the label prior would start "
+        return finding("DLC109", f"labels are imbalanced: an output bias at the label prior would start "
                                  f"at {refs.constant:.3g}, {share:.0%} of ln 2 per label")
     elif task.kind == "regression":
-        ctx.result.add("DLC111", f"the targets are off-centre: outputs at their mean would start at "
+        return finding("DLC111", f"the targets are off-centre: outputs at their mean would start at "
                                  f"{refs.constant:.3g}, {share:.0%} of {_reference_name(task, m)}")
 
 
-def collapsed(ctx: Context, task: Task, m: Measured) -> None:
+def collapsed(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC105: one class takes (almost) every prediction, confidently relative to chance."""
     if m.top_share is None or not m.classes:
         return
     chance = 1.0 / m.classes
-    needed = chance + ctx.settings["collapse_margin"] * (1 - chance)
-    if m.top_share >= ctx.settings["collapse_fraction"] and m.confidence >= needed:
+    needed = chance + s["collapse_margin"] * (1 - chance)
+    if m.top_share >= s["collapse_fraction"] and m.confidence >= needed:
         where = "positions" if task.dense else "samples"
-        ctx.result.add("DLC105", f"{m.top_share:.0%} of {where} are predicted as class {m.top_class} at init, "
+        return finding("DLC105", f"{m.top_share:.0%} of {where} are predicted as class {m.top_class} at init, "
                                  f"with mean confidence {m.confidence:.2f} (chance is {chance:.2f})")
 
 
@@ -291,7 +296,7 @@ def collapsed(ctx: Context, task: Task, m: Measured) -> None:
 RULES = (identically_zero, no_reference, not_finite, width_mismatch, above, below, imbalance, collapsed)
 
 
-def _head_advice(ctx: Context, task: Task, m: Measured) -> str:
+def _head_advice(task: Task, m: Measured) -> str:
     """Name the final layer when we can find it."""
     where = f"the final layer '{m.head}'" if m.head else "the final layer"
     if task.kind == "regression":

@@ -632,19 +632,14 @@ def _num(value):
 
 
 def _artifacts(ctx: Context, table: list[dict], param_rows: list[dict]) -> None:
-    ctx.write_csv("layers.csv", table)
+    ctx.result.table("layers.csv", table)
     if param_rows:
-        ctx.write_csv("parameters.csv", param_rows)
-    path = ctx.artifact("activation-std.png")
-    if path is not None:
-        from dlcheck.render.plots import layer_stats_by_depth
-
-        layer_stats_by_depth(path, [r["layer"] for r in table], [r["std"] for r in table],
-                             ylabel="activation std", title="init-stats: activation std by depth")
+        ctx.result.table("parameters.csv", param_rows)
+    ctx.result.figure("layer_stats_by_depth", "activation std by depth", file="activation-std.png",
+                      layers=[str(r["layer"]) for r in table], values=[r["std"] for r in table],
+                      ylabel="activation std", title="init-stats: activation std by depth")
     grads = [r for r in table if r.get("grad_norm") is not None]
-    path = ctx.artifact("grad-norm.png") if grads else None
-    if path is not None:
-        from dlcheck.render.plots import layer_stats_by_depth
-
-        layer_stats_by_depth(path, [r["layer"] for r in grads], [r["grad_norm"] for r in grads],
-                             ylabel="weight gradient norm", title="init-stats: gradient norm by depth")
+    if grads:
+        ctx.result.figure("layer_stats_by_depth", "weight gradient norm by depth", file="grad-norm.png",
+                          layers=[str(r["layer"]) for r in grads], values=[r["grad_norm"] for r in grads],
+                          ylabel="weight gradient norm", title="init-stats: gradient norm by depth")

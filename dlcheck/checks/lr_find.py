@@ -479,16 +479,10 @@ def _row(ctx: Context, run: Run) -> dict:
 
 # -- artifacts --------------------------------------------------------------------------------------
 def _write_curve(ctx: Context, c: Curve) -> None:
-    ctx.write_csv("curve.csv", [{"step": i + 1, "lr": lr, "loss": loss, "smoothed": sm}
-                                for i, (lr, loss, sm) in enumerate(zip(c.lrs, c.losses, c.smoothed))])
-    path = ctx.artifact("curve.png")
+    ctx.result.table("curve.csv", [{"step": i + 1, "lr": lr, "loss": loss, "smoothed": sm}
+                                   for i, (lr, loss, sm) in enumerate(zip(c.lrs, c.losses, c.smoothed))])
     m = ctx.result.metrics
     marks = {k[:-3]: m[k] for k in ("steepest_lr", "valley_lr", "minimum/10_lr", "suggested_lr") if m.get(k)}
     data = dict(lrs=list(c.lrs), losses=list(c.losses), smoothed=list(c.smoothed), marks=marks,
                 configured=m.get("effective_lr") or ctx.lr, diverge=m.get("diverge_lr"))
-    if path is not None:
-        from dlcheck.render.plots import lr_curve
-
-        lr_curve(path, **data)
-    else:  # no --out: the data, for reports that embed plots (--html)
-        ctx.result.figure("lr_curve", "LR range test", **data)
+    ctx.result.figure("lr_curve", "LR range test", file="curve.png", **data)

@@ -512,12 +512,6 @@ def _count(batch, ctx: Context) -> int:
 
 
 def _write_curve(ctx: Context, curve: list[float]) -> None:
-    rows = [{"step": i + 1, "loss": v} for i, v in enumerate(curve)]
-    ctx.write_csv("loss.csv", rows)
-    path = ctx.artifact("loss.png")
-    if path is not None:
-        from dlcheck.render.plots import loss_curve
-
-        loss_curve(path, curve, title="overfit-small: training loss on the tiny subset")
-    else:  # no --out: the data, for reports that embed plots (--html)
-        ctx.result.figure("loss_curve", "overfit-small: training loss on the tiny subset", losses=curve)
+    ctx.result.table("loss.csv", [{"step": i + 1, "loss": v} for i, v in enumerate(curve)])
+    title = "overfit-small: training loss on the tiny subset"
+    ctx.result.figure("loss_curve", title, file="loss.png", losses=curve, title=title)

@@ -21,17 +21,6 @@ STYLES = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "erro
 #: Long tables (layers of a deep net) show their first and last rows around a fold.
 MAX_ROWS = 24
 
-#: Per-item tables (``result.details[key]``): their columns, the ones that carry the verdict
-#: first. Columns not named here follow in their own order; the first column always shows.
-PRIORITY = {
-    "layers": ["layer", "std", "init", "grad_norm", "dead", "update_ratio", "w_std", "type", "mean",
-               "zeros", "he", "xavier"],
-    "bn_layers": ["name", "gap", "batch", "momentum", "track_running_stats", "bias_from", "kind",
-                  "features", "affine", "eps"],
-    "steps": ["step", "name", "changed", "mean", "std", "min", "max", "output"],
-    "samples": ["sample", "leak_ratio", "depends_on", "other_samples", "own_gradient", "largest_other", "batch"],
-    "probe": ["lr", "drop", "fell", "final_loss", "initial_loss", "steps"],
-}
 #: Shorter headers for columns whose key is long; other keys show with "_" as a space.
 HEADERS = {"track_running_stats": "running stats", "update_ratio": "update ratio", "grad_norm": "grad norm",
            "w_std": "w std", "bias_from": "bias from", "own_gradient": "own grad",
@@ -242,7 +231,7 @@ def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS, width:
                   full_at: str | None = None) -> Group:
     """A per-item table (``result.details[title]``: a list of row dicts, e.g. one per layer)
     fitted to ``width`` columns: folded in the middle when longer than ``max_rows``; columns in
-    PRIORITY order while they fit, shown in their own order; a dim note under it says what was
+    the order its check's spec gives (``registry.columns``) while they fit, shown in their own order; a dim note under it says what was
     folded or left out and where the full table is (``full_at``: the CSV under --out)."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
     if len(rows) > max_rows:
@@ -262,7 +251,9 @@ def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS, width:
         longest_word = max(len(w) for w in headers[c].split()) if headers[c].split() else 1
         widths[c] = max([longest_word, 1] + [len(v) for v in cells[c]])
 
-    order = [c for c in PRIORITY.get(title, []) if c in columns]
+    from dlcheck.registry import columns as priority
+
+    order = [c for c in priority(title) if c in columns]
     order = [columns[0]] + [c for c in order if c != columns[0]] + [c for c in columns[1:] if c not in order]
     chosen, used = [], -SEPARATOR
     for c in order:

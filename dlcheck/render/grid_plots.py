@@ -15,11 +15,10 @@ def _figure(width: float, height: float, rows: int = 1):
 
 
 def _save(fig, path) -> None:
-    import matplotlib.pyplot as plt
+    """PNG to a path (``--out``), SVG to a file object (the HTML report)."""
+    from dlcheck.render.plots import save
 
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _num(v):

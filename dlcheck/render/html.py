@@ -17,11 +17,6 @@ from pathlib import Path
 
 from dlcheck.render._write import write_text
 
-#: What a check draws when it is given --out; named in the report when no plot could be embedded.
-PLOTTED = {"overfit-small": "the loss curve", "lr-find": "the LR range-test curve",
-           "data-check": "the pairing curves", "init-stats": "activation std and gradient norm by depth",
-           "bn-gap": "the gap of each BatchNorm layer", "aug-preview": "the augmentation grid"}
-
 _STYLE = """
 :root{--fg:#1d2330;--muted:#5c6577;--line:#d9dee7;--bg:#fff;--soft:#f4f6fa;
 --pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--error:#8250df;--info:#0969da;--skipped:#57606a}
@@ -123,44 +118,17 @@ def _pairs(items: dict, caption: str = "") -> str:
 
 
 # -- plots ----------------------------------------------------------------------------------------
-def _derived_figures(check) -> list:
-    """Plots drawn from per-item tables the check keeps in ``details`` (no --out needed)."""
-    from dlcheck.results import Figure
-
-    figures = []
-    layers = check.details.get("layers")
-    if isinstance(layers, list) and layers and all(isinstance(r, dict) for r in layers):
-        if any(r.get("std") is not None for r in layers):
-            figures.append(Figure("layer_stats_by_depth", "activation std by depth", dict(
-                layers=[str(r.get("layer")) for r in layers], values=[r.get("std") for r in layers],
-                ylabel="activation std", title=f"{check.name}: activation std by depth")))
-        grads = [r for r in layers if r.get("grad_norm") is not None]
-        if grads:
-            figures.append(Figure("layer_stats_by_depth", "weight gradient norm by depth", dict(
-                layers=[str(r.get("layer")) for r in grads], values=[r["grad_norm"] for r in grads],
-                ylabel="weight gradient norm", title=f"{check.name}: gradient norm by depth")))
-    bn = check.details.get("bn_layers")
-    if isinstance(bn, list) and bn and all(isinstance(r, dict) and "gap" in r for r in bn) \
-            and any(isinstance(r.get("gap"), (int, float)) for r in bn):
-        figures.append(Figure("bn_layer_gaps", "each BatchNorm layer's own train-vs-eval gap",
-                              dict(names=[str(r.get("name")) for r in bn], gaps=[r.get("gap") for r in bn])))
-    return figures
-
-
 def _images(check) -> tuple[list[tuple[str, str, bytes]], list[str]]:
     """(title, MIME type, bytes) of each plot of ``check``, and notes on plots that could not be
     drawn. The PNGs the check wrote to --out when they are there; else the plots drawn from the
-    result's own data (its figures, then its per-item tables)."""
+    result.s own data (its figures)."""
     from dlcheck.render import plots
 
     written = [Path(a) for a in check.artifacts if a.lower().endswith(".png")]
     if written and all(p.is_file() for p in written):
         return [(p.name, "image/png", p.read_bytes()) for p in written], []
-    figures = list(getattr(check, "figures", []))
-    kinds = {f.kind for f in figures}
-    figures += [f for f in _derived_figures(check) if f.kind not in kinds]
     images, notes = [], []
-    for fig in figures:
+    for fig in check.figures:
         try:
             mime, data = plots.draw(fig)
         except Exception as exc:  # a plot that cannot be drawn must not cost the report
@@ -229,8 +197,6 @@ def _check(check) -> str:
         parts.append(f'<p class="muted">Ignored (--ignore): {_e(", ".join(check.ignored))}</p>')
     images, notes = _images(check)
     parts += [_figure(*image) for image in images]
-    if not images and check.name in PLOTTED and status not in ("skipped", "error"):
-        notes.append(f"{PLOTTED[check.name]} is drawn when the run is given --out DIR")
     parts += [f'<p class="muted">{_e(n)}</p>' for n in notes]
     for key, value in check.details.items():
         caption = key.replace("_", " ")

@@ -47,6 +47,16 @@ def draw(figure) -> tuple[str, bytes]:
     return ("image/png" if figure.kind == "aug_grid" else "image/svg+xml"), buffer.getvalue()
 
 
+def write_png(figure, path) -> None:
+    """A ``results.Figure`` written as a PNG file (``--out``)."""
+    if figure.kind == "png":
+        Path(path).write_bytes(bytes(figure.data["png"]))
+        return
+    if figure.kind not in KINDS:
+        raise ValueError(f"unknown plot kind '{figure.kind}' (known: {', '.join(KINDS)})")
+    KINDS[figure.kind](Path(path), **figure.data)
+
+
 # -- overfit-small / lr-find ------------------------------------------------------------------
 def loss_curve(path, losses: list[float], title: str = "training loss") -> None:
     """Loss by step, on a log scale when it spans more than a decade."""
@@ -240,6 +250,19 @@ def aug_grid(path, rows, captions, marks, cell: int = 64, max_rows: int = 25) ->
         sheet.save(path, format="PNG")
 
 
-#: The plot functions a results.Figure may name (``draw``).
+def grid_heatmap(path, **data) -> None:
+    from dlcheck.render.grid_plots import heatmap
+
+    heatmap(path, **data)
+
+
+def grid_curves(path, **data) -> None:
+    from dlcheck.render.grid_plots import curves
+
+    curves(path, **data)
+
+
+#: The plot functions a results.Figure may name (``draw``, ``write_png``).
 KINDS = {"loss_curve": loss_curve, "lr_curve": lr_curve, "layer_stats_by_depth": layer_stats_by_depth,
-         "bn_layer_gaps": bn_layer_gaps, "data_pairing_curves": data_pairing_curves, "aug_grid": aug_grid}
+         "bn_layer_gaps": bn_layer_gaps, "data_pairing_curves": data_pairing_curves, "aug_grid": aug_grid,
+         "heatmap": grid_heatmap, "curves": grid_curves}
