@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,22 @@ from torch import nn
 from dlcheck.batches import call_model, describe_value, dict_call, dict_keys, first_batches, logits_of, split_batch
 from dlcheck.device import seed_everything, to_device
 from dlcheck.errors import UserError, describe_exception
-from dlcheck.results import CheckResult, listing
+from dlcheck.results import CheckResult
 from dlcheck.state import preserve_model
 from dlcheck.target import Target
 
 #: The learning rate used when neither --lr nor the target's ``lr`` says one.
 DEFAULT_LR = 1e-3
+
+
+@dataclass
+class RunState:
+    """What one run learns once and every check shares. The runner holds it; nothing is written
+    into the user's target."""
+
+    task: Any = None  # dlcheck.task.Task, inferred by the pre-flight
+    prebuilt: tuple | None = None  # (seed, model, RNG state after building): the pre-flight's build
+    said: set = field(default_factory=set)  # torchrun set-up findings said already (once per run)
 
 
 class Context:
@@ -29,8 +40,9 @@ class Context:
     def __init__(self, name: str, target: Target, device: torch.device, seed: int,
                  settings: dict[str, Any], *, out_dir: str | None = None, lr: float | None = None,
                  amp: bool = False, quiet: bool = True, budget: float | None = None,
-                 input_key: str | None = None, target_key: str | None = None):
+                 input_key: str | None = None, target_key: str | None = None, state: RunState | None = None):
         self.name = name
+        self.state = state if state is not None else RunState()
         self.target = target
         self.device = device
         self.seed = seed
@@ -96,17 +108,12 @@ class Context:
             return model
         from dlcheck import distributed
 
-        notes = self.target.__dict__.setdefault("_distributed_notes", set())
+        said = self.state.said
         sums = distributed.gather_floats(distributed.weights_checksum(model))
-        if "weights" not in notes:
-            notes.add("weights")
-            differ = [r for r, v in enumerate(sums) if v != sums[0]]
-            if differ:
-                self.result.add("DLC011", f"the initial weights differ between ranks: rank "
-                                          f"{listing(differ)} built other weights than rank 0 from "
-                                          f"{self.target.where('model')} (a per-rank seed before the "
-                                          f"model is built?)")
-            self._note_batchnorm(model, notes)
+        if "weights" not in said:
+            said.add("weights")
+            self._say(distributed.differing_weights(sums, self.target.where("model")))
+            self._note_batchnorm(model, said)
         from torch.distributed.fsdp import FullyShardedDataParallel
         from torch.nn.parallel import DistributedDataParallel
 
@@ -116,27 +123,26 @@ class Context:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=ids)
 
-    def _note_batchnorm(self, model: nn.Module, notes: set) -> None:
+    def _note_batchnorm(self, model: nn.Module, said: set) -> None:
         """DLC013: plain BatchNorm (not SyncBatchNorm) normalising over a small per-rank batch."""
         from dlcheck import distributed
 
         plain = [n for n, m in model.named_modules()
                  if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.SyncBatchNorm)]
-        if not plain or "batchnorm" in notes:
+        if not plain or "batchnorm" in said:
             return
-        notes.add("batchnorm")
+        said.add("batchnorm")
         try:
             _, targets = self.split(self.raw_batches(1)[0])
             per_rank = int(targets.shape[0])
         except (UserError, AttributeError, IndexError, TypeError):
             return
-        world = distributed.world_size()
-        if per_rank < distributed.BN_PER_RANK_BATCH:
-            self.result.add("DLC013", f"{listing(plain)} normalise over each rank's batch of {per_rank} "
-                                      f"samples, not the global batch of {per_rank * world} ({world} "
-                                      f"ranks): BatchNorm's statistics are those of a small batch",
-                            advice="convert with torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) "
-                                   "before DDP, or raise the per-rank batch size")
+        self._say(distributed.small_bn_batch(plain, per_rank, distributed.world_size()))
+
+    def _say(self, finding) -> None:
+        """Add a finding made by a pure function (None: nothing to say)."""
+        if finding is not None:
+            self.result.findings.append(finding)
 
     def build_model(self) -> nn.Module:
         """A fresh model from the factory, seeded so that the init repeats. The pre-flight's model
@@ -144,7 +150,7 @@ class Context:
         left, so every check sees exactly what a build of its own would give."""
         from dlcheck.state import set_rng_state
 
-        prebuilt, self.target.prebuilt = self.target.prebuilt, None
+        prebuilt, self.state.prebuilt = self.state.prebuilt, None
         if prebuilt is not None and prebuilt[0] == self.seed:
             _, model, state = prebuilt
             set_rng_state(state)
@@ -202,9 +208,9 @@ class Context:
         loader = self.loader(split)
         if distributed.has_distributed_sampler(loader):
             return None
-        notes = self.target.__dict__.setdefault("_distributed_notes", set())
-        if "batches" not in notes:
-            notes.add("batches")
+        said = self.state.said
+        if "batches" not in said:
+            said.add("batches")
             name = "train_loader" if split == "train" else "val_loader"
             where = self.target.where(name)
             same = False
@@ -216,15 +222,7 @@ class Context:
                 first = first_batches(_Reading(loader, where), 1, where)[0]
                 prints = distributed.gather_floats([distributed.fingerprint(first)])
                 same = all(p == prints[0] for p in prints)
-            world = distributed.world_size()
-            if same:
-                self.result.add("DLC012", f"all {world} ranks read the same first batch from {where}: "
-                                          f"it has no DistributedSampler, so in training every rank "
-                                          f"would compute the same gradient (dlcheck shards the batches "
-                                          f"for its own checks)")
-            else:
-                self.result.add("DLC014", f"{where} has no DistributedSampler: dlcheck gives each of the "
-                                          f"{world} ranks every {world}th batch it reads")
+            self._say(distributed.unsharded_loader(same, distributed.world_size(), where))
         return distributed.rank(), distributed.world_size()
 
     def batches(self, n: int, split: str = "train") -> list:
@@ -321,7 +319,7 @@ class Context:
         """How a dict batch reaches the model, in words (None for other batches)."""
         if self.target.forward is not None or not isinstance(batch, dict):
             return None
-        model = self.target.prebuilt[1] if self.target.prebuilt else self.target.model
+        model = self.state.prebuilt[1] if self.state.prebuilt else self.target.model
         if not isinstance(model, nn.Module):
             return None
         args, kwargs, left_out = dict_call(model, batch, self.input_key, self.target_key)
@@ -333,11 +331,11 @@ class Context:
     @property
     def task(self):
         """The run's task (dlcheck.task.Task), inferred once by the pre-flight."""
-        if self.target.inferred is None:
+        if self.state.task is None:
             from dlcheck.task import Task, loss_name
 
             return Task(kind="unknown", loss=loss_name(self.target.loss_fn), note="not inferred")
-        return self.target.inferred
+        return self.state.task
 
     def logits(self, outputs) -> torch.Tensor:
         """The logits tensor in a model's output, by the documented rule (batches.logits_of)."""

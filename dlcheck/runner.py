@@ -30,7 +30,8 @@ def validate_outputs(settings: Settings) -> None:
 def prepare(settings: Settings, names: list[str], loaded=None):
     """Everything that can fail on bad input, before any check runs (after execute() has judged
     the numbers and the outputs): device, target, check modules and their settings, and the
-    pre-flight."""
+    pre-flight, whose findings go into the run's state (``RunState``)."""
+
     from dlcheck.device import resolve_device
     from dlcheck.target import Target, check_target, load_target
 
@@ -47,11 +48,11 @@ def prepare(settings: Settings, names: list[str], loaded=None):
         for name in names:
             module = registry.load(name)
             modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
-        preflight(target, device, settings)
+        state = preflight(target, device, settings)
     except SystemExit as exc:  # the user's code called sys.exit() while dlcheck read the set-up
         raise UserError(f"{_exit_call(exc)} while dlcheck read the set-up (the model factory, the "
                         f"first batch or the target's import); no check ran") from None
-    return device, target, modules
+    return device, target, modules, state
 
 
 def _exit_call(exc: SystemExit) -> str:
@@ -66,23 +67,26 @@ def _exit_call(exc: SystemExit) -> str:
     return f"sys.exit({exc.code!r}) was called{where}"
 
 
-def preflight(target, device, settings: Settings) -> None:
+def preflight(target, device, settings: Settings):
     """Build the model once and read the first batch, so that a factory that raises, an empty
-    loader or batches of the wrong shape stop the run before anything is written."""
-    from dlcheck.context import Context
+    loader or batches of the wrong shape stop the run before anything is written. Returns the
+    run's state: the inferred task and the model built (handed to the first check)."""
+    from dlcheck.context import Context, RunState
     from dlcheck.state import preserve_rng, rng_state
 
+    state = RunState()
     ctx = Context("preflight", target, device, settings.seed, {}, input_key=settings.input_key,
-                  target_key=settings.target_key)
+                  target_key=settings.target_key, state=state)
     from torch import nn
 
     with preserve_rng():
         model = target.model
         if not isinstance(target.model, nn.Module):  # a factory (or a class): a model object needs no build
             model = ctx.build_model()  # kept for the first check (never trained)
-            target.prebuilt = (settings.seed, model, rng_state())
+            state.prebuilt = (settings.seed, model, rng_state())
         batch = ctx.raw_batches(1)[0]  # the structure of each batch is checked by the checks that use it
-        target.inferred = infer_task(ctx, model, batch, settings)
+        state.task = infer_task(ctx, model, batch, settings)
+    return state
 
 
 def infer_task(ctx, model, batch, settings: Settings):
@@ -152,7 +156,7 @@ def _input_samples(ctx, batch) -> int | None:
     return int(inputs.shape[0]) if isinstance(inputs, torch.Tensor) and inputs.dim() else None
 
 
-def run_check(name, module, check_settings, target, device, settings: Settings) -> CheckResult:
+def run_check(name, module, check_settings, target, device, settings: Settings, state=None) -> CheckResult:
     """Run one check in isolation: seeded, RNG state restored, crash -> ``error`` result.
     SystemExit and KeyboardInterrupt (user code calling sys.exit, Ctrl-C) raise _Stopped, after
     the model and RNG are handed back and the check's artifacts removed."""
@@ -166,7 +170,7 @@ def run_check(name, module, check_settings, target, device, settings: Settings) 
     ctx = Context(name, target, device, settings.seed, check_settings,
                   out_dir=settings.out if main else None, lr=settings.lr, amp=settings.amp,
                   quiet=settings.quiet or not main, budget=settings.budget,
-                  input_key=settings.input_key, target_key=settings.target_key)
+                  input_key=settings.input_key, target_key=settings.target_key, state=state)
     start = time.perf_counter()
     stopped = None
     try:
@@ -249,18 +253,18 @@ def execute(settings: Settings, names: list[str]) -> Report:
 
     session = distributed.session()
     if session is not None:  # under torchrun: every rank prepares, then they agree (or all stop)
-        device, target, modules = _prepare_ranks(session, settings, ordered)
+        device, target, modules, state = _prepare_ranks(session, settings, ordered)
     else:
-        device, target, modules = prepare(settings, ordered)
+        device, target, modules, state = prepare(settings, ordered)
     source = target.source
     if settings.config and source not in ("<objects>", "<options>"):
         source = os.path.relpath(source) if os.path.isabs(source) else source
     report = Report(target=source, device=str(device), seed=settings.seed,
-                    task=target.inferred.to_dict() if target.inferred is not None else None)
+                    task=state.task.to_dict() if state.task is not None else None)
     for index, name in enumerate(ordered):
         module, check_settings = modules[name]
         try:
-            result = run_check(name, module, check_settings, target, device, settings)
+            result = run_check(name, module, check_settings, target, device, settings, state)
             if session is not None:
                 _agree_check(session, name, result)
             report.checks.append(result)

@@ -51,11 +51,6 @@ class Target:
     mixes_samples: bool = False
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
-    #: A model the pre-flight built from the factory (with the RNG state right after building),
-    #: handed to the first check that asks, so that a factory's model is not built twice.
-    prebuilt: Any = field(default=None, repr=False, compare=False)
-    #: The task (dlcheck.task.Task) the pre-flight inferred, shared by every check of the run.
-    inferred: Any = field(default=None, repr=False, compare=False)
 
     def where(self, name: str) -> str:
         """``'model' in recipes/digits_setup.py``: how messages name a part of the target."""

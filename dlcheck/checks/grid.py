@@ -373,7 +373,7 @@ def _centre(ctx: Context) -> tuple[float, str]:
     from dlcheck.checks import lr_find
 
     sub = Context("lr-find", ctx.target, ctx.device, ctx.seed, dict(lr_find.SETTINGS), amp=ctx.amp,
-                  quiet=ctx.quiet, input_key=ctx.input_key, target_key=ctx.target_key)
+                  quiet=ctx.quiet, input_key=ctx.input_key, target_key=ctx.target_key, state=ctx.state)
     sub.deadline = ctx.deadline
     seed_everything(ctx.seed)
     lr_find.run(sub)
