@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from dlcheck.errors import UserError
+from dlcheck.errors import UserError, describe_exception
 
 INPUT_KEYS = ("inputs", "input", "x", "images", "image", "pixel_values", "input_ids", "features", "data")
 TARGET_KEYS = ("targets", "target", "labels", "label", "y")
@@ -155,3 +155,49 @@ def describe_value(value: Any) -> str:
     if isinstance(value, dict):
         return f"(a dict with keys {', '.join(map(str, list(value)[:6]))})"
     return f"(a {type(value).__name__})"
+
+
+class Reading:
+    """A loader (or an iterator over one) whose exceptions name the loader and the batch being
+    read: ``'train_loader' in setup.py raised ValueError: corrupt record while reading batch 3``."""
+
+    def __init__(self, loader, where: str, read_from=None):
+        self.loader, self.where, self.iterator = loader, where, read_from
+
+    def __iter__(self):
+        if self.iterator is None:
+            try:
+                self.iterator = iter(self.loader)
+            except TypeError:
+                raise UserError(f"{self.where} is a {type(self.loader).__name__}, not an iterable of "
+                                f"batches") from None
+        index = 0
+        while True:
+            try:
+                batch = next(self.iterator)
+            except StopIteration:
+                return
+            except UserError:
+                raise
+            except Exception as exc:
+                raise UserError(f"{self.where} raised {describe_exception(exc)} while reading batch "
+                                f"{index}") from exc
+            yield batch
+            index += 1
+
+
+def cross_entropy_hint(logits, targets) -> str:
+    """Why outputs of the wrong rank do not fit the default cross-entropy, in words (or '')."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        return ""
+    if logits.dim() == 1:
+        return ("one value per sample has no class axis; CrossEntropyLoss wants (batch, classes): "
+                "return one column per class, or set loss_fn for regression or binary targets")
+    if logits.dim() >= 3 and targets.shape == logits.shape[:-1]:
+        return ("the classes are on the last axis, but CrossEntropyLoss wants them on axis 1 "
+                "(batch, classes, ...): permute the outputs in forward(model, batch), or flatten "
+                "them to (batch * positions, classes)")
+    if logits.dim() >= 2 and targets.dim() not in (logits.dim() - 1, logits.dim()):
+        return (f"CrossEntropyLoss wants outputs (batch, classes, ...) with targets of one axis fewer "
+                f"(class indices) or the same shape (probabilities)")
+    return ""

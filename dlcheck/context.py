@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlcheck.batches import call_model, describe_value, dict_call, dict_keys, first_batches, logits_of, split_batch
+from dlcheck import step
+from dlcheck.batches import Reading, dict_call, dict_keys, first_batches, logits_of, split_batch
 from dlcheck.device import seed_everything, to_device
 from dlcheck.errors import UserError, describe_exception
 from dlcheck.results import CheckResult
@@ -100,49 +101,30 @@ class Context:
         yield self._distributed(self.build_model().to(self.device))
 
     def _distributed(self, model: nn.Module) -> nn.Module:
-        """Under torchrun, for the checks that shard: the ranks' initial weights compared (DLC011,
-        before DDP's broadcast would hide a difference), plain BatchNorm on a small per-rank
-        batch noted (DLC013), and the model wrapped in DistributedDataParallel for the checks that
-        train (a DDP or FSDP model is used as it is). Elsewhere the model itself."""
+        """Under torchrun, for the checks that shard: the model made ready by
+        ``distributed.ddp.prepare_model`` (weights compared, DDP for the checks that train);
+        elsewhere the model itself."""
         if not self.shards:
             return model
-        from dlcheck import distributed
+        from dlcheck.distributed import ddp
 
-        said = self.state.said
-        sums = distributed.gather_floats(distributed.weights_checksum(model))
-        if "weights" not in said:
-            said.add("weights")
-            self._say(distributed.differing_weights(sums, self.target.where("model")))
-            self._note_batchnorm(model, said)
-        from torch.distributed.fsdp import FullyShardedDataParallel
-        from torch.nn.parallel import DistributedDataParallel
-
-        if not self.wraps or isinstance(model, (DistributedDataParallel, FullyShardedDataParallel)) \
-                or not any(p.requires_grad for p in model.parameters()):
-            return model
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
-
-    def _note_batchnorm(self, model: nn.Module, said: set) -> None:
-        """DLC013: plain BatchNorm (not SyncBatchNorm) normalising over a small per-rank batch."""
-        from dlcheck import distributed
-
-        plain = [n for n, m in model.named_modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.SyncBatchNorm)]
-        if not plain or "batchnorm" in said:
-            return
-        said.add("batchnorm")
-        try:
-            _, targets = self.split(self.raw_batches(1)[0])
-            per_rank = int(targets.shape[0])
-        except (UserError, AttributeError, IndexError, TypeError):
-            return
-        self._say(distributed.small_bn_batch(plain, per_rank, distributed.world_size()))
+        model, found = ddp.prepare_model(model, self.device, self.wraps, self.state.said,
+                                         self.target.where("model"), self._per_rank_batch)
+        self.result.findings += found
+        return model
 
     def _say(self, finding) -> None:
         """Add a finding made by a pure function (None: nothing to say)."""
         if finding is not None:
             self.result.findings.append(finding)
+
+    def _per_rank_batch(self) -> int | None:
+        """Samples in this rank's first batch (None when its targets do not say)."""
+        try:
+            _, targets = self.split(self.raw_batches(1)[0])
+            return int(targets.shape[0])
+        except (UserError, AttributeError, IndexError, TypeError):
+            return None
 
     def build_model(self) -> nn.Module:
         """A fresh model from the factory, seeded so that the init repeats. The pre-flight's model
@@ -189,41 +171,26 @@ class Context:
             raise UserError(f"no {name} was given")
         stride = self._stride(split)
         if stride is None:
-            return first_batches(_Reading(loader, self.target.where(name)), n, self.target.where(name))
+            return first_batches(Reading(loader, self.target.where(name)), n, self.target.where(name))
         rank, world = stride  # this rank's share of the first n x world batches, as many on every rank
-        read = first_batches(_Reading(loader, self.target.where(name)), n * world, self.target.where(name))
+        read = first_batches(Reading(loader, self.target.where(name)), n * world, self.target.where(name))
         if len(read) < world:
             return read
         return read[rank::world][:min(n, len(read) // world)]
 
     def _stride(self, split: str) -> tuple[int, int] | None:
-        """Under torchrun, for a check that shards a loader without a DistributedSampler:
-        ``(rank, world)``, the round-robin share of batches this rank reads. The first time in a
-        run, the ranks compare their first batch: the same batch on every rank is DLC012; else
-        dlcheck says once that it shards (DLC014)."""
+        """Under torchrun, for a check that shards: ``(rank, world)``, this rank's round-robin share
+        of a loader without a DistributedSampler (``distributed.ddp.stride``); else None."""
         if not self.shards:
             return None
-        from dlcheck import distributed
+        from dlcheck.distributed import ddp
 
         loader = self.loader(split)
-        if distributed.has_distributed_sampler(loader):
-            return None
-        said = self.state.said
-        if "batches" not in said:
-            said.add("batches")
-            name = "train_loader" if split == "train" else "val_loader"
-            where = self.target.where(name)
-            same = False
-            try:
-                replayable = iter(loader) is not loader
-            except TypeError:
-                replayable = False
-            if replayable:
-                first = first_batches(_Reading(loader, where), 1, where)[0]
-                prints = distributed.gather_floats([distributed.fingerprint(first)])
-                same = all(p == prints[0] for p in prints)
-            self._say(distributed.unsharded_loader(same, distributed.world_size(), where))
-        return distributed.rank(), distributed.world_size()
+        where = self.target.where("train_loader" if split == "train" else "val_loader")
+        stride, found = ddp.stride(loader, self.state.said, where,
+                                   lambda: first_batches(Reading(loader, where), 1, where)[0])
+        self.result.findings += found
+        return stride
 
     def batches(self, n: int, split: str = "train") -> list:
         """The first ``n`` batches, moved to the device and checked to be usable."""
@@ -256,7 +223,7 @@ class Context:
                 iterator = iter(loader)
             read = 0
             stride = self._stride(split)
-            for read, batch in enumerate(_Reading(iterator, where, read_from=iterator), start=1):
+            for read, batch in enumerate(Reading(iterator, where, read_from=iterator), start=1):
                 if stride is not None and (read - 1) % stride[1] != stride[0]:
                     continue  # another rank's batch
                 if self.target.forward is None and step == 0:
@@ -279,41 +246,8 @@ class Context:
 
     # -- forward, loss, optimizer ---------------------------------------------------------------
     def forward(self, model: nn.Module, batch, index: int = 0) -> tuple[Any, Any]:
-        """``(outputs, targets)`` for one batch: the target's ``forward`` or ``model(inputs)``.
-
-        ``outputs`` is exactly what the model (or the target's forward) returned: a tensor, a
-        tuple (aux heads), a dict or an output object. The loss gets it unchanged; dlcheck's own
-        statistics take the logits from it with :meth:`logits`."""
-        if self.target.forward is not None:
-            try:
-                result = self.target.forward(model, batch)
-            except UserError:
-                raise
-            except Exception as exc:
-                raise UserError(f"{self.target.where('forward')} raised {describe_exception(exc)} "
-                                f"on batch {index}") from exc
-            if not (isinstance(result, (tuple, list)) and len(result) == 2):
-                raise UserError(f"{self.target.where('forward')} must return (outputs, targets), "
-                                f"not {type(result).__name__}")
-            outputs, targets = result
-        elif isinstance(batch, dict):
-            _, targets = self.split(batch, index)
-            args, kwargs, _ = dict_call(model, batch, self.input_key, self.target_key)
-            outputs = self._call_model(lambda: model(*args, **kwargs), index)
-        else:
-            inputs, targets = self.split(batch, index)
-            outputs = self._call_model(lambda: call_model(model, inputs), index)
-        return outputs, targets
-
-    def _call_model(self, call, index: int):
-        """The model's forward, its exceptions named as the model's, with the batch."""
-        try:
-            return call()
-        except UserError:
-            raise
-        except Exception as exc:
-            raise UserError(f"the forward of {self.target.where('model')} raised {describe_exception(exc)} "
-                            f"on batch {index}") from exc
+        """``(outputs, targets)`` for one batch (``dlcheck.step.forward``)."""
+        return step.forward(self.target, model, batch, index, self.input_key, self.target_key)
 
     def model_inputs_note(self, batch) -> str | None:
         """How a dict batch reaches the model, in words (None for other batches)."""
@@ -356,24 +290,8 @@ class Context:
         return fn is None or isinstance(fn, nn.CrossEntropyLoss) or fn is torch.nn.functional.cross_entropy
 
     def loss(self, outputs, targets) -> torch.Tensor:
-        """The user's loss on the outputs exactly as the model returned them; the default
-        CrossEntropyLoss on their logits."""
-        given = self.target.loss_fn is not None
-        where = self.target.where("loss_fn") if given else "the default CrossEntropyLoss"
-        try:
-            loss = self.loss_fn(outputs if given else self.logits(outputs), targets)
-        except UserError:
-            raise
-        except Exception as exc:
-            hint = "" if given else _cross_entropy_hint(self.logits(outputs), targets)
-            raise UserError(f"{where} raised {describe_exception(exc)} on outputs "
-                            f"{describe_value(outputs)}" + (f" and targets {describe_value(targets)}: {hint}"
-                                                            if hint else "")) from exc
-        if not isinstance(loss, torch.Tensor):
-            raise UserError(f"{where} returned a {type(loss).__name__}, not a tensor: return the loss "
-                            f"as a scalar tensor (no .item() or float() on it), so that it can be "
-                            f"backpropagated")
-        return loss
+        """The user's loss on the outputs exactly as the model returned them (``dlcheck.step.loss``)."""
+        return step.loss(self.target, self.loss_fn, outputs, targets)
 
     @property
     def lr(self) -> float:
@@ -385,46 +303,23 @@ class Context:
         return DEFAULT_LR
 
     def optimizer(self, params, lr: float | None = None) -> torch.optim.Optimizer:
-        """The target's optimizer factory (``callable(params, lr)``), default Adam."""
-        lr = self.lr if lr is None else lr
-        factory = self.target.optimizer
-        if factory is None:
-            return torch.optim.Adam(params, lr=lr)
-        try:
-            opt = factory(params, lr=lr)
-        except Exception as exc:
-            raise UserError(f"optimizer factory {self.target.where('optimizer')} raised {describe_exception(exc)}") from exc
-        if not isinstance(opt, torch.optim.Optimizer):
-            raise UserError(f"optimizer factory {self.target.where('optimizer')} returned a "
-                            f"{type(opt).__name__}, not a torch.optim.Optimizer")
-        self._check_lr_taken(opt, lr)
-        return opt
+        """The target's optimizer factory (``callable(params, lr)``), default Adam; a factory that
+        does not train at the LR it is handed is DLC004 (once per check)."""
+        from dlcheck import optimizers
 
-    def _check_lr_taken(self, opt: torch.optim.Optimizer, lr: float) -> None:
-        """DLC004 (once per check): a factory whose param groups do not carry the LR it was given
-        trains at an LR nobody checked (a hard-coded or mis-scaled lr)."""
-        got = [float(g.get("lr", float("nan"))) if not isinstance(g.get("lr"), torch.Tensor)
-               else float(g["lr"]) for g in opt.param_groups]
-        if not got or any(math.isclose(v, lr, rel_tol=1e-6) for v in got):
-            return
-        if any(f.code == "DLC004" for f in self.result.findings):
-            return
-        shown = ", ".join(f"{v:g}" for v in sorted(set(got))[:4])
-        self.result.add("DLC004", f"optimizer factory {self.target.where('optimizer')} was asked for lr "
-                                  f"{lr:g} and set {shown}: it ignores or rescales its lr argument, so "
-                                  f"the LR you train with is not the one dlcheck checks")
+        lr = self.lr if lr is None else lr
+        where = self.target.where("optimizer")
+        opt = optimizers.build(self.target.optimizer, params, lr, where)
+        if not any(f.code == "DLC004" for f in self.result.findings):
+            self._say(optimizers.lr_not_taken(optimizers.group_lrs(opt), lr, where))
+        return opt
 
     @property
     def effective_lr(self) -> float:
-        """The LR the user's optimizer really trains at when handed ``self.lr``: the factory's
-        param groups (the largest), built on a throwaway parameter."""
-        if self.target.optimizer is None:
-            return self.lr
-        try:
-            opt = self.target.optimizer([nn.Parameter(torch.zeros(1))], lr=self.lr)
-            return max(float(g["lr"]) for g in opt.param_groups)
-        except Exception:  # a factory that needs the real parameters: trust the request
-            return self.lr
+        """The LR the user's optimizer really trains at when handed ``self.lr``."""
+        from dlcheck import optimizers
+
+        return optimizers.effective_lr(self.target.optimizer, self.lr)
 
     def num_classes(self, outputs: torch.Tensor | None = None) -> int | None:
         """The target's ``num_classes``, else the output width of 2-D+ outputs."""
@@ -441,66 +336,11 @@ class Context:
         return None if self.out_dir is None else self.out_dir / f"{self.name}-{filename}"
 
     # -- progress -------------------------------------------------------------------------------
-    @contextmanager
     def progress(self, total: int, description: str):
-        """A rich progress bar on stderr (silent with --quiet or off a terminal); yields advance()."""
-        import sys
+        """A progress bar on stderr (silent with --quiet or off a terminal); yields advance()."""
+        from dlcheck.progress import bar
 
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        console = Console(stderr=True)
-        disabled = self.quiet or not sys.stderr.isatty()
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True, disable=disabled) as bar:
-            task = bar.add_task(description, total=total)
-            yield lambda steps=1: bar.advance(task, steps)
-
-
-class _Reading:
-    """A loader (or an iterator over one) whose exceptions name the loader and the batch being
-    read: ``'train_loader' in setup.py raised ValueError: corrupt record while reading batch 3``."""
-
-    def __init__(self, loader, where: str, read_from=None):
-        self.loader, self.where, self.iterator = loader, where, read_from
-
-    def __iter__(self):
-        if self.iterator is None:
-            try:
-                self.iterator = iter(self.loader)
-            except TypeError:
-                raise UserError(f"{self.where} is a {type(self.loader).__name__}, not an iterable of "
-                                f"batches") from None
-        index = 0
-        while True:
-            try:
-                batch = next(self.iterator)
-            except StopIteration:
-                return
-            except UserError:
-                raise
-            except Exception as exc:
-                raise UserError(f"{self.where} raised {describe_exception(exc)} while reading batch "
-                                f"{index}") from exc
-            yield batch
-            index += 1
-
-
-def _cross_entropy_hint(logits, targets) -> str:
-    """Why outputs of the wrong rank do not fit the default cross-entropy, in words (or '')."""
-    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        return ""
-    if logits.dim() == 1:
-        return ("one value per sample has no class axis; CrossEntropyLoss wants (batch, classes): "
-                "return one column per class, or set loss_fn for regression or binary targets")
-    if logits.dim() >= 3 and targets.shape == logits.shape[:-1]:
-        return ("the classes are on the last axis, but CrossEntropyLoss wants them on axis 1 "
-                "(batch, classes, ...): permute the outputs in forward(model, batch), or flatten "
-                "them to (batch * positions, classes)")
-    if logits.dim() >= 2 and targets.dim() not in (logits.dim() - 1, logits.dim()):
-        return (f"CrossEntropyLoss wants outputs (batch, classes, ...) with targets of one axis fewer "
-                f"(class indices) or the same shape (probabilities)")
-    return ""
+        return bar(total, description, quiet=self.quiet)
 
 
 def finite(x: float) -> bool:

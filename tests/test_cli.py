@@ -60,7 +60,7 @@ def test_readme_commands_table_matches_the_specs():
     from dlcheck.registry import commands_table
 
     assert commands_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
-        "paste dlcheck.checks.commands_table() into the README's Commands section"
+        "paste dlcheck.registry.commands_table() into the README's Commands section"
 
 
 def test_version(cli):

@@ -1,0 +1,68 @@
+"""How one batch becomes ``(outputs, targets)`` and a loss, as the user's training would compute
+them: the target's ``forward``, else the model called on the batch's inputs (dict batches by the
+forward's signature); the user's loss on the outputs exactly as the model returned them. Errors
+name the user's code at fault and the batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from dlcheck.batches import call_model, cross_entropy_hint, describe_value, dict_call, logits_of, split_batch
+from dlcheck.errors import UserError, describe_exception
+
+
+def forward(target, model: nn.Module, batch, index: int = 0, input_key: str | None = None,
+            target_key: str | None = None) -> tuple[Any, Any]:
+    """``(outputs, targets)`` for one batch: the target's ``forward`` or ``model(inputs)``.
+
+    ``outputs`` is exactly what the model (or the target's forward) returned: a tensor, a tuple
+    (aux heads), a dict or an output object. The loss gets it unchanged; dlcheck's own statistics
+    take the logits from it (``batches.logits_of``)."""
+    if target.forward is not None:
+        try:
+            result = target.forward(model, batch)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"{target.where('forward')} raised {describe_exception(exc)} on batch {index}") from exc
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise UserError(f"{target.where('forward')} must return (outputs, targets), not {type(result).__name__}")
+        return result[0], result[1]
+    inputs, targets = split_batch(batch, index, target.where("train_loader"), input_key, target_key)
+    if isinstance(batch, dict):  # every key the model's forward names, by name
+        args, kwargs, _ = dict_call(model, batch, input_key, target_key)
+        return _call(target, lambda: model(*args, **kwargs), index), targets
+    return _call(target, lambda: call_model(model, inputs), index), targets
+
+
+def _call(target, call, index: int):
+    """The model's forward, its exceptions named as the model's, with the batch."""
+    try:
+        return call()
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"the forward of {target.where('model')} raised {describe_exception(exc)} "
+                        f"on batch {index}") from exc
+
+
+def loss(target, loss_fn, outputs, targets) -> torch.Tensor:
+    """``loss_fn`` (the user's, or the default CrossEntropyLoss on the logits) on the outputs
+    exactly as the model returned them; it must return a tensor that can be backpropagated."""
+    given = target.loss_fn is not None
+    where = target.where("loss_fn") if given else "the default CrossEntropyLoss"
+    try:
+        value = loss_fn(outputs if given else logits_of(outputs), targets)
+    except UserError:
+        raise
+    except Exception as exc:
+        hint = "" if given else cross_entropy_hint(logits_of(outputs), targets)
+        raise UserError(f"{where} raised {describe_exception(exc)} on outputs {describe_value(outputs)}"
+                        + (f" and targets {describe_value(targets)}: {hint}" if hint else "")) from exc
+    if not isinstance(value, torch.Tensor):
+        raise UserError(f"{where} returned a {type(value).__name__}, not a tensor: return the loss as a scalar "
+                        f"tensor (no .item() or float() on it), so that it can be backpropagated")
+    return value
