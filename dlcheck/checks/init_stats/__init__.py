@@ -7,8 +7,9 @@ are read off the optimizer's step hooks. Activations applied functionally (``F.r
 ``forward``) have no module: the input of the next weight layer is measured instead.
 
 Hooks only reduce on the device (sums, norms, counts, per-unit maxima) and keep those small
-tensors; everything is stacked and moved to the host once, at the end. Judging happens after that,
-on plain numbers, against SETTINGS.
+tensors; everything is stacked and moved to the host once, at the end (recorder.py). The check
+measures into :class:`Measured` (measure.py); one pure rule per finding code judges those plain
+numbers against SETTINGS (rules.py), which also give the layer table, metrics and summary.
 """
 
 from __future__ import annotations
