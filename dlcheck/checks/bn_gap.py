@@ -37,14 +37,20 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from dlcheck.context import Context
 from dlcheck.errors import UserError
-from dlcheck.results import CheckResult, listing, rounded
+from dlcheck.results import CheckResult, Finding, listing, rounded
+from dlcheck.rules import finding, judge
 from dlcheck.state import Hooks
+
+Settings = Mapping[str, Any]
 
 NAME = "bn-gap"
 SETTINGS = {
@@ -70,35 +76,102 @@ def run(ctx: Context) -> CheckResult:
     with ctx.model() as model:
         bns = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
         if not bns:
-            return _no_batchnorm(model, result)
+            measured = Measured(other_norms=_other_norms(model))
+            _conclude(result, measured, ctx.task, s)
+            return result.skip("the model has no BatchNorm layer")
         kinds = {name: type(m).__name__ for name, m in bns.items()}  # a lazy BN becomes a plain one when run
-        _static_findings(result, bns, float(s["high_momentum"]))
+        setup = Measured(layers=[_row(name, m, kinds[name]) for name, m in bns.items()])
+        result.findings += judge(SETUP_RULES, setup, ctx.task, s)  # said before anything runs
         momenta = {name: m.momentum for name, m in bns.items()}
         try:
             measured = _measure(ctx, model, bns, s)
         finally:
             for name, m in bns.items():
                 m.momentum = momenta[name]
-        rows = {name: _row(name, m, kinds[name]) for name, m in bns.items()}
-    if measured is None:  # batch size 1: train mode could not run at all
-        result.details["bn_layers"] = list(rows.values())
-        return result
-    _report(ctx, rows, measured, s)
+        measured.layers = [_row(name, m, kinds[name]) for name, m in bns.items()]
+    _conclude(result, measured, ctx.task, s, MEASURED_RULES)
+    if measured.compared is not None:
+        _write_artifacts(result, measured.table)
     return result
 
 
-# -- static ------------------------------------------------------------------------------------
-def _no_batchnorm(model: nn.Module, result: CheckResult) -> CheckResult:
-    others: dict[str, int] = {}
-    for m in model.modules():
-        if isinstance(m, _OTHER_NORMS):
-            others[type(m).__name__] = others.get(type(m).__name__, 0) + 1
-    uses = f"; it normalises with {', '.join(f'{n} x{k}' for n, k in sorted(others.items()))}" if others else ""
-    result.summary = f"no BatchNorm layer: nothing to compare{uses}"
-    result.metrics["bn_layers"] = 0
-    result.add("DLC508", f"the model has no BatchNorm layer{uses}; it behaves alike in train and eval mode "
-                         f"as far as normalisation goes")
-    return result.skip("the model has no BatchNorm layer")
+def _conclude(result: CheckResult, measured: Measured, task, s, rules=None) -> None:
+    """Summary, metrics, details and findings: functions of the measured data."""
+    result.summary = _summary(measured)
+    result.metrics.update(_metrics(measured, s))
+    result.details.update(_details(measured))
+    result.findings += judge(rules or RULES, measured, task, s)
+
+
+def _write_artifacts(result: CheckResult, table: list[dict]) -> None:
+    result.table("layers.csv", table)
+    if any(isinstance(r.get("gap"), (int, float)) for r in table):
+        result.figure("bn_layer_gaps", "each BatchNorm layer's own train-vs-eval gap", file="layers.png",
+                      names=[str(r["name"]) for r in table], gaps=[r["gap"] for r in table])
+
+
+# -- measuring ---------------------------------------------------------------------------------
+@dataclass
+class Measured:
+    """What bn-gap measured; the rules read only this and the settings. Built in two stages: the
+    BN layers' set-up (``layers``) before anything runs, the rest by :func:`_measure`."""
+
+    layers: list[dict] = field(default_factory=list)  # one row per BN layer, in registration order
+    other_norms: dict[str, int] = field(default_factory=dict)  # no BN: the other norm layers, by type
+    one_sample: str | None = None  # torch's error when BN could not run on a batch of one sample
+    compared: int | None = None  # batches compared in both modes; None: nothing was compared
+    warmup: int = 0  # warm-up passes made
+    order: list[str] = field(default_factory=list)  # BN layers in execution order
+    batch: dict[str, int] = field(default_factory=dict)  # the batch size each BN layer saw in training
+    fed_by: dict[str, str] = field(default_factory=dict)  # BN layer -> the biased layer feeding it
+    on_logits: str | None = None  # the BN layer whose output is the model's output
+    gaps: dict[str, float] = field(default_factory=dict)  # each BN layer's own relative gap
+    seen: set[str] = field(default_factory=set)  # the BN layers whose gap was measured
+    unmeasured: dict[str, str] = field(default_factory=dict)  # BN layer -> why its gap was not measured
+    sums: dict[str, Any] = field(default_factory=dict)  # model-level sums over the compared batches
+    train_batch: int = 0  # the smallest batch a BN layer saw in training
+    split: str = "train"  # compared on "train" or "val" batches
+    mixed: bool | None = None  # val batches drawn at random across the val set
+    left_out: list[tuple[int, int]] = field(default_factory=list)  # (batch index, size) left out as short
+    val_sizes: list[int] | None = None  # val batches all smaller than training's: their sizes
+    one_class: tuple[float, float] | None = None  # val batches sorted by class: (val, train) top class share
+
+    @property
+    def table(self) -> list[dict]:
+        """The layer rows in execution order (unused layers last), with batch, own gap and bias source."""
+        rows = {r["name"]: r for r in self.layers}
+        order = self.order + [n for n in rows if n not in self.order]
+        return [dict(rows[name], batch=self.batch.get(name),
+                     gap=rounded(self.gaps[name]) if name in self.seen else None,
+                     bias_from=self.fed_by.get(name)) for name in order]
+
+    @property
+    def batch_size(self) -> int | None:
+        return min(self.batch.values()) if self.batch else None
+
+    @property
+    def output_gap(self) -> float:
+        return _ratio(self.sums["diff"], self.sums["norm"])
+
+    @property
+    def judged(self) -> list[str]:
+        """The layers with a measured gap, in execution order."""
+        return [r["name"] for r in self.table if r["gap"] is not None]
+
+    @property
+    def worst(self) -> str | None:
+        return max(self.judged, key=lambda name: self.gaps[name] if math.isfinite(self.gaps[name]) else math.inf,
+                   default=None)
+
+    def parts_at(self, warn_gap: float) -> str | None:
+        """The first layer (in execution order) whose gap reaches ``warn_gap``; NaN counts."""
+        return next((name for name in self.judged if not self.gaps[name] < warn_gap), None)
+
+    @property
+    def losses(self) -> tuple[float, float]:
+        """Mean loss per compared batch: (train mode, eval mode)."""
+        n = max(self.compared or 0, 1)
+        return self.sums["loss_train"] / n, self.sums["loss_eval"] / n
 
 
 def _row(name: str, m: nn.Module, kind: str) -> dict:
@@ -107,32 +180,14 @@ def _row(name: str, m: nn.Module, kind: str) -> dict:
             "affine": bool(m.affine), "track_running_stats": bool(m.track_running_stats)}
 
 
-def _static_findings(result: CheckResult, bns: dict[str, nn.Module], high_momentum: float) -> None:
-    untracked = [n for n, m in bns.items() if not m.track_running_stats]
-    inverted = [n for n, m in bns.items() if m.track_running_stats and m.momentum is not None
-                and m.momentum >= high_momentum]
-    frozen = [n for n, m in bns.items() if m.track_running_stats and m.momentum == 0]
-    cumulative = [n for n, m in bns.items() if m.track_running_stats and m.momentum is None]
-    if untracked:
-        result.add("DLC503", f"track_running_stats=False in {_names(untracked)}: eval mode normalises with "
-                             f"each batch's own statistics")
-    if frozen:
-        result.add("DLC504", f"momentum=0 in {_names(frozen)}: the running statistics never leave mean 0 / "
-                             f"var 1, so eval mode normalises with them")
-    if inverted:
-        values = sorted({bns[n].momentum for n in inverted})
-        result.add("DLC510", f"momentum={values[0]:g} in {_names(inverted)}: the running statistics follow "
-                             f"the last {'batch' if values[0] >= 0.9 else 'few batches'} almost alone")
-    if cumulative:
-        result.add("DLC509", f"momentum=None in {_names(cumulative)}: a cumulative average over every batch "
-                             f"since the last reset")
+def _other_norms(model: nn.Module) -> dict[str, int]:
+    others: dict[str, int] = {}
+    for m in model.modules():
+        if isinstance(m, _OTHER_NORMS):
+            others[type(m).__name__] = others.get(type(m).__name__, 0) + 1
+    return others
 
 
-def _names(names: list[str], shown: int = 3) -> str:
-    return listing([f"'{n}'" for n in names], shown)
-
-
-# -- measuring ---------------------------------------------------------------------------------
 class _Trace:
     """Forward hooks for the warm-up passes: BN execution order, the batch size each BN sees, and
     (while ``tracing``) which BN output is the model output and which biased layer feeds a BN."""
@@ -281,7 +336,7 @@ class _Gap:
         return {n: _ratio(d, q) for n, d, q in zip(names, diff, norm)}
 
 
-def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> dict | None:
+def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> Measured:
     n = int(s["batches"])
     warm = ctx.batches(int(s["warmup_batches"]))
     has_val = ctx.loader("val") is not None
@@ -298,8 +353,7 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> di
             except (ValueError, UserError) as exc:
                 if not _one_value_per_channel(exc):
                     raise
-                _batch_of_one(ctx, exc)
-                return None
+                return Measured(one_sample=str(exc).splitlines()[0][:160])
             if i == 0:
                 on_logits = trace.output_of(outputs)
                 trace.stop()
@@ -348,11 +402,9 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> di
                 sums = compare(warm[:n], 0)
             how.setdefault("left_out", sums["left_out"])
         frozen.restore()
-    return {"trace": trace, "on_logits": on_logits, "gaps": gap.ratios(), "measured": set(gap.seen),
-            "unmeasured": dict(gap.unmeasured), "sums": sums, "warmup": len(warm), "compared": sums.pop("batches"),
-            "train_batch": train_batch, **how}
-
-
+    return Measured(order=trace.order, batch=trace.batch, fed_by=trace.fed_by, on_logits=on_logits,
+                    gaps=gap.ratios(), seen=set(gap.seen), unmeasured=dict(gap.unmeasured), sums=sums,
+                    warmup=len(warm), compared=sums.pop("batches"), train_batch=train_batch, **how)
 def _val_batches(ctx: Context, n: int) -> tuple[list, bool]:
     """``n`` val batches drawn at random across the val set (seeded), when the val loader is a
     DataLoader over a map-style dataset: a loader without shuffling yields batches sorted by class
@@ -525,124 +577,209 @@ def _average_running_stats(bns: dict[str, nn.Module]) -> None:
                 buf.copy_(distributed.mean(buf))
 
 
-def _batch_of_one(ctx: Context, exc: Exception) -> None:
-    ctx.result.summary = "batch size 1: BatchNorm cannot run in train mode"
-    ctx.result.metrics["batch_size"] = 1
-    ctx.result.add("DLC506", f"batch size 1: BatchNorm in train mode needs more than one value per channel "
-                             f"(torch raised: {str(exc).splitlines()[0][:160]})")
+
+# -- rules: one per finding code ----------------------------------------------------------------
+def no_batchnorm(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC508 (info): nothing to compare."""
+    if not m.layers:
+        return finding("DLC508", f"the model has no BatchNorm layer{_uses(m)}; it behaves alike in train and eval "
+                                 f"mode as far as normalisation goes")
 
 
-# -- judging -----------------------------------------------------------------------------------
-def _report(ctx: Context, rows: dict[str, dict], measured: dict, s) -> None:
-    result = ctx.result
-    trace, gaps, sums = measured["trace"], measured["gaps"], measured["sums"]
-    order = trace.order + [n for n in rows if n not in trace.order]  # execution order; unused last
-    table = []
-    for name in order:
-        row = dict(rows[name])
-        row["batch"] = trace.batch.get(name)
-        row["gap"] = rounded(gaps[name]) if name in measured["measured"] else None
-        row["bias_from"] = trace.fed_by.get(name)
-        table.append(row)
-    result.details["bn_layers"] = table
+def untracked(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC503: track_running_stats=False, so eval mode uses batch statistics too."""
+    names = [r["name"] for r in m.layers if not r["track_running_stats"]]
+    if names:
+        return finding("DLC503", f"track_running_stats=False in {_names(names)}: eval mode normalises with "
+                                 f"each batch's own statistics")
 
-    batch = min(trace.batch.values()) if trace.batch else None
-    output_gap = _ratio(sums["diff"], sums["norm"])
-    judged = [r["name"] for r in table if r["gap"] is not None]  # in execution order
-    worst = max(judged, key=lambda name: gaps[name] if math.isfinite(gaps[name]) else math.inf,
-                default=None)
-    parts_at = next((name for name in judged if not gaps[name] < s["warn_gap"]), None)  # NaN counts
-    n = max(measured["compared"], 1)
-    metrics = {"bn_layers": len(rows), "batch_size": batch, "output_gap": rounded(output_gap),
-               "loss_train_mode": rounded(sums["loss_train"] / n),
-               "loss_eval_mode": rounded(sums["loss_eval"] / n),
-               "compared_on": measured["split"], "compared_batches": measured["compared"],
-               "warmup_batches": measured["warmup"],
-               "largest_layer_gap": rounded(gaps[worst]) if worst is not None else None,
-               "largest_gap_at": worst, "parts_at": parts_at}
+
+def momentum_zero(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC504: momentum 0 keeps the initial statistics for good."""
+    names = [r["name"] for r in m.layers if r["track_running_stats"] and r["momentum"] == 0]
+    if names:
+        return finding("DLC504", f"momentum=0 in {_names(names)}: the running statistics never leave mean 0 / "
+                                 f"var 1, so eval mode normalises with them")
+
+
+def momentum_inverted(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC510: a momentum of ``high_momentum`` or more (the Keras convention by mistake?)."""
+    high = float(s["high_momentum"])
+    rows = [r for r in m.layers if r["track_running_stats"] and r["momentum"] is not None and r["momentum"] >= high]
+    if rows:
+        values = sorted({r["momentum"] for r in rows})
+        return finding("DLC510", f"momentum={values[0]:g} in {_names([r['name'] for r in rows])}: the running "
+                                 f"statistics follow the last {'batch' if values[0] >= 0.9 else 'few batches'} "
+                                 f"almost alone")
+
+
+def cumulative(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC509 (info): momentum=None, a cumulative average."""
+    names = [r["name"] for r in m.layers if r["track_running_stats"] and r["momentum"] is None]
+    if names:
+        return finding("DLC509", f"momentum=None in {_names(names)}: a cumulative average over every batch "
+                                 f"since the last reset")
+
+
+def on_logits(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC501: a BN layer's output is the model's output."""
+    if m.on_logits is not None:
+        return finding("DLC501", f"'{m.on_logits}' normalises the model's output: its output tensor is the logits")
+
+
+def bias_before_bn(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC502 (info): a conv/linear bias feeds straight into BN."""
+    fed = [(r["name"], r["bias_from"]) for r in m.table if r["bias_from"]] if m.compared is not None else []
+    if fed:
+        pairs = ", ".join(f"'{src}' -> '{bn}'" for bn, src in fed[:3])
+        pairs += f" and {len(fed) - 3} more" if len(fed) > 3 else ""
+        return finding("DLC502", f"a bias feeds straight into BatchNorm in {pairs}: BN subtracts it again")
+
+
+def batch_size(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC506: a batch of one (BN cannot run) or at most ``tiny_batch``; DLC505: below ``small_batch``."""
+    if m.one_sample is not None:
+        return finding("DLC506", f"batch size 1: BatchNorm in train mode needs more than one value per channel "
+                                 f"(torch raised: {m.one_sample})")
+    batch = m.batch_size if m.compared is not None else None
+    if batch is not None and batch <= s["tiny_batch"]:
+        return finding("DLC506", f"batch size {batch}: BatchNorm's batch statistics from {batch} "
+                                 f"sample{'s' * (batch > 1)} are degenerate (fail at or below {s['tiny_batch']})")
+    elif batch is not None and batch < s["small_batch"]:
+        return finding("DLC505", f"batch size {batch} is small for BatchNorm (warn below {s['small_batch']})")
+
+
+def not_measured(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC512 (info): BN layers whose own gap could not be measured."""
+    unmeasured = m.unmeasured if m.compared is not None else {}
+    if unmeasured:
+        kinds = {r["name"]: r["kind"] for r in m.layers}
+        shown = "; ".join(f"'{name}' ({kinds[name]}): {why}" for name, why in list(unmeasured.items())[:3])
+        more = f"; and {len(unmeasured) - 3} more" if len(unmeasured) > 3 else ""
+        return finding("DLC512", f"{len(unmeasured)} BatchNorm layer{'s' * (len(unmeasured) > 1)} not measured, "
+                                 f"{'its' if len(unmeasured) == 1 else 'their'} own gap left out: {shown}{more}")
+
+
+def val_one_class(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC511 (info): the val batches come sorted by class, so the gap was measured on train batches."""
+    if m.compared is None or m.split == "val" or m.val_sizes is not None or m.one_class is None:
+        return
+    val_share, train_share = m.one_class
+    return finding("DLC511", f"the val batches come sorted by class: one class makes up {val_share:.0%} of a val "
+                             f"batch on average, {train_share:.0%} of a training batch; train-mode BatchNorm on "
+                             f"such batches measures the sorting, not the model, so bn-gap compared on train "
+                             f"batches")
+
+
+def train_eval_gap(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC507: a BN layer's own train-vs-eval gap at ``warn_gap`` (warn) or ``fail_gap`` (fail)."""
+    parts_at = m.parts_at(s["warn_gap"]) if m.compared is not None else None
+    if parts_at is None:
+        return
+    gaps, worst = m.gaps, m.worst
+    top = gaps[worst] if math.isfinite(gaps[worst]) else math.inf
+    severity = "warn" if top < s["fail_gap"] else "fail"
+    limit = s["fail_gap"] if severity == "fail" else s["warn_gap"]
+    also = f", up to {top:.1%} at '{worst}'" if worst != parts_at else ""
+    loss_train, loss_eval = m.losses
+    return finding("DLC507", f"the modes part at '{parts_at}': its eval-mode output differs from its train-mode "
+                             f"output by {gaps[parts_at]:.1%} on the same input{also} ({severity} at {limit:.0%})"
+                             f"{_where(m)}; the model's output moves by {m.output_gap:.1%}, loss "
+                             f"{loss_train:.3g} -> {loss_eval:.3g}", severity=severity)
+
+
+#: The rules judging the set-up alone, said before anything runs (kept if the measuring raises).
+SETUP_RULES = (no_batchnorm, untracked, momentum_zero, momentum_inverted, cumulative)
+#: The rules judging the measurement.
+MEASURED_RULES = (on_logits, bias_before_bn, batch_size, not_measured, val_one_class, train_eval_gap)
+#: The rules, in the order their findings are reported.
+RULES = SETUP_RULES + MEASURED_RULES
+
+
+# -- words, metrics, details ----------------------------------------------------------------------
+def _names(names: list[str], shown: int = 3) -> str:
+    return listing([f"'{n}'" for n in names], shown)
+
+
+def _uses(m: Measured) -> str:
+    others = m.other_norms
+    return f"; it normalises with {', '.join(f'{n} x{k}' for n, k in sorted(others.items()))}" if others else ""
+
+
+def _where(m: Measured) -> str:
+    """What the gap was measured on, for the summary and DLC507; facts about batch sizes exact."""
+    left = m.left_out or []
+    short = ""
+    if left:
+        indices, sizes = (" and ".join(map(str, part)) for part in zip(*left))
+        short = (f" (left out: {m.split} batch{'es' if len(left) > 1 else ''} {indices}, of {sizes} "
+                 f"sample{'s' if left != [(left[0][0], 1)] else ''}, smaller than the training batches of "
+                 f"{m.train_batch})")
+    if m.split == "val":
+        drawn = " drawn at random across the val set" if m.mixed else ""
+        return f" on val batches{drawn}{short}"
+    if m.val_sizes is not None:
+        sizes = m.val_sizes
+        of = " and ".join(map(str, sizes)) if len(sizes) <= 2 else listing(sizes, 3)
+        return (f" on train batches (the val batches of {of} are smaller than the training batches of "
+                f"{m.train_batch}){short}")
+    if m.one_class is not None:
+        return f" on train batches (the val batches come sorted by class){short}"
+    return short
+
+
+def _summary(m: Measured) -> str:
+    if not m.layers:
+        return f"no BatchNorm layer: nothing to compare{_uses(m)}"
+    if m.one_sample is not None:
+        return "batch size 1: BatchNorm cannot run in train mode"
+    n = len(m.layers)
+    agree = f", {round(m.sums['agree'] / m.sums['count'], 6):.0%} of predictions agree" if m.sums["count"] else ""
+    worst = m.worst
+    largest = f"; largest layer gap {m.gaps[worst]:.1%} at '{worst}'" if worst is not None else ""
+    return (f"{n} BatchNorm layer{'s' if n != 1 else ''}, batch {m.batch_size}: eval mode "
+            f"moves the output by {m.output_gap:.1%}{_where(m)}{agree}{largest}")
+
+
+def _metrics(m: Measured, s: Settings) -> dict:
+    if not m.layers:
+        return {"bn_layers": 0}
+    if m.one_sample is not None:
+        return {"batch_size": 1}
+    sums, worst = m.sums, m.worst
+    loss_train, loss_eval = m.losses
+    metrics = {"bn_layers": len(m.layers), "batch_size": m.batch_size, "output_gap": rounded(m.output_gap),
+               "loss_train_mode": rounded(loss_train), "loss_eval_mode": rounded(loss_eval),
+               "compared_on": m.split, "compared_batches": m.compared, "warmup_batches": m.warmup,
+               "largest_layer_gap": rounded(m.gaps[worst]) if worst is not None else None,
+               "largest_gap_at": worst, "parts_at": m.parts_at(s["warn_gap"])}
     if sums["count"]:
         metrics["agreement"] = round(sums["agree"] / sums["count"], 6)
     if sums["labelled"]:
         metrics["accuracy_train_mode"] = round(sums["correct_train"] / sums["labelled"], 6)
         metrics["accuracy_eval_mode"] = round(sums["correct_eval"] / sums["labelled"], 6)
-    result.metrics.update(metrics)
-
-    if measured["on_logits"] is not None:
-        result.add("DLC501", f"'{measured['on_logits']}' normalises the model's output: its output tensor is "
-                             f"the logits")
-    fed = [(r["name"], r["bias_from"]) for r in table if r["bias_from"]]
-    if fed:
-        pairs = ", ".join(f"'{src}' -> '{bn}'" for bn, src in fed[:3])
-        pairs += f" and {len(fed) - 3} more" if len(fed) > 3 else ""
-        result.add("DLC502", f"a bias feeds straight into BatchNorm in {pairs}: BN subtracts it again")
-    if batch is not None and batch <= s["tiny_batch"]:
-        result.add("DLC506", f"batch size {batch}: BatchNorm's batch statistics from {batch} "
-                             f"sample{'s' * (batch > 1)} are degenerate (fail at or below {s['tiny_batch']})")
-    elif batch is not None and batch < s["small_batch"]:
-        result.add("DLC505", f"batch size {batch} is small for BatchNorm (warn below {s['small_batch']})")
-
-    unmeasured = measured["unmeasured"]
-    if unmeasured:
-        result.details["bn_not_measured"] = dict(unmeasured)
-        shown = "; ".join(f"'{name}' ({rows[name]['kind']}): {why}" for name, why in list(unmeasured.items())[:3])
-        more = f"; and {len(unmeasured) - 3} more" if len(unmeasured) > 3 else ""
-        result.add("DLC512", f"{len(unmeasured)} BatchNorm layer{'s' * (len(unmeasured) > 1)} not measured, "
-                             f"{'its' if len(unmeasured) == 1 else 'their'} own gap left out: {shown}{more}")
-    where = _where(ctx, measured)
-    agree = f", {metrics['agreement']:.0%} of predictions agree" if "agreement" in metrics else ""
-    largest = f"; largest layer gap {gaps[worst]:.1%} at '{worst}'" if worst is not None else ""
-    result.summary = (f"{len(rows)} BatchNorm layer{'s' if len(rows) != 1 else ''}, batch {batch}: eval mode "
-                      f"moves the output by {output_gap:.1%}{where}{agree}{largest}")
-    if parts_at is not None:
-        top = gaps[worst] if math.isfinite(gaps[worst]) else math.inf
-        severity = "warn" if top < s["fail_gap"] else "fail"
-        limit = s["fail_gap"] if severity == "fail" else s["warn_gap"]
-        also = f", up to {top:.1%} at '{worst}'" if worst != parts_at else ""
-        result.add("DLC507", f"the modes part at '{parts_at}': its eval-mode output differs from its train-mode "
-                             f"output by {gaps[parts_at]:.1%} on the same input{also} ({severity} at {limit:.0%})"
-                             f"{where}; the model's output moves by {output_gap:.1%}, loss "
-                             f"{sums['loss_train'] / n:.3g} -> {sums['loss_eval'] / n:.3g}", severity=severity)
-    _write_artifacts(ctx, table)
+    metrics["left_out_batches"] = len(m.left_out or [])
+    if m.split == "val":
+        metrics["val_drawn_at_random"] = bool(m.mixed)
+    elif m.val_sizes is not None:
+        metrics["val_batch_size"] = m.val_sizes[0]
+    elif m.one_class is not None:
+        metrics["val_top_class_share"] = round(m.one_class[0], 4)
+        metrics["train_top_class_share"] = round(m.one_class[1], 4)
+    return metrics
 
 
-def _where(ctx: Context, measured: dict) -> str:
-    """What the gap was measured on, for the summary and DLC507; facts about batch sizes exact."""
-    result, train_batch = ctx.result, measured["train_batch"]
-    left = measured.get("left_out") or []
-    result.metrics["left_out_batches"] = len(left)
-    if left:
-        result.details["left_out_batches"] = [{"batch": i, "size": size} for i, size in left]
-    short = ""
-    if left:
-        indices, sizes = (" and ".join(map(str, part)) for part in zip(*left))
-        short = (f" (left out: {measured['split']} batch{'es' if len(left) > 1 else ''} {indices}, of {sizes} "
-                 f"sample{'s' if left != [(left[0][0], 1)] else ''}, smaller than the training batches of {train_batch})")
-    if measured["split"] == "val":
-        result.metrics["val_drawn_at_random"] = bool(measured.get("mixed"))
-        drawn = " drawn at random across the val set" if measured.get("mixed") else ""
-        return f" on val batches{drawn}{short}"
-    if "val_sizes" in measured:
-        sizes = measured["val_sizes"]
-        result.metrics["val_batch_size"] = sizes[0]
-        of = " and ".join(map(str, sizes)) if len(sizes) <= 2 else listing(sizes, 3)
-        return f" on train batches (the val batches of {of} are smaller than the training batches of {train_batch}){short}"
-    if "one_class" in measured:
-        val_share, train_share = measured["one_class"]
-        result.metrics["val_top_class_share"] = round(val_share, 4)
-        result.metrics["train_top_class_share"] = round(train_share, 4)
-        result.add("DLC511", f"the val batches come sorted by class: one class makes up {val_share:.0%} of a val "
-                             f"batch on average, {train_share:.0%} of a training batch; train-mode BatchNorm on "
-                             f"such batches measures the sorting, not the model, so bn-gap compared on train "
-                             f"batches")
-        return f" on train batches (the val batches come sorted by class){short}"
-    return short
-
-
-def _write_artifacts(ctx: Context, table: list[dict]) -> None:
-    ctx.result.table("layers.csv", table)
-    if any(isinstance(r.get("gap"), (int, float)) for r in table):
-        ctx.result.figure("bn_layer_gaps", "each BatchNorm layer's own train-vs-eval gap", file="layers.png",
-                          names=[str(r["name"]) for r in table], gaps=[r["gap"] for r in table])
+def _details(m: Measured) -> dict:
+    if not m.layers:
+        return {}
+    if m.one_sample is not None:
+        return {"bn_layers": list(m.layers)}
+    details = {"bn_layers": m.table}
+    if m.unmeasured:
+        details["bn_not_measured"] = dict(m.unmeasured)
+    if m.left_out:
+        details["left_out_batches"] = [{"batch": i, "size": size} for i, size in m.left_out]
+    return details
 
 
 def _ratio(diff: float, norm: float) -> float:
