@@ -7,10 +7,12 @@ import math
 
 import pytest
 
-from dlcheck.checks import bn_gap as bg
+from dlcheck.checks import bn_gap
+from dlcheck.checks.bn_gap import rules as bg
+from dlcheck.rules import judge
 from rulecase import Case, Quiet
 
-S = bg.SETTINGS
+S = bn_gap.SETTINGS
 
 
 def layer(name: str = "bn1", momentum: float | None = 0.1, track: bool = True, kind: str = "BatchNorm2d") -> dict:
@@ -99,7 +101,7 @@ def test_rules_are_pure_and_in_report_order():
     m = measured({"bn1": 0.9, "bn2": 0.1}, batch=8, on_logits="bn2", fed_by={"bn1": "conv1"},
                  layers=[layer("bn1", momentum=None), layer("bn2", track=False)],
                  unmeasured={"bn2": "raised"}, one_class=(0.9, 0.1))
-    codes = [f.code for f in bg.judge(bg.RULES, m, None, S)]
+    codes = [f.code for f in judge(bg.RULES, m, None, S)]
     assert codes == ["DLC503", "DLC509", "DLC501", "DLC502", "DLC505", "DLC512", "DLC511", "DLC507"]
     assert m.gaps == {"bn1": 0.9, "bn2": 0.1} and m.compared == 4  # judging changed nothing
 
