@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from dlcheck.checks.bn_gap.hooks import _Frozen, _Gap, _ratio, _Trace
+from dlcheck.checks.bn_gap.sampling import _dominated, _top_share, _val_batches
 from dlcheck.context import Context
 from dlcheck.errors import UserError
 from dlcheck.results import rounded
@@ -104,25 +105,9 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> Me
         trace = _Trace(bns, model, hooks)
         _prepare_warmup(bns, len(warm), float(s["converged_weight"]))
         model.train()  # warm-up as training sees it: dropout and all
-        on_logits = None
-        shares = []
-        for i, batch in enumerate(warm):
-            try:
-                raw, targets = ctx.forward(model, batch, i)
-                outputs = ctx.logits(raw)
-            except (ValueError, UserError) as exc:
-                if not _one_value_per_channel(exc):
-                    raise
-                return Measured(one_sample=str(exc).splitlines()[0][:160])
-            if i == 0:
-                on_logits = trace.output_of(outputs)
-                trace.stop()
-            share = _top_share(outputs, targets)
-            if share is not None:
-                shares.append(share)
-            advance()
-            if ctx.out_of_time():
-                break
+        on_logits, shares, one_sample = _warm_up(ctx, model, warm, trace, advance)
+        if one_sample is not None:
+            return Measured(one_sample=one_sample)
         trace.warming = False
         _average_running_stats(bns)
         frozen = _Frozen(bns)
@@ -136,108 +121,70 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> Me
         if distributed.active():  # the ranks' mean (every rank has shares, or none has)
             train_share = distributed.mean_values([train_share])[0]
         compare = lambda batches, least: _compare(ctx, model, bns, batches, gap, frozen, trace, least, advance)  # noqa: E731
-        how = {"split": "train"}
-        sums = None
-        if has_val:
-            batches, mixed = _val_batches(ctx, n)
-            try:
-                sums = compare(batches, train_batch)
-            except (ValueError, UserError) as exc:  # BN cannot take the val batches in train mode
-                if not _one_value_per_channel(exc):
-                    raise
-            if sums is not None and sums["batches"] and not mixed and _dominated(sums["share"], train_share, s):
-                how = {"split": "train", "one_class": (sums["share"], train_share)}
-            elif sums is not None and sums["batches"]:
-                how = {"split": "val", "mixed": mixed, "left_out": sums["left_out"]}
-            else:  # train-mode BN on batches smaller than training's shows batch noise training never sees
-                sizes = sums["sizes"] if sums is not None else [trace.compared_batch or 1]
-                how = {"split": "train", "val_sizes": sorted({z for z in sizes if z is not None} or {1}, reverse=True)}
-            if how["split"] == "train":
-                gap.reset()
-                sums = None
-        if sums is None:
-            sums = compare(warm[:n], train_batch)
-            if not sums["batches"]:  # the first training batches are all shorter than the largest
-                gap.reset()
-                sums = compare(warm[:n], 0)
-            how.setdefault("left_out", sums["left_out"])
+        sums, how = _compared(ctx, compare, warm, has_val, n, trace, gap, train_batch, train_share, s)
         frozen.restore()
     return Measured(order=trace.order, batch=trace.batch, fed_by=trace.fed_by, on_logits=on_logits,
                     gaps=gap.ratios(), seen=set(gap.seen), unmeasured=dict(gap.unmeasured), sums=sums,
                     warmup=len(warm), compared=sums.pop("batches"), train_batch=train_batch, **how)
-def _val_batches(ctx: Context, n: int) -> tuple[list, bool]:
-    """``n`` val batches drawn at random across the val set (seeded), when the val loader is a
-    DataLoader over a map-style dataset: a loader without shuffling yields batches sorted by class
-    (ImageFolder), whose batch statistics stand for one class, not for the data. Else its first
-    ``n`` batches as it yields them. Returns (batches, drawn at random)."""
-    from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler, SubsetRandomSampler
 
-    from dlcheck.batches import first_batches
-    from dlcheck.device import to_device
 
-    loader = ctx.loader("val")
-    indices = None
-    if isinstance(loader, DataLoader) and not isinstance(loader.dataset, IterableDataset) and loader.batch_size:
-        sampler = loader.sampler
+def _warm_up(ctx: Context, model: nn.Module, warm: list, trace: _Trace, advance) -> tuple:
+    """The training-mode passes without gradients that fill the running statistics; the first one
+    traced. Returns (the BN on the logits, each batch's top class share, None), or (None, [], torch's
+    error) when BatchNorm cannot run in train mode on a batch of one sample."""
+    on_logits = None
+    shares = []
+    for i, batch in enumerate(warm):
         try:
-            if isinstance(sampler, SequentialSampler) or (isinstance(sampler, RandomSampler)
-                                                          and not sampler.replacement
-                                                          and sampler.num_samples == len(loader.dataset)):
-                indices = range(len(loader.dataset))
-            elif isinstance(sampler, SubsetRandomSampler):
-                indices = list(sampler.indices)
-            else:
-                indices = list(sampler)  # the samples the loader draws (a subset, a distributed share)
-        except TypeError:  # a dataset or sampler without a length
-            indices = None
-    if not indices:
-        return ctx.batches(n, split="val"), False
-    gen = torch.Generator().manual_seed(ctx.seed)
-    from dlcheck import distributed
-
-    world = distributed.world_size()  # under torchrun: each rank its share of the drawn samples
-    picked = torch.randperm(len(indices), generator=gen)[:n * loader.batch_size * world].tolist()
-    if world > 1 and len(picked) >= world:
-        picked = picked[distributed.rank()::world][:len(picked) // world]
-    drawn = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=[indices[i] for i in picked],
-                       collate_fn=loader.collate_fn)
-    where = ctx.target.where("val_loader")
-    out = []
-    for i, batch in enumerate(first_batches(drawn, n, where)):
-        if ctx.target.forward is None:
-            ctx.split(batch, i, "val")  # fails early, clearly
-        out.append(to_device(batch, ctx.device))
-    return out, True
+            raw, targets = ctx.forward(model, batch, i)
+            outputs = ctx.logits(raw)
+        except (ValueError, UserError) as exc:
+            if not _one_value_per_channel(exc):
+                raise
+            return None, [], str(exc).splitlines()[0][:160]
+        if i == 0:
+            on_logits = trace.output_of(outputs)
+            trace.stop()
+        share = _top_share(outputs, targets)
+        if share is not None:
+            shares.append(share)
+        advance()
+        if ctx.out_of_time():
+            break
+    return on_logits, shares, None
 
 
-def _top_share(logits: torch.Tensor, targets) -> torch.Tensor | None:
-    """The share of a batch's labels that its most common class holds (a 0-d tensor on the
-    device), for class labels (integer, one-hot or binary 0/1 targets); None for anything else."""
-    if not isinstance(targets, torch.Tensor) or targets.dim() == 0 or targets.shape[0] < 2:
-        return None
-    classes = int(logits.shape[1]) if logits.dim() == 2 and logits.shape[1] > 1 else 2
-    if targets.dtype.is_floating_point:
-        if classes > 2 and targets.shape == logits.shape:
-            labels = targets.argmax(1)  # one-hot or soft targets
-        elif classes == 2 and targets.numel() == targets.shape[0] and logits.numel() == targets.numel():
-            labels = (targets.reshape(-1) > 0.5).long()  # binary targets of a single logit
-        else:
-            return None
-    elif targets.dim() == 1:
-        labels = targets.long()
-    else:
-        return None
-    valid = ((labels >= 0) & (labels < classes)).float()  # ignore_index (-100) does not count
-    counts = torch.zeros(classes, device=labels.device).scatter_add_(0, labels.clamp(0, classes - 1), valid)
-    return counts.max() / valid.sum().clamp(min=1)
-
-
-def _dominated(val_share: float | None, train_share: float | None, s) -> bool:
-    """The val batches are far more one class each than the training batches: their top class's
-    share (on average) has gone ``sorted_share`` of the way from the training batches' to 1."""
-    if val_share is None or train_share is None or train_share >= 1:
-        return False
-    return val_share - train_share >= float(s["sorted_share"]) * (1 - train_share)
+def _compared(ctx: Context, compare, warm: list, has_val: bool, n: int, trace: _Trace, gap: _Gap,
+              train_batch: int, train_share: float | None, s) -> tuple[dict, dict]:
+    """The sums over the compared batches and what they were (``how``: Measured's split, mixed,
+    left_out, val_sizes, one_class): the val batches when given and fit to compare on, else the
+    first ``n`` warm-up batches."""
+    how = {"split": "train"}
+    sums = None
+    if has_val:
+        batches, mixed = _val_batches(ctx, n)
+        try:
+            sums = compare(batches, train_batch)
+        except (ValueError, UserError) as exc:  # BN cannot take the val batches in train mode
+            if not _one_value_per_channel(exc):
+                raise
+        if sums is not None and sums["batches"] and not mixed and _dominated(sums["share"], train_share, s):
+            how = {"split": "train", "one_class": (sums["share"], train_share)}
+        elif sums is not None and sums["batches"]:
+            how = {"split": "val", "mixed": mixed, "left_out": sums["left_out"]}
+        else:  # train-mode BN on batches smaller than training's shows batch noise training never sees
+            sizes = sums["sizes"] if sums is not None else [trace.compared_batch or 1]
+            how = {"split": "train", "val_sizes": sorted({z for z in sizes if z is not None} or {1}, reverse=True)}
+        if how["split"] == "train":
+            gap.reset()
+            sums = None
+    if sums is None:
+        sums = compare(warm[:n], train_batch)
+        if not sums["batches"]:  # the first training batches are all shorter than the largest
+            gap.reset()
+            sums = compare(warm[:n], 0)
+        how.setdefault("left_out", sums["left_out"])
+    return sums, how
 
 
 def _one_value_per_channel(exc: Exception) -> bool:
@@ -289,25 +236,35 @@ def _compare(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], batches:
         finally:
             gap.active = False  # also when a batch BN cannot take raises (the caller falls back)
             frozen.restore()
-        train_out = ctx.logits(train_raw).float()
-        sums["diff"] += (train_out - eval_out).pow(2).sum()
-        sums["norm"] += train_out.pow(2).sum()
-        sums["loss_train"] += ctx.loss(train_raw, targets).float().mean()
-        sums["loss_eval"] += ctx.loss(eval_raw, targets).float().mean()
-        if train_out.dim() >= 2 and train_out.shape[1] > 1:
-            pred_train, pred_eval = train_out.argmax(1), eval_out.argmax(1)
-            sums["agree"] += (pred_train == pred_eval).sum()
-            sums["count"] += pred_train.numel()
-            if ctx.is_cross_entropy and isinstance(targets, torch.Tensor) and not targets.dtype.is_floating_point \
-                    and targets.shape == pred_train.shape:
-                valid = targets != -100
-                sums["correct_train"] += ((pred_train == targets) & valid).sum()
-                sums["correct_eval"] += ((pred_eval == targets) & valid).sum()
-                sums["labelled"] += valid.sum()
+        _add_pair(ctx, sums, train_raw, eval_raw, eval_out, targets)
         done += 1
         advance()
         if ctx.out_of_time():
             break
+    return _totals(sums, shared, done, sizes, left_out)
+
+
+def _add_pair(ctx: Context, sums: dict, train_raw, eval_raw, eval_out: torch.Tensor, targets) -> None:
+    """One batch's train-mode and eval-mode outputs into the sums (on the device)."""
+    train_out = ctx.logits(train_raw).float()
+    sums["diff"] += (train_out - eval_out).pow(2).sum()
+    sums["norm"] += train_out.pow(2).sum()
+    sums["loss_train"] += ctx.loss(train_raw, targets).float().mean()
+    sums["loss_eval"] += ctx.loss(eval_raw, targets).float().mean()
+    if train_out.dim() >= 2 and train_out.shape[1] > 1:
+        pred_train, pred_eval = train_out.argmax(1), eval_out.argmax(1)
+        sums["agree"] += (pred_train == pred_eval).sum()
+        sums["count"] += pred_train.numel()
+        if ctx.is_cross_entropy and isinstance(targets, torch.Tensor) and not targets.dtype.is_floating_point \
+                and targets.shape == pred_train.shape:
+            valid = targets != -100
+            sums["correct_train"] += ((pred_train == targets) & valid).sum()
+            sums["correct_eval"] += ((pred_eval == targets) & valid).sum()
+            sums["labelled"] += valid.sum()
+
+
+def _totals(sums: dict, shared: int, done: int, sizes: list, left_out: list) -> dict:
+    """The sums as numbers, in one transfer (under torchrun: over every rank's batches)."""
     names = list(sums)
     numbers = torch.stack([sums[n].float() for n in names]).tolist()  # one transfer
     from dlcheck import distributed
