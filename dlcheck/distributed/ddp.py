@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dlcheck.distributed import findings, reduce, session
+from dlcheck.distributed import findings, reduce
+from dlcheck.distributed.session import rank, world_size
 from dlcheck.results import Finding
 
 
@@ -31,7 +32,7 @@ def prepare_model(model, device, wraps: bool, said: set, where: str,
             said.add("batchnorm")
             per_rank = per_rank_batch()
             if per_rank is not None:
-                found.append(findings.small_bn_batch(plain, per_rank, session.world_size()))
+                found.append(findings.small_bn_batch(plain, per_rank, world_size()))
     found = [f for f in found if f is not None]
     if not wraps or isinstance(model, (DistributedDataParallel, FullyShardedDataParallel)) \
             or not any(p.requires_grad for p in model.parameters()):
@@ -58,5 +59,5 @@ def stride(loader, said: set, where: str, first_batch: Callable[[], object]) -> 
         if replayable:
             prints = reduce.gather_floats([reduce.fingerprint(first_batch())])
             same = all(p == prints[0] for p in prints)
-        found.append(findings.unsharded_loader(same, session.world_size(), where))
-    return (session.rank(), session.world_size()), found
+        found.append(findings.unsharded_loader(same, world_size(), where))
+    return (rank(), world_size()), found
