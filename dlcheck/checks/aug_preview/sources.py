@@ -1,0 +1,126 @@
+"""aug-preview: the train transform and the raw samples it is applied to (every dataset's
+transform switched off while they are read)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dlcheck.batches import dict_keys
+from dlcheck.context import Context
+from dlcheck.errors import UserError, describe_exception
+
+
+def _identity(x):
+    return x
+
+
+def _datasets(dataset, path: str):
+    """The dataset and every dataset inside Subset / ConcatDataset wrappers, with access paths."""
+    if dataset is None:
+        return
+    yield dataset, path
+    inner = getattr(dataset, "dataset", None)
+    if inner is not None and inner is not dataset:
+        yield from _datasets(inner, path + ".dataset")
+    for i, part in enumerate(getattr(dataset, "datasets", None) or []):
+        yield from _datasets(part, f"{path}.datasets[{i}]")
+
+
+def _find_transform(ctx: Context):
+    """The target's ``train_transform``, else the first ``transform`` on the train dataset."""
+    if ctx.target.train_transform is not None:
+        return ctx.target.train_transform, ctx.target.where("train_transform")
+    loader = ctx.loader("train")
+    for ds, path in _datasets(getattr(loader, "dataset", None), "train_loader.dataset"):
+        transform = getattr(ds, "transform", None)
+        if transform is not None and callable(transform):
+            return transform, f"{path}.transform"
+    return None, None
+
+
+def _raw_sources(ctx: Context, count: int) -> list[dict]:
+    """``count`` samples before the transform: ``dataset[i]`` with every dataset's transform swapped
+    for the identity (put back in ``finally``), or the loader's first batches without a dataset."""
+    dataset = getattr(ctx.loader("train"), "dataset", None)
+    if dataset is None or not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+        inputs = []
+        ctx.raw_batches(1)  # a clear error for a loader that is empty or not iterable
+        for i, batch in enumerate(ctx.loader("train")):  # batches until there are enough samples
+            x, y = ctx.split(batch, i)
+            inputs += [{"index": len(inputs) + j, "x": x[j], "label": _label(y[j] if y is not None else None)}
+                       for j in range(len(x))]
+            if len(inputs) >= count:
+                break
+        return inputs[:count]
+    n = len(dataset)
+    if n == 0:
+        raise UserError(f"{ctx.target.where('train_loader')} has an empty dataset")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed))[:count].tolist()
+    swapped = []  # (dataset, its transform): put back in finally, also on error and Ctrl-C
+    try:
+        for ds, path in _datasets(dataset, "train_loader.dataset"):
+            saved = getattr(ds, "transform", None)
+            if saved is not None:
+                try:
+                    ds.transform = _identity
+                except AttributeError:
+                    raise UserError(f"{path}.transform cannot be switched off to read raw samples") from None
+                swapped.append((ds, saved))
+        sources = []
+        for i in order:
+            try:
+                item = dataset[i]
+            except Exception as exc:
+                raise UserError(f"{ctx.target.where('train_loader')}'s dataset raised "
+                                f"{describe_exception(exc)} on sample {i}") from exc
+            x, y = _split_item(item, ctx)
+            sources.append({"index": i, "x": x, "label": _label(y)})
+        return sources
+    finally:
+        for ds, saved in reversed(swapped):
+            ds.transform = saved
+
+
+def _split_item(item, ctx: Context):
+    if isinstance(item, (tuple, list)):
+        return item[0], (item[1] if len(item) > 1 else None)
+    if isinstance(item, dict):
+        ikey, tkey = dict_keys(item, ctx.input_key, ctx.target_key)
+        if ikey is None:
+            raise UserError(f"{ctx.target.where('train_loader')}'s dataset yields dicts with keys "
+                            f"{sorted(map(str, item))}; set input_key in the recipe")
+        return item[ikey], item.get(tkey)
+    return item, None
+
+
+def _class_names(ctx: Context) -> list[str] | None:
+    """``dataset.classes`` (torchvision's datasets, ImageFolder) of the train dataset or of a
+    dataset inside its wrappers, when it is a list of names."""
+    for ds, _ in _datasets(getattr(ctx.loader("train"), "dataset", None), "train_loader.dataset"):
+        names = getattr(ds, "classes", None)
+        if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+            return list(names)
+    return None
+
+
+def _caption(src: dict, class_names: list[str] | None) -> str:
+    """``#44 airplane`` (the sample index and its class name), ``#44 class 3`` without names."""
+    label = src["label"]
+    if label is None:
+        return f"#{src['index']}"
+    if class_names is not None and label.lstrip("-").isdigit() and 0 <= int(label) < len(class_names):
+        return f"#{src['index']} {class_names[int(label)]}"
+    return f"#{src['index']} class {label}" if label.lstrip("-").isdigit() else f"#{src['index']} {label}"
+
+
+def _label(y) -> str | None:
+    """A caption for a scalar label, else None."""
+    if isinstance(y, (int, np.integer, str)):
+        return str(y)
+    if isinstance(y, torch.Tensor) and y.numel() == 1:
+        v = y.item()
+        return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
+    if isinstance(y, (float, np.floating)):
+        return f"{y:.3g}"
+    return None
