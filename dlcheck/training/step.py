@@ -1,4 +1,5 @@
-"""The one training step every check that trains uses (no second copy anywhere).
+"""The one training step every check that trains uses (no second copy anywhere; the package
+``dlcheck.training`` re-exports it).
 
 forward -> loss -> backward -> optimizer step -> zero_grad(set_to_none=True); AMP on CUDA behind
 ``--amp`` (bf16 where supported, else fp16 with a GradScaler). Losses stay on the device: the
