@@ -1,12 +1,11 @@
-"""Training: the one step every check that trains uses (``step``), and the loop library the checks
-that train for epochs share (``loop``)."""
+"""Training: the one step every check that trains uses (``step``: Trainer, StepOutput, chunk_losses,
+all_finite), and the loop library the checks that train for epochs share (``loop``: grid, curves)."""
 
 from dlcheck.training.loop import (Evaluation, Rewind, configured_weight_decay, eval_points, evaluate, fall,
                                    number_list, one_pass, progress, require_val, set_weight_decay,
                                    steps_per_epoch)
-from dlcheck.training.step import StepOutput, Trainer, _check_unused_on_ranks, _ddp_unused, _no_gradient, \
-    all_finite, chunk_losses
+from dlcheck.training.step import StepOutput, Trainer, all_finite, chunk_losses
 
 __all__ = ["Evaluation", "Rewind", "StepOutput", "Trainer", "all_finite", "chunk_losses", "configured_weight_decay",
            "eval_points", "evaluate", "fall", "number_list", "one_pass", "progress", "require_val",
-           "set_weight_decay", "steps_per_epoch", "_check_unused_on_ranks", "_ddp_unused", "_no_gradient"]
+           "set_weight_decay", "steps_per_epoch"]
