@@ -19,14 +19,6 @@ RULE_MODULES = sorted(p.stem for p in HERE.glob("test_rules_*.py"))
 PENDING: set[str] = {
     "DLC205",
     "DLC304",
-    "DLC603",
-    "DLC903",
-    "DLC904",
-    "DLC905",
-    "DLC906",
-    "DLC907",
-    "DLC955",
-    "DLC956",
 }
 
 
