@@ -1,0 +1,191 @@
+"""data-check's pairing control (DLC709): a short fit of the same initial model on a small subset
+with the true labels, and again with the labels permuted across the subset. Same init, same
+batches, same steps, same dropout draws. Two kinds of evidence that inputs and labels are paired:
+
+* on the subset, the true labels are learned faster than permuted ones;
+* on held-out batches (read but not trained on), the model trained on the true labels does better
+  than the one trained on permuted labels: it learned something that carries over, which a model
+  can only do when labels belong to their inputs. This settles the case where a model memorises a
+  small subset as fast with random labels as with true ones.
+
+Learning is measured as a share of (initial loss - the task's floor), so label smoothing or soft
+targets (whose floor is above 0) do not shrink it. DLC709 needs both kinds of evidence to be
+absent *and* the subset to have been learned (memorised) clearly in one of the runs: a model
+that learns nothing in the steps given says nothing about the data ("inconclusive").
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from dlcheck import distributed
+from dlcheck.batches import dict_keys
+from dlcheck.context import Context
+from dlcheck.device import seed_everything
+from dlcheck.training import Trainer
+
+
+def label_slot(ctx: Context, batch, targets):
+    """Where the labels sit in a batch: ('item', index) or ('key', key); None when unknown.
+
+    Without a target ``forward`` it is the usual place; with one, the batch entry holding the
+    targets the forward returned (the same tensor, equal values, or the same values flattened,
+    as a language model's forward flattens (B, T) token targets)."""
+    if ctx.target.forward is None:
+        if isinstance(batch, (tuple, list)):
+            return ("item", 1)
+        return ("key", dict_keys(batch, ctx.input_key, ctx.target_key)[1])
+    entries = list(enumerate(batch)) if isinstance(batch, (tuple, list)) else \
+        list(batch.items()) if isinstance(batch, dict) else []
+    for test in (lambda v: v is targets, lambda v: same(v, targets), lambda v: _flat_same(v, targets)):
+        found = [k for k, v in entries if isinstance(v, torch.Tensor) and v.dim() >= 1 and test(v)]
+        if len(found) == 1:
+            return ("key" if isinstance(batch, dict) else "item", found[0])
+        if found:
+            return None
+    return None
+
+
+def _flat_same(a, b) -> bool:
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.numel() == b.numel() > 0
+            and bool((a.reshape(-1) == b.reshape(-1)).all()))
+
+
+def _get(batch, slot):
+    return batch[slot[1]]
+
+
+def _replace(batch, slot, value):
+    kind, key = slot
+    if kind == "key":
+        new = dict(batch) if type(batch) is dict else copy.copy(batch)
+        new[key] = value
+        return new
+    items = list(batch)
+    items[key] = value
+    if isinstance(batch, tuple):
+        return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
+    return items
+
+
+@dataclass
+class Run:
+    """One fit: its training losses, and the held-out loss before and after it."""
+
+    curve: list[float]
+    floor: float | None  # the task's floor on the subset (None where the task has none)
+    constant: float | None  # the best input-independent loss on the subset (a well-set output bias)
+    expected: float | None  # the loss of outputs at zero on the subset (a model that knows nothing)
+    held_before: float | None = None
+    held_after: float | None = None
+    held_floor: float | None = None
+    held_constant: float | None = None  # the best input-independent loss on the held-out batches
+
+
+@dataclass
+class Pairing:
+    """The pairing control as measured: why it could not run, or the pairs of runs (true labels,
+    permuted labels) judged, in order (the short runs, then the longer ones when they were run)."""
+
+    skipped: str | None = None  # the DLC710 message when the control could not run
+    judged: list[tuple[Run, Run]] = field(default_factory=list)
+    batches: int = 0  # batches in the subset
+    lr: float = 0.0
+
+
+def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
+    """The runs on the batches data-check kept: ``(index, batch, 'train' | 'holdout')``."""
+    from dlcheck.checks.data_check.verdict import verdict
+
+    if skip:
+        return Pairing(skipped=f"pairing control skipped: {skip}")
+    train = [(i, b) for i, b, role in kept if role == "train"]
+    held = [(i, b) for i, b, role in kept if role == "holdout"]
+    if slot is None or not train:
+        return Pairing(skipped="pairing control skipped: the target's forward() takes the labels from the "
+                               "batch in a way dlcheck cannot rebuild with permuted labels")
+    labels = [_get(b, slot) for _, b in train]
+    if not all(isinstance(t, torch.Tensor) and t.dim() >= 1 for t in labels) or sum(len(t) for t in labels) < 2:
+        return Pairing(skipped="pairing control skipped: the labels cannot be permuted across samples "
+                               "(fewer than 2 samples, or labels that are not tensors)")
+    permuted = _permute(labels, ctx.seed)
+    shuffled = [(i, _replace(b, slot, p)) for (i, b), p in zip(train, permuted)]
+    steps, longer = int(ctx.settings["pair_steps"]), int(ctx.settings["pair_max_steps"] or 0)
+    found = Pairing(batches=len(train), lr=ctx.lr)
+    found.judged.append((_fit(ctx, train, held, steps), _fit(ctx, shuffled, held, steps)))
+    kind = verdict(*found.judged[0], found.batches, found.lr, ctx.settings).kind
+    if kind in ("apart", "weak") and longer > steps and not ctx.out_of_time():
+        # no evidence of pairing after the short runs: the same two runs again, longer, before a verdict
+        found.judged.append((_fit(ctx, train, held, longer), _fit(ctx, shuffled, held, longer)))
+    return found
+
+
+def _permute(labels: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
+    """One permutation of the samples' labels across the subset (within each batch when the
+    batches' label shapes differ, e.g. padded sequences of different lengths)."""
+    gen = torch.Generator().manual_seed(seed)
+    if len({t.shape[1:] for t in labels}) == 1:
+        joined = torch.cat(labels)
+        order = torch.randperm(len(joined), generator=gen).to(joined.device)
+        return list(joined[order].split([len(t) for t in labels]))
+    return [t[torch.randperm(len(t), generator=gen).to(t.device)] for t in labels]
+
+
+def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
+    """``steps`` training steps over ``subset`` from the target's initial model; the
+    held-out loss (training mode, no gradient) before and after."""
+    with ctx.model() as model:
+        model.train()
+        seed_everything(ctx.seed)  # the same dropout masks in both runs
+        held_before, held_refs = _evaluate(ctx, model, held)
+        trainer = Trainer(ctx, model, ctx.optimizer(model.parameters()))
+        losses, floors = [], []
+        for step in range(steps):
+            i, batch = subset[step % len(subset)]
+            out = trainer.step(batch, i)
+            losses.append(out.loss.float())
+            if step < len(subset):
+                floors.append(ctx.task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
+            if ctx.out_of_time():
+                break
+        held_after, _ = _evaluate(ctx, model, held)
+        curve = distributed.mean(torch.stack(losses)).tolist()  # one transfer per run; the ranks' mean
+    from dlcheck.task import References
+
+    refs = distributed.mean_refs(References.mean(floors))
+    return Run(curve, refs.floor, refs.constant, refs.expected, held_before, held_after, held_refs.floor,
+               held_refs.constant)
+
+
+def _evaluate(ctx: Context, model, held: list):
+    """Mean loss and mean References over the held-out batches (true labels), without gradients."""
+    from dlcheck.task import References
+
+    if not held:
+        return None, References()
+
+    losses, refs = [], []
+    with torch.no_grad():
+        for i, batch in held:
+            outputs, targets = ctx.forward(model, batch, i)
+            losses.append(ctx.loss(outputs, targets).detach().float())
+            try:
+                refs.append(ctx.task.reference(ctx.loss_fn, ctx.logits(outputs), targets, outputs))
+            except Exception:  # no logits tensor: no floor
+                refs.append(References())
+    value = float(distributed.mean(torch.stack(losses).mean()))  # under torchrun: the ranks' mean
+    return (value if math.isfinite(value) else None), distributed.mean_refs(References.mean(refs))
+
+
+def same(a, b) -> bool:
+    """Two tensors of the same shape and values."""
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+            and bool((a == b).all()))
+
+
+def batch_size(t: torch.Tensor) -> int:
+    return int(t.shape[0]) if t.dim() else 1

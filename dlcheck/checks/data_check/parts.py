@@ -1,0 +1,98 @@
+"""Taking a batch apart for data-check: its input tensors by name, its targets, what kind they
+are, each sample's bytes (for duplicates)."""
+
+from __future__ import annotations
+
+import torch
+
+from dlcheck.checks.data_check.pairing import same
+from dlcheck.context import Context
+from dlcheck.errors import UserError
+
+
+def logits_or_none(ctx: Context, outputs):
+    try:
+        return ctx.logits(outputs)
+    except UserError:
+        return None
+
+
+def target_kind(task, targets: torch.Tensor) -> str:
+    """What the targets are, from the task (inferred once per run) and, without one, the dtype."""
+    if task.kind == "regression":
+        return "regression"
+    if task.kind == "multilabel":
+        return "multilabel"
+    if task.kind == "classification" and task.soft_targets and not task.problem:
+        return "soft"
+    if targets.dtype.is_floating_point or targets.is_complex():
+        return "float"
+    return "classes"
+
+
+def matches(a, b) -> bool:
+    """The same tensor values, also when one is the other flattened ((B, T) -> (B*T,))."""
+    if same(a, b):
+        return True
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.numel() == b.numel()
+            and a.numel() > 0 and bool((a.reshape(-1) == b.reshape(-1)).all()))
+
+
+def leading(value) -> int | None:
+    """The first dimension of the first tensor in a batch or inputs (the number of samples)."""
+    for _, v in leaves(value):
+        if isinstance(v, torch.Tensor) and v.dim():
+            return int(v.shape[0])
+        if isinstance(v, (dict, tuple, list)):
+            inner = leading(v)
+            if inner is not None:
+                return inner
+    return None
+
+
+def try_split(ctx: Context, batch):
+    try:
+        return ctx.split(batch)
+    except UserError:
+        return None
+
+
+def tensor_targets(ctx: Context, targets, index: int) -> torch.Tensor:
+    if not isinstance(targets, torch.Tensor):
+        raise UserError(f"{ctx.target.where('train_loader')} batch {index}: the targets are a "
+                        f"{type(targets).__name__}, not a tensor")
+    return targets
+
+
+def leaves(inputs, prefix: str = "inputs") -> list[tuple[str, object]]:
+    """(name, value) of each part of the inputs: one tensor, or the entries of a tuple/dict."""
+    if isinstance(inputs, dict):
+        return [(f"{prefix}[{k!r}]", v) for k, v in inputs.items()]
+    if isinstance(inputs, (tuple, list)):
+        return [(f"{prefix}[{i}]", v) for i, v in enumerate(inputs)]
+    return [(prefix, inputs)]
+
+
+def tensor_leaves(ctx: Context, inputs, index: int) -> list[tuple[str, torch.Tensor]]:
+    """The tensor parts of a batch's inputs; an error when there is none."""
+    found = [(n, v) for n, v in leaves(inputs) if isinstance(v, torch.Tensor)]
+    if not found:
+        raise UserError(f"{ctx.target.where('train_loader')} batch {index}: the inputs are a "
+                        f"{type(inputs).__name__} holding no tensor")
+    return found
+
+
+def kind(t: torch.Tensor) -> str:
+    if t.is_complex():
+        return "other"
+    if t.dtype == torch.uint8 and t.dim() >= 3:
+        return "image"
+    if t.dtype == torch.bool or not (t.dtype.is_floating_point or t.dtype == torch.uint8):
+        return "ids"
+    return "image" if t.dim() >= 3 else "table"
+
+
+def row_bytes(t: torch.Tensor) -> list[bytes]:
+    flat = t.detach().cpu().reshape(t.shape[0], -1).contiguous()
+    raw = flat.view(torch.uint8).numpy() if flat.numel() else flat.numpy()
+    return [row.tobytes() for row in raw]

@@ -1,0 +1,290 @@
+"""data-check's reading: the first N batches streamed, one on the device at a time, every
+statistic reduced there batch by batch into :class:`~dlcheck.checks.data_check.measure.Measured`
+(per-channel or per-feature moments and range, NaN/Inf with the batch and sample that hold them,
+sample digests for duplicates, label counts per batch, target moments); the few batches the
+pairing control needs are kept. Under torchrun the numbers are reduced over ranks (reduce.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+import torch
+
+from dlcheck import scale
+from dlcheck.checks.data_check import pairing, parts, reduce
+from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
+from dlcheck.checks.data_check.pairing import batch_size
+from dlcheck.context import Context
+from dlcheck.device import to_device
+from dlcheck.errors import UserError
+
+
+def read(ctx: Context) -> Reader:
+    """The first ``batches`` batches read into ``reader.measured`` (with the pairing control's
+    batches kept on the reader)."""
+    s = ctx.settings
+    for key in ("batches", "pair_steps", "pair_batches"):
+        if int(s[key]) < 1:
+            raise UserError(f"data-check: {key} must be at least 1, not {s[key]}")
+    reader = Reader(ctx)
+    with reader:
+        for index, raw in first_batches(ctx, int(s["batches"])):
+            reader.add(index, raw)
+    return reader
+
+
+def first_batches(ctx: Context, n: int):
+    """``(index, batch)`` for the first ``n`` batches, read one at a time (none is kept here)."""
+    where = ctx.target.where("train_loader")
+    loader = ctx.loader()
+    if loader is None:
+        raise UserError("no train_loader was given")
+    try:
+        iterator = iter(loader)
+    except TypeError:
+        raise UserError(f"{where} is a {type(loader).__name__}, not an iterable of batches") from None
+    stride = ctx._stride("train")  # under torchrun without a DistributedSampler: (rank, world)
+    rank, world = stride if stride is not None else (0, 1)
+    count, mine = 0, None
+    for read, batch in enumerate(iterator):
+        if read % world == rank:
+            mine = batch
+        if read % world == world - 1:  # a whole round read: every rank has its batch of it
+            yield count, mine
+            count, mine = count + 1, None
+            if count >= n:
+                break
+    if not count:
+        raise UserError(f"{where} yielded no batches")
+
+
+def _spread(k: int, n: int) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)``, first and last included."""
+    k = min(k, n)
+    return sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if k else []
+
+
+# -- reading ----------------------------------------------------------------------------------
+class Reader:
+    """Streams batches: each is moved to the device, reduced there, and dropped unless it is one
+    of the few the pairing control keeps (``kept``: (index, batch, role) with role train/holdout)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.measured = Measured()
+        self.kept: list[tuple[int, object, str]] = []
+        self.slot = None  # where the labels sit in a batch, for the pairing control
+        self._stack = contextlib.ExitStack()
+        self._model = None  # open only when the target's forward() must be run on every batch
+        self._streams: dict[str, tuple[InputSummary, scale.Moments | None]] = {}
+        self._target_moments: scale.Moments | None = None
+        self._hashes: dict[bytes, tuple[int, int, bytes]] = {}
+        self._hashing = True
+        self._digests: list[tuple[int, int, float, float]] = []  # under torchrun: (batch, i, input, label)
+        self._keep = self._plan()
+
+    def __enter__(self):
+        return self
+
+    def _world(self) -> int:
+        """The ranks sharing the loader's batches round-robin (1: one process, or a loader with a
+        DistributedSampler, whose length is already this rank's)."""
+        stride = self.ctx._stride("train")
+        return stride[1] if stride is not None else 1
+
+    def __exit__(self, kind, *exc):
+        self._stack.close()
+        if kind is None:
+            self._finish()
+        return False
+
+    def _plan(self) -> dict[int, str]:
+        """Which batch indices the pairing control keeps: a spread-out training subset and
+        held-out batches between them (the first ones when the loader has no length)."""
+        s = self.ctx.settings
+        if not s["pairing"]:
+            return {}
+        k, h = int(s["pair_batches"]), max(0, int(s["pair_holdout"]))
+        try:
+            n = min(int(s["batches"]), len(self.ctx.loader()) // self._world())
+        except (TypeError, NotImplementedError):  # no length (an iterable dataset, a generator)
+            return {**{i: "train" for i in range(k)}, **{k + i: "holdout" for i in range(h)}}
+        train = _spread(k, n)
+        rest = [i for i in range(n) if i not in train]
+        return {**{i: "train" for i in train}, **{rest[j]: "holdout" for j in _spread(h, len(rest))}}
+
+    # -- one batch --------------------------------------------------------------------------
+    def add(self, index: int, raw) -> None:
+        ctx, m = self.ctx, self.measured
+        batch = to_device(raw, ctx.device)
+        if index == 0:
+            self._first(batch)
+        if self.mode == "split":
+            inputs, targets = ctx.split(batch, index)
+            inputs_cpu, targets_cpu = ctx.split(raw, index)
+        else:
+            with torch.no_grad():
+                targets = ctx.forward(self._model, batch, index)[1]
+            inputs = inputs_cpu = targets_cpu = None
+        targets = parts.tensor_targets(ctx, targets, index)
+        samples = parts.leading(inputs) if inputs is not None else parts.leading(batch)
+        m.batches += 1
+        m.samples += samples if samples is not None else batch_size(targets)
+        m.targets += self._count_targets(targets)
+        if inputs is not None:
+            self._add_inputs(index, inputs)
+            self._hash(index, inputs_cpu, targets_cpu)
+        self._add_targets(index, targets)
+        if index in self._keep:
+            self.kept.append((index, batch, self._keep[index]))
+
+    def _first(self, batch) -> None:
+        """Decide, on the first batch, where inputs and labels are and what the targets are."""
+        ctx, m = self.ctx, self.measured
+        task = ctx.task
+        probe = None
+        self.mode = "split"
+        if ctx.target.forward is not None:
+            self._model = self._stack.enter_context(ctx.model())
+            with torch.no_grad():
+                outputs, targets = ctx.forward(self._model, batch, 0)
+            probe = parts.logits_or_none(ctx, outputs)
+            heuristic = parts.try_split(ctx, batch)
+            if heuristic and parts.matches(heuristic[1], targets):  # the forward takes the usual parts
+                self._stack.close()
+                self._model = None
+            else:  # its own split: inputs unknown, targets through the forward on every batch
+                self.mode = "forward"
+                m.inputs_known = False
+            self.slot = pairing.label_slot(ctx, batch, targets)
+        else:
+            targets = ctx.split(batch, 0)[1]  # a clear error for a batch that is no (inputs, targets)
+            self.slot = pairing.label_slot(ctx, batch, None)
+        if self.mode == "split":
+            parts.tensor_leaves(ctx, ctx.split(batch, 0)[0], 0)  # no tensor inputs: a clear error first
+        targets = parts.tensor_targets(ctx, targets, 0)
+        m.target_dtype = str(targets.dtype)
+        m.target_kind = parts.target_kind(task, targets)
+        if m.target_kind == "classes":
+            classes, source = ctx.target.num_classes, "num_classes in the target"
+            if classes is None and task.kind == "classification" and task.classes:
+                classes, source = int(task.classes), "the model's output width"
+            if classes is None and probe is None:
+                with ctx.model() as model, torch.no_grad():
+                    probe = ctx.logits(ctx.forward(model, batch, 0)[0])
+            if classes is None and probe is not None and probe.dim() >= 2:
+                classes, source = int(probe.shape[1]), "the model's output width"
+            if classes is not None and classes < 2 and ctx.is_cross_entropy:
+                classes = None
+            m.labels = LabelSummary(classes=classes, source=source)
+        elif m.target_kind in ("regression", "multilabel"):
+            self._target_moments = scale.Moments()
+        if self.mode == "split":
+            ids = [v for _, v in parts.leaves(ctx.split(batch, 0)[0]) if isinstance(v, torch.Tensor)]
+            if ids and parts.kind(ids[0]) == "ids":
+                m.position_word = "tokens"
+            elif ids and ids[0].dim() >= 3:
+                m.position_word = "pixels"
+        elif task.dense:
+            m.position_word = "positions"
+
+    def _count_targets(self, targets: torch.Tensor) -> int:
+        """Labels for hard labels (one per position), target rows for the other kinds."""
+        if self.measured.target_kind == "classes":
+            return int(targets.numel())
+        return batch_size(targets)
+
+    def _add_inputs(self, index: int, inputs) -> None:
+        for name, t in parts.tensor_leaves(self.ctx, inputs, index):
+            if name not in self._streams:
+                kind = parts.kind(t)
+                summary = InputSummary(label=name, kind=kind, dtype=str(t.dtype), shape=tuple(t.shape[1:]))
+                self._streams[name] = (summary, scale.Moments() if kind in ("image", "table") else None)
+                self.measured.inputs.append(summary)
+            summary, moments = self._streams[name]
+            if moments is None:
+                continue
+            bad = moments.add(t)
+            if int(bad):  # one small read per batch; the sample indices only for the first such batch
+                summary.bad_batches += 1
+                if summary.first_bad is None:
+                    flat = t.reshape(t.shape[0], -1) if t.dim() else t.reshape(1, 1)
+                    where = (~torch.isfinite(flat)).any(1).nonzero().flatten().tolist()
+                    summary.first_bad = (index, where, "NaN" if bool(torch.isnan(t).any()) else "Inf")
+
+    def _hash(self, index: int, inputs, targets) -> None:
+        """DLC708: a digest of every sample's input bytes (on the CPU copy the loader gave)."""
+        if not self._hashing:
+            return
+        pieces = [v for _, v in parts.leaves(inputs) if isinstance(v, torch.Tensor) and v.dim() >= 1]
+        if not pieces:
+            return
+        n = pieces[0].shape[0]
+        if any(p.shape[0] != n for p in pieces):
+            self._hashing = False
+            return
+        m = self.measured
+        rows = [parts.row_bytes(p) for p in pieces]
+        labels = parts.row_bytes(targets) if isinstance(targets, torch.Tensor) and targets.dim() \
+            and targets.shape[0] == n else None
+        for i in range(n):
+            digest = hashlib.blake2b(b"".join(r[i] for r in rows), digest_size=16).digest()
+            label = labels[i] if labels is not None else b""
+            if self.ctx.shards:
+                self._digests.append((index, i, float(int.from_bytes(digest[:6], "big")),
+                                      float(int.from_bytes(hashlib.blake2b(label, digest_size=6).digest(), "big"))))
+            if digest in self._hashes:
+                m.duplicates += 1
+                m.conflicting += self._hashes[digest][2] != label
+                m.first_duplicate = m.first_duplicate or (self._hashes[digest][:2], (index, i))
+            else:
+                self._hashes[digest] = (index, i, label)
+        m.hashed += n
+
+    def _add_targets(self, index: int, targets: torch.Tensor) -> None:
+        m = self.measured
+        if m.target_kind == "classes":
+            self._add_labels(index, targets)
+        elif self._target_moments is not None:
+            bad = int(self._target_moments.add(targets.detach()))
+            if bad and m.target_bad is None:
+                m.target_bad = (bad, index)
+
+    def _add_labels(self, index: int, targets: torch.Tensor) -> None:
+        """Per batch: range, out-of-range labels (the first named) and the count per class."""
+        s, lab = self.ctx.settings, self.measured.labels
+        ignore = getattr(self.ctx.loss_fn, "ignore_index", -100)
+        l = targets.reshape(-1).long()
+        valid = l != ignore
+        n_valid = int(valid.sum())
+        lab.ignored += l.numel() - n_valid
+        lab.valid += n_valid
+        if not n_valid:
+            lab.batch_counts.append([])
+            return
+        v = l[valid]
+        lo, hi = int(v.min()), int(v.max())
+        lab.low = lo if lab.low is None else min(lab.low, lo)
+        lab.high = hi if lab.high is None else max(lab.high, hi)
+        bad = valid & ((l < 0) | (l >= lab.classes)) if lab.classes is not None else valid & (l < 0)
+        n_bad = int(bad.sum())
+        if n_bad:
+            lab.out_of_range += n_bad
+            if lab.first_out is None:
+                i = int(bad.nonzero()[0])
+                lab.first_out = (index, i, int(l[i]))
+        cap = lab.classes if lab.classes is not None else int(s["max_classes"]) + 1
+        kept = v[(v >= 0) & (v < cap)]
+        lab.batch_counts.append(torch.bincount(kept, minlength=lab.classes or 0).tolist())
+
+    def _finish(self) -> None:
+        if self.ctx.shards:
+            reduce.reduce(self)
+        for summary, moments in self._streams.values():
+            if moments is not None:
+                summary.stats = moments.result()
+        if self._target_moments is not None:
+            self.measured.target_stats = self._target_moments.result()
+        if not self._hashing:
+            self.measured.hashed = 0
