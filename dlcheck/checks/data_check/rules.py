@@ -191,7 +191,7 @@ def labels_out_of_range(m: Measured, task, s: Settings) -> Finding | None:
         lo, hi = m.target_stats.range
         return finding("DLC705", f"binary targets range {lo:g}..{hi:g}: a BCE target must lie in 0..1")
     lab = m.labels
-    if m.target_kind != "classes" or not lab.valid or not lab.out_of_range:
+    if m.target_kind != "classes" or lab is None or not lab.valid or not lab.out_of_range:
         return
     b, i, value = lab.first_out
     span = f"0..{lab.classes - 1} ({lab.source})" if lab.classes is not None else "0 and up"
@@ -201,7 +201,8 @@ def labels_out_of_range(m: Measured, task, s: Settings) -> Finding | None:
 
 def counted(m: Measured, s: Settings) -> bool:
     """Hard labels whose classes are counted (some valid, and not a million classes)."""
-    return m.target_kind == "classes" and bool(m.labels.valid) and m.labels.width <= s["max_classes"]
+    return m.target_kind == "classes" and m.labels is not None and bool(m.labels.valid) \
+        and m.labels.width <= s["max_classes"]
 
 
 def targets_skipped(m: Measured, task, s: Settings) -> Finding | None:
@@ -210,7 +211,7 @@ def targets_skipped(m: Measured, task, s: Settings) -> Finding | None:
         what = "soft labels (class probabilities)" if m.target_kind == "soft" else "regression or soft labels"
         return finding("DLC710", f"the targets are {m.target_dtype} ({what}): label range, class balance "
                                  f"and shuffling checks skipped")
-    if m.target_kind != "classes":
+    if m.target_kind != "classes" or m.labels is None:
         return
     if not m.labels.valid:
         return finding("DLC710", "every label is the loss's ignore_index: label checks skipped")

@@ -1,0 +1,199 @@
+"""data-check's rules on hand-built numbers: one case per code (and severity), and healthy numbers
+near each threshold that must stay quiet (tests/rulecase.py). Input rules judge one input stream
+(an InputSummary); the others the whole Measured; the pairing control's rules its runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlcheck import scale
+from dlcheck.checks import data_check as dc
+from dlcheck.checks.data_check import rules as r
+from dlcheck.checks.data_check import verdict as v
+from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
+from dlcheck.checks.data_check.pairing import Pairing, Run
+from dlcheck.rules import judge
+from dlcheck.task import Task
+from rulecase import Case, Quiet
+
+S = dc.SETTINGS
+CE = Task(kind="classification", loss="CrossEntropyLoss", classes=10)
+INF = float("inf")
+
+
+def stats(mean, std, low=None, high=None, values=1000, nonfinite=0) -> scale.ChannelStats:
+    low = low if low is not None else [m - 2 * s for m, s in zip(mean, std)]
+    high = high if high is not None else [m + 2 * s for m, s in zip(mean, std)]
+    return scale.ChannelStats(mean=list(mean), std=list(std), low=list(low), high=list(high), values=values,
+                              nonfinite=nonfinite)
+
+
+def stream(st=None, kind="table", samples=256, **kw) -> InputSummary:
+    st = st if st is not None else stats([0.0] * 8, [1.0] * 8)
+    return InputSummary(label="inputs", kind=kind, dtype="torch.float32", shape=(len(st.mean),), stats=st,
+                        samples=samples, **kw)
+
+
+def image(mean, std, low, high) -> InputSummary:
+    return stream(stats(mean, std, low, high), kind="image")
+
+
+def labels(counts_per_batch, classes=10, per_position=False, **kw) -> Measured:
+    lab = LabelSummary(classes=classes, source="num_classes in the target", batch_counts=counts_per_batch,
+                       valid=sum(map(sum, counts_per_batch)), low=0, high=(classes or 10) - 1)
+    for key, value in kw.items():
+        setattr(lab, key, value)
+    samples = lab.valid // 50 if per_position else lab.valid
+    return Measured(batches=len(counts_per_batch), samples=samples, targets=lab.valid, labels=lab,
+                    position_word="tokens" if per_position else "positions")
+
+
+def targets(kind, st, samples=1000, **kw) -> Measured:
+    return Measured(batches=10, samples=samples, targets=samples, target_kind=kind, target_stats=st, **kw)
+
+
+def pairing(true_curve, perm_curve, held=None) -> Measured:
+    """Two runs from the same start; ``held``: (held-out loss before, after the true, after the permuted run)."""
+    before, true_after, perm_after = held or (None, None, None)
+    true = Run(true_curve, 0.0, 2.3, 2.3, before, true_after, 0.0, 2.3)
+    perm = Run(perm_curve, 0.0, 2.3, 2.3, before, perm_after, 0.0, 2.3)
+    return Measured(pairing=Pairing(judged=[(true, perm)], batches=4, lr=0.01))
+
+
+def falling(start, end, steps=40):
+    return [start + (end - start) * i / (steps - 1) for i in range(steps)]
+
+
+BALANCED = [[7] * 10 for _ in range(20)]
+RAW = image([120.0, 115.0, 100.0], [60.0, 58.0, 55.0], [0.0] * 3, [255.0] * 3)
+ALIKE = falling(2.3, 0.1)
+
+CASES = [
+    Case("DLC701", r.raw_range, RAW, None, S, says=("0..255", "per-channel means 120, 115, 100")),
+    Case("DLC702", r.off_scale, stream(stats([5.0] * 8, [1.0] * 8)), None, S, says=("8 of 8 features",)),
+    Case("DLC702", r.off_scale, stream(stats([0.0] * 8, [1.0] * 7 + [50.0])), None, S, name="one-huge-feature",
+         says=("1 of 8 features", "feature 7")),
+    Case("DLC703", r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2)), None, S, severity="info",
+         says=("2 of 8 features", "features 6, 7")),
+    Case("DLC703", r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 5 + [0.0] * 3)), None, S, severity="warn",
+         name="many-constant"),
+    Case("DLC703", r.constant_targets, targets("regression", stats([0.0, 1.0], [1.0, 0.0])), None, S,
+         severity="info", says=("1 of 2 target columns",)),
+    Case("DLC704", r.nonfinite_inputs, stream(stats([0.0] * 8, [1.0] * 8, nonfinite=12), bad_batches=2,
+                                              first_bad=(3, [1, 5, 9, 11, 13, 17], "NaN")), None, S,
+         says=("12 non-finite", "batch 3", "1, 5, 9, 11, 13 ...", "NaN")),
+    Case("DLC704", r.nonfinite_targets, targets("regression", stats([0.0], [1.0], nonfinite=4), target_bad=(4, 2)),
+         None, S, says=("4 non-finite values in the targets", "batch 2")),
+    Case("DLC705", r.labels_out_of_range, labels(BALANCED, out_of_range=3, first_out=(1, 5, 10)), CE, S,
+         says=("3 labels outside 0..9", "label 10 in batch 1")),
+    Case("DLC705", r.labels_out_of_range, targets("multilabel", stats([0.5] * 3, [0.5] * 3, [0.0] * 3, [1.0, 1.0, 2.0])),
+         None, S, name="binary", says=("0..2", "BCE")),
+    Case("DLC706", r.imbalance, labels([[60] + [5] * 9 for _ in range(4)]), CE, S, severity="warn",
+         says=("class 0 has 240 samples", "class 1 only 20 (12x)")),
+    Case("DLC706", r.imbalance, labels([[600] + [5] * 9 for _ in range(4)], per_position=True), CE, S,
+         severity="info", name="per-position-skew-is-a-note", says=("2400 tokens", "skew is natural for tokens")),
+    Case("DLC706", r.imbalance, labels([[7] * 8 + [0, 0] for _ in range(10)]), CE, S, severity="info",
+         name="missing-classes", says=("2 of 10 classes never appear", "classes 8, 9")),
+    Case("DLC707", r.sorted_batches, Measured(batch_entropy=0.2, batch_tops=[(1.0, 0), (0.98, 0), (1.0, 1)]), CE, S,
+         says=("20%", "100% class 0, 98% class 0, 100% class 1")),
+    Case("DLC708", r.duplicates, Measured(hashed=200, duplicates=20, conflicting=3, first_duplicate=((0, 4), (2, 7))),
+         None, S, severity="warn", says=("20 of 200", "3 of them with a different label", "batch 2 sample 7")),
+    Case("DLC708", r.duplicates, Measured(hashed=2000, duplicates=2, first_duplicate=((0, 4), (2, 7))), None, S,
+         severity="info", name="few-are-a-note"),
+    Case("DLC709", v.unpaired, pairing(ALIKE, ALIKE), None, S, says=("no faster than permuted", "40 steps on 4")),
+    Case("DLC710", r.ids_inputs, stream(kind="ids"), None, S, says=("ids",)),
+    Case("DLC710", r.inputs_unknown, Measured(inputs_known=False), None, S, name="forward-split",
+         says=("takes the batches apart",)),
+    Case("DLC710", r.targets_skipped, Measured(target_kind="soft", target_dtype="torch.float32"), None, S,
+         name="soft", says=("soft labels",)),
+    Case("DLC710", r.targets_skipped, labels([[]], valid=0), CE, S, name="all-ignored", says=("ignore_index",)),
+    Case("DLC710", r.targets_skipped, labels(BALANCED, classes=None, high=10**7), CE, S, name="too-many-classes",
+         says=("labels reach 10000000",)),
+    Case("DLC710", v.pairing_skipped, Measured(pairing=Pairing(skipped="pairing control skipped: why")), None, S,
+         name="pairing-skipped", says=("why",)),
+    Case("DLC710", v.pairing_inconclusive, pairing([2.3] * 40, [2.3] * 40), None, S, name="nothing-learned",
+         says=("inconclusive", "at lr 0.01")),
+    Case("DLC710", v.pairing_inconclusive, pairing(ALIKE[:-1] + [float("nan")], ALIKE), None, S, name="nan",
+         says=("NaN/Inf",)),
+    Case("DLC711", r.targets_unscaled, targets("regression", stats([150.0], [80.0])), None, S,
+         says=("mean 150 and std 80",)),
+    Case("DLC711", r.targets_unscaled, targets("regression", stats([0.0], [1e-4])), None, S, name="tiny-spread",
+         says=("std of only 0.0001",)),
+    Case("DLC712", r.prevalence, targets("multilabel", stats([0.0, 0.3, 0.5], [0.0, 0.46, 0.5], [0.0] * 3,
+                                                            [0.0, 1.0, 1.0], values=3000)),
+         None, S, says=("label 0 never positive", "in 1000 samples")),
+    Case("DLC712", r.prevalence, targets("multilabel", stats([0.005, 0.3, 0.5], [0.07, 0.46, 0.5], [0.0] * 3,
+                                                            [1.0] * 3, values=3000)),
+         None, S, severity="info", name="rare", says=("1 of 3 labels", "0 (0.50%)")),
+]
+
+QUIET = [
+    Quiet(r.raw_range, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
+    Quiet(r.off_scale, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
+    Quiet(r.off_scale, stream(stats([0.28] * 8, [1.0] * 8)), None, S, name="mean-just-below-tolerance"),
+    Quiet(r.off_scale, stream(stats([0.0] * 8, [1.0] * 6 + [0.05] * 2)), None, S, name="a-quarter-small"),
+    Quiet(r.off_scale, RAW, None, S, name="raw-is-DLC701-alone"),
+    Quiet(r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 8)), None, S),
+    Quiet(r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2), samples=1), None, S, name="one-sample"),
+    Quiet(r.nonfinite_inputs, stream(), None, S),
+    Quiet(r.nonfinite_targets, targets("regression", stats([0.0], [1.0])), None, S),
+    Quiet(r.labels_out_of_range, labels(BALANCED), CE, S),
+    Quiet(r.imbalance, labels([[45] + [5] * 9 for _ in range(4)]), CE, S, name="9x"),
+    Quiet(r.sorted_batches, Measured(batch_entropy=0.55), CE, S),
+    Quiet(r.duplicates, Measured(hashed=200), None, S),
+    Quiet(r.targets_unscaled, targets("regression", stats([6.0], [6.0])), None, S, name="rms-8.5"),
+    Quiet(r.constant_targets, targets("regression", stats([0.0], [0.0])), None, S, name="one-column"),
+    Quiet(r.prevalence, targets("multilabel", stats([0.02, 0.3, 0.98], [0.14, 0.46, 0.14], [0.0] * 3, [1.0] * 3,
+                                                   values=3000)), None, S, name="two-percent"),
+    Quiet(r.prevalence, targets("multilabel", stats([0.0, 0.3], [0.0, 0.46], [0.0] * 2, [0.0, 1.0], values=90)),
+          None, S, name="too-few-samples"),
+    Quiet(r.targets_skipped, labels(BALANCED), CE, S),
+    Quiet(r.inputs_unknown, Measured(), None, S),
+    Quiet(r.ids_inputs, stream(), None, S),
+    Quiet(v.unpaired, pairing(falling(2.3, 0.1), falling(2.3, 1.6)), None, S, name="true-labels-learned-faster"),
+    Quiet(v.unpaired, pairing(ALIKE, ALIKE, held=(2.3, 1.0, 2.3)),
+          None, S, name="held-out-evidence"),
+    Quiet(v.pairing_inconclusive, pairing(falling(2.3, 0.1), falling(2.3, 1.6)), None, S),
+    Quiet(v.pairing_skipped, Measured(pairing=None), None, S, name="turned-off"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_rule_says_its_code(case):
+    case.check()
+
+
+@pytest.mark.parametrize("case", QUIET, ids=str)
+def test_rule_stays_quiet_on_healthy_numbers(case):
+    case.check()
+
+
+def test_rules_are_pure_and_in_report_order():
+    assert dc.RULES == r.DATA_RULES + v.PAIRING_RULES
+    raw_with_a_blank = image([120.0, 115.0, 7.0], [60.0, 58.0, 0.0], [0.0, 0.0, 7.0], [255.0, 255.0, 7.0])
+    m = Measured(inputs=[raw_with_a_blank, stream(stats([5.0] * 8, [1.0] * 8))], hashed=200, duplicates=20,
+                 first_duplicate=((0, 1), (1, 2)), labels=LabelSummary(classes=10, source=""))
+    for st in m.inputs:
+        st.only = False
+    found = judge(dc.RULES, m, CE, S)
+    # stream by stream (701, 703 for the images, 702 for the table), then the batches, then the labels
+    assert [f.code for f in found] == ["DLC701", "DLC703", "DLC702", "DLC708", "DLC710"]
+    assert m.batch_entropy is None and m.inputs[0].kind == "image" and m.pairing is None  # judging changed nothing
+
+
+def test_the_pairing_obstacle_reads_the_numbers():
+    assert r.obstacle(Measured(inputs=[RAW]), CE, S) == "the inputs are raw 0-255 values (scale them first)"
+    assert r.obstacle(Measured(batch_entropy=0.2), CE, S) == "the batches are sorted by class"
+    assert r.obstacle(labels(BALANCED, out_of_range=1, first_out=(0, 0, 11)), CE, S) == "labels are out of range"
+    assert r.obstacle(targets("regression", stats([0.0], [1.0]), target_bad=(1, 0)), CE, S).endswith("NaN/Inf")
+    assert r.obstacle(labels(BALANCED), CE, S) is None
+
+
+def test_the_longer_runs_verdict_stands_and_the_metrics_keep_both():
+    m = pairing([2.3] * 40, [2.3] * 40)
+    true = Run(falling(2.3, 0.1, 160), floor=0.0, constant=2.3, expected=2.3)
+    perm = Run(falling(2.3, 1.6, 160), floor=0.0, constant=2.3, expected=2.3)
+    m.pairing.judged.append((true, perm))
+    assert judge(v.PAIRING_RULES, m, None, S) == []  # paired after the longer runs
+    metrics = v.pairing_metrics(m.pairing, S)
+    assert metrics["pair_steps"] == 160 and "pair_memorised" in metrics  # the short runs' memorised stays
