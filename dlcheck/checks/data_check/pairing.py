@@ -12,6 +12,8 @@ Learning is measured as a share of (initial loss - the task's floor), so label s
 targets (whose floor is above 0) do not shrink it. DLC709 needs both kinds of evidence to be
 absent *and* the subset to have been learned (memorised) clearly in one of the runs: a model
 that learns nothing in the steps given says nothing about the data ("inconclusive").
+
+This module measures (the runs, :class:`Pairing`); verdict.py judges them.
 """
 
 from __future__ import annotations
