@@ -1,6 +1,7 @@
 """Every finding code of the catalogue is asserted by a test: by a rule case on hand-built numbers
 (``CASES`` in tests/test_rules_*.py, see tests/rulecase.py), or, for codes said outside a check's
-pure rules (bad input, crashes, torchrun), by name in a test that runs the real thing."""
+pure rules (bad input, crashes, torchrun), by name in a test that runs the real thing. The rule
+cases (and the healthy ``QUIET`` numbers, which must raise nothing) of every check run here."""
 
 from __future__ import annotations
 
@@ -20,6 +21,25 @@ PENDING: set[str] = {
     "DLC205",
     "DLC304",
 }
+
+
+def cases(kind: str) -> list:
+    """Every ``CASES`` (or ``QUIET``) entry of the rule test modules, named by its module."""
+    found = []
+    for name in RULE_MODULES:
+        found += [pytest.param(case, id=f"{name[len('test_rules_'):]}:{case}")
+                  for case in getattr(importlib.import_module(name), kind, [])]
+    return found
+
+
+@pytest.mark.parametrize("case", cases("CASES"))
+def test_rule_says_its_code(case):
+    case.check()
+
+
+@pytest.mark.parametrize("case", cases("QUIET"))
+def test_rule_stays_quiet_on_healthy_numbers(case):
+    case.check()
 
 
 def rule_cases() -> dict[str, list]:

@@ -3,7 +3,6 @@ must stay quiet (tests/rulecase.py)."""
 
 from __future__ import annotations
 
-import pytest
 
 from dlcheck.checks import grid
 from dlcheck.checks.grid import rules as gr
@@ -91,16 +90,6 @@ QUIET = [
     Quiet(gr.some_diverged, measured(lambda lr, wd: 2.29, status={(1e-2, 1e-4): "diverged"}), None, S,
           name="nothing-learned-says-903-only"),
 ]
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_rule_says_its_code(case):
-    case.check()
-
-
-@pytest.mark.parametrize("case", QUIET, ids=str)
-def test_rule_stays_quiet_on_healthy_numbers(case):
-    case.check()
 
 
 def test_rules_in_report_order_and_the_reading_ends_at_902_and_903():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 
 from dlcheck.checks import init_stats as ist
 from rulecase import Case, Quiet
@@ -129,16 +128,6 @@ QUIET = [
     Quiet(ist.update_ratio, measured([layer("fc0")], [param("fc0.weight", grad=0.0, ratio=5.0)]), None, S,
           name="no-gradient"),
 ]
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_rule_says_its_code(case):
-    case.check()
-
-
-@pytest.mark.parametrize("case", QUIET, ids=str)
-def test_rule_stays_quiet_on_healthy_numbers(case):
-    case.check()
 
 
 def test_rules_are_pure_and_in_report_order():
