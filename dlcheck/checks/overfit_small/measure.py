@@ -1,0 +1,220 @@
+"""overfit-small's measuring: train on a few batches kept on the device until they are memorised,
+the loss diverges, the budget runs out or time is up; record the curve, the accuracy, the
+parameters that never changed and the set-up's flags into :class:`Measured`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from dlcheck import distributed
+from dlcheck.batches import rebatch
+from dlcheck.checks.overfit_small.record import Record, Trend, fits, on_course, trend_of
+from dlcheck.context import Context
+from dlcheck.errors import UserError
+from dlcheck.task import References, Task
+from dlcheck.training import Trainer
+
+
+@dataclass
+class Measured:
+    """What overfit-small measured; the rules read only this and the task."""
+
+    curve: list[float]
+    batches: int
+    samples: int
+    refs: References
+    fit_loss: float  # the loss at or below which the subset counts as memorised
+    fit_at: int | None = None
+    diverged_at: int | None = None
+    accuracy: float | None = None
+    unchanged: dict[str, int] = field(default_factory=dict)  # parameter -> elements never changed
+    total: int = 0
+    probabilities: bool = False  # the outputs already were probabilities for a logits loss
+    turned_off: set[str] = field(default_factory=set)
+    trend: Trend | None = None
+    extended: bool = False  # the budget was extended because the loss was on course to fit
+    lr: float | None = None  # the learning rate the run trained at
+
+    @property
+    def steps(self) -> int:
+        return len(self.curve)
+
+    @property
+    def initial(self) -> float:
+        return self.curve[0]
+
+    @property
+    def final(self) -> float:
+        tail = self.curve[-self.batches:]
+        return sum(tail) / len(tail)
+
+    @property
+    def floor(self) -> float:
+        return self.refs.floor if self.refs.floor is not None else 0.0
+
+
+# -- measuring ----------------------------------------------------------------------------------
+def measure(ctx: Context, task: Task) -> Measured:
+    s = ctx.settings
+    batches = _subset(ctx, int(s["batches"]), s["batch_size"])
+    n, max_steps, chunk = len(batches), int(s["max_steps"]), int(s["chunk"])
+    with ctx.model() as model:
+        model.train()
+        turned_off = _regularisation_off(model)
+        optimizer = ctx.optimizer(model.parameters())
+        for group in optimizer.param_groups:
+            if group.get("weight_decay", 0):
+                group["weight_decay"] = 0.0
+                turned_off.add("weight decay")
+        initial = {name: p.detach().clone() for name, p in model.named_parameters()}
+        trainer = Trainer(ctx, model, optimizer)
+        record = Record(n)
+        refs, first_outputs, last_outputs = [], None, None
+        diverged_at = fit_at = fit_loss = None
+        limit, extended, step = max_steps, False, -1
+        with ctx.progress(max_steps, "overfit-small") as advance:
+            while step + 1 < limit:
+                step += 1
+                out = trainer.step(batches[step % n], step % n)
+                if step < n:  # the first pass: the references of every batch (n syncs, once)
+                    refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
+                    first_outputs = out.outputs.float() if first_outputs is None else first_outputs
+                last_outputs = out.outputs
+                record.add(out.loss, _hits(task, out.outputs, out.targets))
+                advance()
+                if (step + 1) % chunk and step + 1 != limit:
+                    continue
+                ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
+                if not ok:
+                    diverged_at = bad
+                    break
+                if fit_loss is None:
+                    fit_loss = _fit_loss(ctx, _mean(refs), record.first, record.counts_hits)
+                if step + 1 >= n and fits(task, record, fit_loss, s):
+                    fit_at = step + 1
+                    break
+                if ctx.out_of_time():
+                    break
+                if step + 1 == limit and not extended and on_course(s, record, n, fit_loss, max_steps,
+                                                                     _mean(refs).floor or 0.0):
+                    limit, extended = int(max_steps * float(s["extend_factor"])), True
+        curve = record.curve()  # one transfer at the end
+        accuracy = record.accuracy()
+        unchanged = _unchanged(model, initial)
+        total = sum(p.numel() for p in initial.values())
+        probabilities = distributed.all_true(_are_probabilities(task, first_outputs)
+                                             and _are_probabilities(task, last_outputs))
+    refs = _mean(refs)
+    if fit_loss is None:
+        fit_loss = _fit_loss(ctx, refs, curve[0], record.counts_hits)
+    m = Measured(curve=curve, batches=n, samples=distributed.total(sum(_count(b, ctx) for b in batches)), refs=refs,
+                 fit_loss=fit_loss, fit_at=fit_at, diverged_at=diverged_at, accuracy=accuracy,
+                 unchanged=unchanged, total=total, probabilities=probabilities, turned_off=turned_off,
+                 extended=extended, lr=ctx.lr)
+    if fit_at is None and diverged_at is None:
+        m.trend = trend_of(curve, n, m.floor, fit_loss, s)
+    return m
+
+
+def _mean(refs: list) -> References:
+    """The references averaged over the subset's batches (and, under torchrun, over ranks)."""
+    return distributed.mean_refs(References.mean(refs))
+
+
+def _fit_loss(ctx: Context, refs: References, initial: float, accuracy_applies: bool) -> float:
+    """The loss at or below which the subset is memorised: near the floor, measured as a share of
+    (expected - floor); without references, a share of the initial loss."""
+    s = ctx.settings
+    share = s["fit_fraction"] if accuracy_applies else s["regression_fraction"]
+    if refs.expected is not None and refs.floor is not None and refs.expected > refs.floor:
+        margin = share * (refs.expected - refs.floor)
+        if s["near_zero_loss"] is not None:
+            margin = min(margin, float(s["near_zero_loss"]))
+        return refs.floor + margin
+    return s["regression_fraction"] * initial if initial > 0 else initial
+
+
+def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(correct, counted) predictions of one step on the device, where accuracy applies: hard
+    class labels (per position for dense outputs, ignore_index left out) or 0/1 multi-labels."""
+    if not isinstance(targets, torch.Tensor) or logits.dim() < 1:
+        return None
+    if task.hard_labels and logits.dim() >= 2 and not targets.dtype.is_floating_point \
+            and targets.shape == logits.shape[:1] + logits.shape[2:]:
+        valid = targets != task.options.get("ignore_index", -100)
+        return ((logits.argmax(1) == targets) & valid).sum(), valid.sum()
+    if task.kind == "multilabel" and targets.numel() == logits.numel():
+        y = targets.reshape(logits.shape)
+        if not bool(((y == 0) | (y == 1)).all()):
+            return None  # soft targets: no accuracy
+        cut = 0.5 if task.probabilities else 0.0
+        return ((logits > cut) == (y > 0.5)).sum(), torch.full((), float(y.numel()), device=y.device)
+    return None
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _subset(ctx: Context, count: int, size) -> list:
+    """``count`` batches: the loader's first, or (with ``batch_size``) its first samples re-cut."""
+    if size is None:
+        return ctx.batches(count)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or count < 1:
+        raise UserError(f"overfit-small: batches and batch_size must be at least 1, not {count} and {size}")
+    if ctx.target.forward is not None:
+        raise UserError("overfit-small: --batch-size needs (inputs, targets) batches; with a forward() "
+                        "in the target, batch the loader yourself")
+    raw, seen = [], 0
+    for index, batch in ctx.stream(count * size):  # enough loader batches for count x size samples
+        raw.append(batch)
+        seen += len(ctx.split(batch, index)[1])
+        if seen >= count * size:
+            break
+    return rebatch(raw, size, ctx.target.where("train_loader"))[:count]
+
+
+#: Stochastic-depth modules by class name (torchvision's StochasticDepth, timm's DropPath and
+#: DropBlock): matched by name so that neither library is needed to recognise them.
+_STOCHASTIC_DEPTH = {"StochasticDepth", "DropPath", "DropBlock2d"}
+
+
+def _regularisation_off(model: nn.Module) -> set[str]:
+    """Dropout and stochastic depth to eval mode (the model's modes are restored afterwards):
+    a subset cannot be memorised while residual branches are dropped at random."""
+    found = set()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
+            module.eval()
+            found.add("dropout")
+        elif type(module).__name__ in _STOCHASTIC_DEPTH:
+            module.eval()
+            found.add("stochastic depth")
+    return found
+
+
+def _unchanged(model: nn.Module, initial: dict) -> dict[str, int]:
+    """Parameter name -> element count, for parameters bit-identical to their initial value."""
+    return {name: p.numel() for name, p in model.named_parameters() if torch.equal(p.detach(), initial[name])}
+
+
+def _are_probabilities(task: Task, outputs) -> bool:
+    """Softmax outputs into CrossEntropyLoss, or sigmoid outputs into BCEWithLogitsLoss."""
+    if outputs is None or outputs.numel() == 0:
+        return False
+    if task.kind == "classification" and not task.log_probabilities:
+        if outputs.dim() < 2 or outputs.shape[1] < 2:
+            return False
+        sums = outputs.float().sum(dim=1)
+        return bool((outputs.min() >= 0) & ((sums - 1).abs().max() < 1e-3))
+    if task.kind == "multilabel" and not task.probabilities:
+        return bool((outputs.min() >= 0) & (outputs.max() <= 1))
+    return False
+
+
+def _count(batch, ctx: Context) -> int:
+    if ctx.target.forward is not None:
+        return 0
+    _, targets = ctx.split(batch)
+    return int(targets.shape[0]) if isinstance(targets, torch.Tensor) and targets.dim() else 0
+

@@ -1,0 +1,172 @@
+"""overfit-small's rules: numbers in, finding out (dlcheck/rules.py).
+
+A run is explained once, in the recipe's order: divergence, memorised (the pass), outputs that
+already are probabilities, frozen parameters, a loss still falling, a loss that never fell, and
+else a stall. :func:`cause` names that explanation from the numbers; each rule says its code only
+when the explanation is its own, so the findings are the ones the first explaining rule makes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from dlcheck.checks.overfit_small.measure import Measured
+from dlcheck.checks.overfit_small.record import falling
+from dlcheck.results import Finding, listing, rounded
+from dlcheck.rules import finding
+from dlcheck.task import Task
+
+Settings = Mapping[str, Any]
+
+
+def metrics(m: Measured) -> dict:
+    out = {"steps": m.steps, "fit": m.fit_at is not None, "initial_loss": rounded(m.initial),
+           "final_loss": rounded(m.final), "floor": rounded(m.refs.floor), "expected": rounded(m.refs.expected),
+           "fit_loss": rounded(m.fit_loss), "lr": m.lr, "samples": m.samples}
+    if m.accuracy is not None:
+        out["final_accuracy"] = rounded(m.accuracy)
+    if m.trend is not None:
+        out.update({"slope_per_step": rounded(m.trend.slope, 4), "trend_t": rounded(m.trend.t, 3),
+                    "steps_needed": round(m.trend.steps_needed) if m.trend.steps_needed is not None
+                    and math.isfinite(m.trend.steps_needed) else None})
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def summary(m: Measured, s: Settings) -> str:
+    if m.diverged_at is not None:
+        return f"the loss became non-finite at step {m.diverged_at}"
+    if m.fit_at is not None:
+        more = f"; the budget of {s['max_steps']} was extended while the loss was on course" \
+            if m.extended else ""
+        return f"memorised {_batches(m.batches)} in {m.fit_at} steps ({_progress(m)}{more})"
+    verb = "not converged" if _still_falling(m, s) else "not memorised"
+    return f"{verb} after {m.steps} steps: {_progress(m)}"
+
+
+# -- words --------------------------------------------------------------------------------------
+def _batches(n: int) -> str:
+    return f"{n} batch" if n == 1 else f"{n} batches"
+
+
+def _progress(m: Measured) -> str:
+    floor = f", floor {m.floor:.3g}" if m.refs.floor else ""
+    acc = f", accuracy {_percent(m.accuracy)}" if m.accuracy is not None else ""
+    return f"loss {m.initial:.3g} -> {m.final:.3g}{floor}{acc}"
+
+
+def _percent(share: float) -> str:
+    """100% only when it is: 0.997 is 99.7%."""
+    return f"{share:.0%}" if share in (0.0, 1.0) else f"{min(share, 0.999):.1%}"
+
+
+# -- which explanation the numbers give ---------------------------------------------------------
+def _frozen_share(m: Measured) -> float:
+    return sum(m.unchanged.values()) / m.total if m.total else 0.0
+
+
+def _still_falling(m: Measured, s: Settings) -> bool:
+    return m.trend is not None and falling(m.trend, s)
+
+
+def cause(m: Measured, s: Settings) -> str:
+    """The first explanation of the run, in the recipe's order."""
+    if m.diverged_at is not None:
+        return "diverged"
+    if m.fit_at is not None:
+        return "memorised"
+    if m.probabilities:
+        return "probabilities"
+    if _frozen_share(m) >= s["frozen_fraction"]:
+        return "frozen"
+    if _still_falling(m, s):
+        return "still_falling"
+    if (m.final - m.floor) >= s["flat_fraction"] * (m.initial - m.floor):
+        return "flat"
+    return "stalled"
+
+
+# -- rules: one per finding code ----------------------------------------------------------------
+def nothing_to_learn(m: None, task: Task, s: Settings) -> Finding | None:
+    """DLC208: the loss is identically 0 whatever the model does (judged without measuring)."""
+    if task.problem:
+        return finding("DLC208", f"{task.loss}: {task.problem}")
+
+
+def regularisation_off(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC207 (info): what was turned off for the run."""
+    if m.turned_off:
+        return finding("DLC207", f"turned off for this run: {', '.join(sorted(m.turned_off))}")
+
+
+def diverged(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC202: NaN/Inf."""
+    if cause(m, s) == "diverged":
+        return finding("DLC202", f"the loss became NaN/Inf at step {m.diverged_at} (lr {m.lr:g})")
+
+
+def slow(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC206: memorised, but only after many steps. Hard labels are memorised in a few hundred
+    steps; fitting continuous or per-token targets closely takes longer in healthy set-ups, so
+    there it is a note."""
+    if cause(m, s) == "memorised" and m.fit_at > s["slow_steps"]:
+        severity = None if task.hard_labels and not task.per_position else "info"
+        return finding("DLC206", f"the subset was fit only after {m.fit_at} steps", severity=severity)
+
+
+def probabilities(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC203: softmax/sigmoid outputs into a loss that applies its own."""
+    if cause(m, s) != "probabilities":
+        return None
+    what = ("non-negative and sum to 1 per sample: a softmax runs before CrossEntropyLoss"
+            if task.kind == "classification" else "all in [0, 1]: a sigmoid runs before BCEWithLogitsLoss")
+    return finding("DLC203", f"the model's outputs are {what}, which applies its own")
+
+
+def frozen(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC204: most parameters never changed."""
+    if cause(m, s) != "frozen":
+        return None
+    names = sorted(m.unchanged, key=m.unchanged.get, reverse=True)
+    return finding("DLC204", f"{_frozen_share(m):.0%} of the parameters never changed ({listing(names)}): "
+                             f"frozen, without gradient, or missing from the optimizer")
+
+
+def still_falling(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC209 (warn): the budget ran out while the loss was still falling."""
+    if cause(m, s) != "still_falling":
+        return None
+    needed = m.trend.steps_needed
+    rate = f"falling {-m.trend.slope * 100:.2g} per 100 steps"
+    more = f"; at that rate about {needed:.0f} more steps" if needed is not None and math.isfinite(needed) else ""
+    return finding("DLC209", f"not converged within {m.steps} steps: the loss is still {rate} "
+                             f"(at {m.final:.3g}, memorised at {m.fit_loss:.3g}{more})",
+                   advice=f"raise --max-steps (e.g. to {_suggest_steps(m)}) or try a higher learning rate "
+                          f"(now {m.lr:g}; see dlcheck lr-find)")
+
+
+def flat(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC201: the loss did not fall at all (relative to the floor)."""
+    if cause(m, s) == "flat":
+        return finding("DLC201", f"the loss did not fall: {m.initial:.3g} -> {m.final:.3g} in {m.steps} "
+                                 f"steps at lr {m.lr:g}")
+
+
+def stalled(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC205: fell, then flat within its own noise, far above the floor."""
+    if cause(m, s) != "stalled":
+        return None
+    floor = f" (floor {m.floor:.3g})" if m.refs.floor else ""
+    return finding("DLC205", f"the loss fell from {m.initial:.3g} but stalled at {m.final:.3g}{floor}: flat "
+                             f"within its noise over the last {round(s['trend_window'] * 100)}% of the run")
+
+
+#: The rules, in the order their findings are reported.
+RULES = (regularisation_off, diverged, slow, probabilities, frozen, still_falling, flat, stalled)
+
+
+def _suggest_steps(m: Measured) -> int:
+    needed = m.trend.steps_needed if m.trend and m.trend.steps_needed is not None else m.steps
+    total = m.steps + (needed if math.isfinite(needed) else m.steps)
+    return int(min(max(2 * m.steps, 1.5 * total), 100 * m.steps) // 100 * 100) or 2 * m.steps
