@@ -1,0 +1,221 @@
+"""lr-find's measuring: the sweep (the LR growing step by step from the initial weights, stopped
+once the loss diverges), its :class:`~dlcheck.lr_rules.Curve`, the suggestions read off it, and
+the short fixed-LR runs (the probe, the run at your LR) that the verdict rests on; all into
+:class:`Evidence`. All state lives in memory: the initial weights are cloned once, the user's
+model object is handed back by ``ctx.model()``, the RNG by the runner. Losses stay on the device
+and are read in chunks (one host synchronisation per chunk).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from dlcheck import distributed, lr_rules
+from dlcheck.checks.lr_find.suggest import read, sweep_fell, your_run_judges
+from dlcheck.context import Context
+from dlcheck.device import seed_everything
+from dlcheck.lr_rules import Curve, Run
+from dlcheck.training import Trainer, chunk_losses
+
+
+@dataclass
+class Evidence:
+    """What lr-find measured, for the rules (rules.py): the sweep, the probe's runs, the LR judged."""
+
+    curve: Curve
+    lr: float  # the LR the user's optimizer really trains at (ctx.effective_lr)
+    configured: bool  # the user chose it (--lr, the target's lr, or a factory that sets its own)
+    source: str  # where that LR comes from, in words
+    probe: list[Run] | None = None  # fixed-LR runs at probe_lrs (None: not run)
+    yours: Run | None = None  # the fixed-LR run at the user's LR, when one was needed
+    rules: dict[str, float] = field(default_factory=dict)  # rule -> suggested LR (sweep)
+    suggested: float | None = None  # the one suggestion (the blend, or the probe's best)
+    handed_lr: float | None = None  # the lr the optimizer factory is handed (ctx.lr)
+    factory: bool = False  # the target has its own optimizer factory
+    world: int = 1  # ranks under torchrun
+
+
+#: lr-find measures into its Evidence.
+Measured = Evidence
+
+
+def measure(ctx: Context) -> Evidence:
+    """The sweep; the probe where the settings or a sweep without a fall ask for it; the
+    suggestions; and the run at your LR where the verdict on it needs one."""
+    s = ctx.settings
+    lrs = schedule(float(s["start_lr"]), float(s["end_lr"]), int(s["steps"]), bool(s["linear"]))
+    lr = ctx.effective_lr
+    with ctx.model() as model:
+        model.train()
+        # fixed-LR runs all start from these weights (cloned in memory once)
+        initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        losses, floor = _sweep(ctx, model, lrs)
+        curve = _curve(ctx, lrs, losses, floor)
+        ev = Evidence(curve=curve, lr=lr, **_whose(ctx, lr), handed_lr=ctx.lr,
+                      factory=ctx.target.optimizer is not None, world=distributed.world_size())
+        runs = _Runs(ctx, model, initial, curve)
+        usable = curve.usable >= int(s["min_points"])
+        if usable and (s["probe"] or (s["auto_probe"] and not sweep_fell(curve, s))):
+            ev.probe = [runs.at(float(v)) for v in s["probe_lrs"]]
+            if not s["probe"] or not sweep_fell(curve, s):
+                ev.yours = runs.yours()  # a plateau: does the user's own LR get off it?
+        read(ev, s)
+        if your_run_judges(ev, s) and ev.yours is None:
+            ev.yours = runs.yours()  # far below the suggestion: does a short run at it train?
+    return ev
+
+
+class schedule(Sequence):  # noqa: N801 - used like the function it replaces
+    """The sweep's LR at each step, computed when asked (a billion steps cost no memory: the
+    sweep reads it step by step and stops at the budget); indexing and slices as a list's."""
+
+    def __init__(self, start: float, end: float, steps: int, linear: bool):
+        self.start, self.end, self.steps, self.linear = start, end, steps, linear
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def _at(self, i: int) -> float:
+        t = i / (self.steps - 1)
+        if self.linear:
+            return self.start + (self.end - self.start) * t
+        return self.start * (self.end / self.start) ** t
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(self.steps))]
+        if i < 0:
+            i += self.steps
+        if not 0 <= i < self.steps:
+            raise IndexError("schedule index out of range")
+        return self._at(i)
+
+
+def _lr_setter(optimizer: torch.optim.Optimizer):
+    """A function setting the optimizer's LR: the largest param group gets it, the others keep
+    the factory's ratios to it (a backbone at a tenth of the head's LR stays at a tenth)."""
+    base = [float(g["lr"]) for g in optimizer.param_groups]
+    top = max(base, default=0.0)
+    ratios = [b / top if top > 0 else 1.0 for b in base]
+
+    def set_lr(lr: float) -> None:
+        for group, ratio in zip(optimizer.param_groups, ratios):
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr * ratio)
+            else:
+                group["lr"] = lr * ratio
+
+    return set_lr
+
+
+def _sweep(ctx: Context, model, lrs: list[float]) -> tuple[list[float], float | None]:
+    """Losses of the sweep, as host floats, up to and including the step where it diverged; and
+    the task's floor, from the first step's outputs."""
+    s = ctx.settings
+    chunk = max(1, int(s["chunk"]))
+    optimizer = ctx.optimizer(model.parameters(), lr=lrs[0])
+    set_lr = _lr_setter(optimizer)
+    trainer = Trainer(ctx, model, optimizer)
+    pending, losses, first, floor = [], [], None, None  # first: the first step's output, until read
+    with ctx.progress(len(lrs), "lr-find") as advance:
+        for (index, batch), lr in zip(ctx.stream(len(lrs)), lrs):
+            set_lr(lr)
+            out = trainer.step(batch, index)
+            pending.append(out.loss.float())
+            if not losses and first is None:
+                first = out
+            advance()
+            if len(pending) < chunk and len(losses) + len(pending) < len(lrs):
+                continue
+            losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
+            pending = []
+            if first is not None:  # once: the floor from the first step's outputs (a few syncs)
+                floor, first = _floor(ctx, first), None
+            curve = _curve(ctx, lrs, losses, floor)
+            if curve.diverge_lr is not None:
+                return losses[:curve.usable + 1], floor
+            if ctx.out_of_time():
+                break
+    return losses, floor
+
+
+def _curve(ctx: Context, lrs: list[float], losses: list[float], floor: float | None) -> Curve:
+    s = ctx.settings
+    return lr_rules.measure(lrs, losses, beta=float(s["beta"]), factor=float(s["diverge_factor"]),
+                            window=int(s["noise_steps"]), floor=floor, z=float(s["noise_z"]),
+                            onset_share=float(s["onset_fall"]))
+
+
+def _floor(ctx: Context, out) -> float | None:
+    """The task's lowest reachable loss on the first batch (None where the task has none)."""
+    refs = distributed.mean_refs(ctx.task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
+    if refs.floor is not None:
+        return refs.floor
+    return ctx.task.references.get("floor") if ctx.task.has_references else None
+
+
+class _Runs:
+    """Short trainings at a fixed LR from the same init and data order, each run at most once."""
+
+    def __init__(self, ctx: Context, model, initial: dict, curve: Curve):
+        self.ctx, self.model, self.initial, self.curve = ctx, model, initial, curve
+        self.done: dict = {}
+
+    def at(self, lr: float) -> Run:
+        """The user's optimizer set to ``lr`` (its param groups keeping their ratios)."""
+        return self._run(lr, as_built=False)
+
+    def yours(self) -> Run:
+        """The user's optimizer exactly as the factory builds it when handed the user's lr."""
+        ctx = self.ctx
+        if ctx.target.optimizer is None or math.isclose(ctx.effective_lr, ctx.lr, rel_tol=1e-6):
+            return self._run(ctx.effective_lr, as_built=False)  # the same run as the probe's at that LR
+        return self._run(ctx.effective_lr, as_built=True)
+
+    def _run(self, lr: float, as_built: bool) -> Run:
+        key = (lr, as_built)
+        if key not in self.done:
+            self.done[key] = self._train(lr, as_built)
+        return self.done[key]
+
+    def _train(self, lr: float, as_built: bool) -> Run:
+        ctx, model, s = self.ctx, self.model, self.ctx.settings
+        steps, chunk = int(s["probe_steps"]), max(1, int(s["chunk"]))
+        model.load_state_dict(self.initial)  # the same init for every run, from memory
+        model.train()
+        seed_everything(ctx.seed)  # the same dropout draws, and the same order from a loader that shuffles with the global RNG
+        optimizer = ctx.optimizer(model.parameters(), lr=ctx.lr if as_built else lr)
+        if not as_built:
+            _lr_setter(optimizer)(lr)  # also where the factory ignores the lr it is handed
+        trainer = Trainer(ctx, model, optimizer)
+        pending, losses = [], []
+        for i, batch in ctx.stream(steps):
+            pending.append(trainer.step(batch, i).loss.float())
+            if len(pending) == chunk:
+                losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
+                pending = []
+                if not all(map(math.isfinite, losses[-chunk:])):
+                    break  # blew up: no need to train on
+        if pending:
+            losses += chunk_losses(pending).tolist()
+        c = self.curve
+        return Run(lr=lr, losses=losses, initial=c.initial, noise=c.noise, floor=c.floor,
+                   init_window=c.window, window=max(1, min(10, steps // 5)))
+
+
+def _whose(ctx: Context, lr: float) -> dict:
+    """Whether the user chose the LR judged, and where it comes from, in words."""
+    if not math.isclose(lr, ctx.lr, rel_tol=1e-6):
+        return {"configured": True, "source": f"the lr your optimizer factory sets ({lr:g}; it was handed "
+                                              f"{ctx.lr:g}), which"}
+    if ctx.lr_override is not None:
+        return {"configured": True, "source": "--lr"}
+    if ctx.target.lr is not None:
+        return {"configured": True, "source": "the target's lr"}
+    return {"configured": False, "source": "the default lr (the target sets none)"}
+
+
