@@ -144,6 +144,18 @@ class CheckResult:
         self.tables.append(table)
         return table
 
+    def frames(self) -> dict[str, Any]:
+        """Every per-item table of this check as a pandas DataFrame, by name: its CSV tables
+        (``"loss"`` for loss.csv, ``"layers"``, ...) and the per-item tables of its report
+        (``details``), for notebook users: ``result.frames()["layers"].sort_values("std")``."""
+        import pandas as pd
+
+        out = {t.file.rsplit(".", 1)[0]: t.frame() for t in self.tables}
+        for key, rows in self.details.items():
+            if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+                out.setdefault(key, pd.DataFrame(rows))
+        return out
+
     def settle(self, ignore: frozenset[str] = frozenset()) -> "CheckResult":
         """Drop ignored findings and set ``status`` to the worst remaining severity. A skipped
         check whose status is no longer ``pass`` is not shown as skipped."""

@@ -23,14 +23,14 @@ weights w, the loss -Σ_c w_c q_c log p_c is minimised by p_c ∝ w_c q_c.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from dlcheck.references import References, _name  # noqa: F401 (References: re-exported)
 
 #: Task kinds a target or recipe may name (``task = "regression"``).
 KINDS = ("classification", "multilabel", "regression", "other")
@@ -45,10 +45,6 @@ _NLL = (nn.NLLLoss,)
 _BCE_LOGITS = (nn.BCEWithLogitsLoss,)
 _BCE = (nn.BCELoss,)
 _REGRESSION = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
-_FUNCTIONAL = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll_loss",
-               F.binary_cross_entropy_with_logits: "binary_cross_entropy_with_logits",
-               F.binary_cross_entropy: "binary_cross_entropy", F.mse_loss: "mse_loss",
-               F.l1_loss: "l1_loss", F.smooth_l1_loss: "smooth_l1_loss", F.huber_loss: "huber_loss"}
 _KIND_OF = {"CrossEntropyLoss": "classification", "cross_entropy": "classification",
             "NLLLoss": "classification", "nll_loss": "classification",
             "BCEWithLogitsLoss": "multilabel", "binary_cross_entropy_with_logits": "multilabel",
@@ -56,33 +52,6 @@ _KIND_OF = {"CrossEntropyLoss": "classification", "cross_entropy": "classificati
             "MSELoss": "regression", "mse_loss": "regression", "L1Loss": "regression", "l1_loss": "regression",
             "SmoothL1Loss": "regression", "smooth_l1_loss": "regression", "HuberLoss": "regression",
             "huber_loss": "regression"}
-#: The loss that stands in for a custom one when the task is set by hand.
-_STANDARD = {"classification": F.cross_entropy, "multilabel": F.binary_cross_entropy_with_logits,
-             "regression": F.mse_loss}
-#: BCE on probabilities: where the floor's outputs are clipped (log(0) is -inf).
-_EPS = 1e-6
-#: Logits standing in for certainty (softmax/sigmoid of ±30 is 1 to float precision).
-_SURE = 30.0
-
-
-@dataclass
-class References:
-    """The loss references of one batch, in the loss's own units (None where they do not apply)."""
-
-    expected: float | None = None  # a model that knows nothing (outputs at zero)
-    constant: float | None = None  # the best input-independent model (a well-set output bias)
-    floor: float | None = None  # the lowest loss any model can reach on these targets
-
-    @staticmethod
-    def mean(refs: list["References"]) -> "References":
-        """The average over batches (each reference averaged where every batch has it)."""
-        def avg(name):
-            values = [getattr(r, name) for r in refs]
-            return sum(values) / len(values) if values and all(v is not None for v in values) else None
-
-        return References(avg("expected"), avg("constant"), avg("floor"))
-
-
 @dataclass
 class Task:
     """The task dlcheck judges against. Plain data (the JSON report's ``task``)."""
@@ -104,6 +73,11 @@ class Task:
     references: dict[str, Any] = field(default_factory=dict)  # on the first batch, for the report
 
     @property
+    def ignore_index(self) -> int:
+        """The class index the loss ignores (torch's default -100): the one place it is read."""
+        return int(self.options.get("ignore_index", -100))
+
+    @property
     def hard_labels(self) -> bool:
         """Class-index targets, where accuracy is defined."""
         return self.kind == "classification" and not self.soft_targets
@@ -122,149 +96,17 @@ class Task:
 
     # -- the references ---------------------------------------------------------------------
     def reference(self, loss_fn, logits: torch.Tensor, targets, outputs=None) -> References:
-        """The three references for one batch: the loss (``loss_fn``, the one the check uses)
-        at reference outputs of the logits' shape. When the model returns more than the logits
-        (``outputs``: a tuple of main and aux logits, a dict), every tensor of the logits' shape in
-        it takes the reference value, so a loss that combines them is measured in its own units.
-        None where the task has none."""
-        if not self.has_references or not isinstance(targets, torch.Tensor) or not isinstance(logits, torch.Tensor):
-            return References()
-        with torch.no_grad():
-            logits = logits.detach().float()
-            targets = targets.detach()
-            if outputs is not None and not isinstance(outputs, torch.Tensor) and _custom(loss_fn):
-                loss_fn = _through(loss_fn, outputs, logits.shape)
-            try:
-                return self._references(loss_fn, logits, targets)
-            except Exception:  # a custom loss that takes more than a tensor (aux heads, dicts)
-                if self.source == "inferred":
-                    return References()
-            try:  # the task was set by hand: its standard loss on the logits stands in
-                return self._references(_STANDARD[self.kind], logits, targets)
-            except Exception:
-                return References()
+        """The three references for one batch (``dlcheck.references.compute``): the loss at
+        reference outputs of the logits' shape; None where the task has none."""
+        from dlcheck.references import compute
 
-    def _references(self, loss_fn, logits, targets) -> References:
-        if self.kind == "classification":
-            return self._classification(loss_fn, logits, targets)
-        if self.kind == "multilabel":
-            return self._multilabel(loss_fn, logits, targets)
-        return self._regression(loss_fn, logits, targets)
+        return compute(self, loss_fn, logits, targets, outputs)
 
-    def _value(self, loss_fn, outputs, targets) -> float | None:
-        value = loss_fn(outputs, targets)
-        if not isinstance(value, torch.Tensor):
-            return None
-        value = float(value.float().mean())
-        return value if math.isfinite(value) else None
-
-    def _classification(self, loss_fn, logits, targets) -> References:
-        C = logits.shape[1] if logits.dim() >= 2 else 1
-        wrap = (lambda z: F.log_softmax(z, dim=1)) if self.log_probabilities else (lambda z: z)
-        zeros = torch.zeros_like(logits)
-        expected = self._value(loss_fn, wrap(zeros), targets)
-        weight = self.options.get("weight")
-        w = torch.tensor(weight, dtype=logits.dtype, device=logits.device) if weight is not None \
-            else torch.ones(C, dtype=logits.dtype, device=logits.device)
-        shape = [1, C] + [1] * (logits.dim() - 2)
-        if self.soft_targets:
-            q = targets.float().clamp_min(0)
-            valid = torch.ones(q.shape[:1] + q.shape[2:], dtype=torch.bool, device=q.device)
-        else:
-            ignore = self.options.get("ignore_index", -100)
-            valid = targets != ignore
-            index = torch.where(valid, targets, torch.zeros_like(targets)).long().clamp(0, C - 1)
-            q = F.one_hot(index, C).movedim(-1, 1).to(logits.dtype)
-        eps = float(self.options.get("label_smoothing", 0.0) or 0.0)
-        q = (1 - eps) * q + eps / C
-        # constant: the label distribution as one logit vector for every sample (a set bias)
-        counts = (q * valid.unsqueeze(1)).transpose(0, 1).reshape(C, -1).sum(1)
-        prior = (counts / counts.sum().clamp_min(1e-12)).clamp_min(1e-12)
-        constant = self._value(loss_fn, wrap(prior.log().reshape(shape).expand_as(logits).contiguous()), targets)
-        # floor: p_c ∝ w_c q_c per sample (the minimiser of -Σ_c w_c q_c log p_c)
-        best = (w.reshape(shape) * q).clamp_min(0)
-        best = best / best.sum(1, keepdim=True).clamp_min(1e-12)
-        floor_logits = best.clamp_min(math.exp(-_SURE)).log()
-        floor = self._value(loss_fn, wrap(floor_logits), targets)
-        if floor is not None and floor < 1e-6:
-            floor = 0.0
-        return References(expected, constant, floor)
-
-    def _multilabel(self, loss_fn, logits, targets) -> References:
-        y = targets.float().reshape(logits.shape) if targets.numel() == logits.numel() else targets.float()
-        pos_weight = self.options.get("pos_weight")
-        pw = torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device) if pos_weight is not None \
-            else torch.ones((), dtype=logits.dtype, device=logits.device)
-        if self.probabilities:
-            to_out = lambda p: p.clamp(_EPS, 1 - _EPS)  # noqa: E731
-        else:
-            to_out = lambda p: torch.logit(p.double()).clamp(-_SURE, _SURE).to(logits.dtype)  # noqa: E731
-        half = torch.full_like(logits, 0.5)
-        expected = self._value(loss_fn, to_out(half), targets)
-        prior = y.reshape(-1, y.shape[-1]).mean(0) if y.dim() >= 2 else y.mean().reshape(1)
-        prevalence = (pw * prior) / (pw * prior + 1 - prior).clamp_min(1e-12)  # optimum with pos_weight
-        constant = self._value(loss_fn, to_out(prevalence.expand_as(logits).contiguous()), targets)
-        best = (pw * y) / (pw * y + 1 - y).clamp_min(1e-12)
-        floor = self._value(loss_fn, to_out(best.expand_as(logits).contiguous() if best.shape != logits.shape
-                                            else best), targets)
-        if floor is not None and floor < 1e-6:
-            floor = 0.0
-        return References(expected, constant, floor)
-
-    def _regression(self, loss_fn, logits, targets) -> References:
-        y = targets.float()
-        if y.shape != logits.shape and y.numel() == logits.numel():
-            y_shaped = y.reshape(logits.shape)
-        else:
-            y_shaped = y
-        zeros = torch.zeros_like(logits)
-        expected = self._value(loss_fn, zeros, targets)
-        centre = y_shaped.median(0).values if isinstance(loss_fn, nn.L1Loss) or _name(loss_fn) == "l1_loss" \
-            else y_shaped.mean(0)
-        constant = self._value(loss_fn, (zeros + centre) if centre.shape == logits.shape[1:] or centre.dim() == 0
-                               else zeros + centre.mean(), targets)
-        return References(expected, constant, 0.0)
-
-
-def _custom(loss_fn) -> bool:
-    """A loss of the user's own (it takes what the model returns); torch's losses take the logits."""
-    return not isinstance(loss_fn, nn.Module) and loss_fn not in _FUNCTIONAL
-
-
-def _through(loss_fn, outputs, shape):
-    """``loss_fn`` taking a reference tensor in place of every tensor of ``shape`` in ``outputs``
-    (tuples, lists, dicts, output objects with such attributes)."""
-    def rebuild(obj, z):
-        if isinstance(obj, torch.Tensor):
-            return z if obj.shape == shape else torch.zeros_like(obj)
-        if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-            return type(obj)(*(rebuild(o, z) for o in obj))
-        if isinstance(obj, (tuple, list)):
-            return type(obj)(rebuild(o, z) for o in obj)
-        if isinstance(obj, dict):
-            return {k: rebuild(v, z) for k, v in obj.items()}
-        if hasattr(obj, "__dict__"):
-            new = copy.copy(obj)
-            for k, v in vars(obj).items():
-                if isinstance(v, torch.Tensor):
-                    setattr(new, k, rebuild(v, z))
-            return new
-        return obj
-
-    return lambda z, targets: loss_fn(rebuild(outputs, z), targets)
 
 
 def loss_name(loss_fn) -> str:
     """The loss's name in reports; None is dlcheck's default."""
     return "CrossEntropyLoss (default)" if loss_fn is None else _name(loss_fn)
-
-
-def _name(loss_fn) -> str:
-    if loss_fn in _FUNCTIONAL:
-        return _FUNCTIONAL[loss_fn]
-    if isinstance(loss_fn, nn.Module):
-        return type(loss_fn).__name__
-    return getattr(loss_fn, "__name__", type(loss_fn).__name__)
 
 
 def _options(loss_fn) -> dict[str, Any]:

@@ -15,14 +15,6 @@ from dlcheck.codes import CODES
 
 HERE = Path(__file__).resolve().parent
 RULE_MODULES = sorted(p.stem for p in HERE.glob("test_rules_*.py"))
-#: Codes that no test asserts yet; each leaves this set when its test lands (the last test below
-#: fails when a code here is asserted after all, so the set only shrinks).
-PENDING: set[str] = {
-    "DLC205",
-    "DLC304",
-}
-
-
 def cases(kind: str) -> list:
     """Every ``CASES`` (or ``QUIET``) entry of the rule test modules, named by its module."""
     found = []
@@ -60,7 +52,7 @@ def named_in_tests() -> set[str]:
     return codes
 
 
-@pytest.mark.parametrize("code", sorted(set(CODES) - PENDING))
+@pytest.mark.parametrize("code", sorted(CODES))
 def test_every_code_is_asserted_by_a_test(code):
     assert code in rule_cases() or code in named_in_tests(), \
         f"{code} ({CODES[code].name}) is not asserted by any test: add a Case to tests/test_rules_<check>.py"
@@ -69,8 +61,3 @@ def test_every_code_is_asserted_by_a_test(code):
 def test_every_rule_case_names_a_catalogued_code():
     for code, cases in rule_cases().items():
         assert code in CODES, f"{cases[0]} names {code}, which is not in dlcheck/codes.py"
-
-
-def test_pending_codes_are_still_untested():
-    covered = set(rule_cases()) | named_in_tests()
-    assert not PENDING & covered, f"now tested, remove from PENDING: {sorted(PENDING & covered)}"

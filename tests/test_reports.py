@@ -284,3 +284,17 @@ def test_console_says_skipped_with_the_reason():
     row = next(line for line in text.splitlines() if "bn-gap" in line and "│" in line)
     assert "skipped" in row and "the model has no BatchNorm" in text
     assert all(code in text for code in ("DLC705", "DLC703", "DLC707", "DLC102", "DLC508"))
+
+
+def test_python_api_hands_tables_over_as_dataframes():
+    """A notebook user gets each per-item table as a DataFrame: the CSV tables and the report's."""
+    import dlcheck
+
+    result = dlcheck.check("init-stats", str(RECIPES / "digits_setup.py"), device="cpu")
+    frames = result.frames()
+    assert {"layers", "parameters"} <= set(frames)
+    layers = frames["layers"]
+    assert list(layers["layer"]) == [r["layer"] for r in result.details["layers"]]
+    assert layers["std"].notna().all()
+    curve = dlcheck.check("overfit-small", str(RECIPES / "digits_setup.py"), device="cpu").frames()["loss"]
+    assert list(curve.columns) == ["step", "loss"] and curve["loss"].iloc[-1] < curve["loss"].iloc[0]

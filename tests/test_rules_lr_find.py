@@ -3,7 +3,6 @@ threshold that must stay quiet (tests/rulecase.py)."""
 
 from __future__ import annotations
 
-import pytest
 
 from dlcheck.checks import lr_find as lf
 from dlcheck.checks.lr_find import rules as r
@@ -91,16 +90,6 @@ QUIET = [
                              rules=RULES_FOUND, c=curve(FALLING.smoothed, usable=95, diverge_lr=3e-2)), CE, S,
           name="one-rank"),
 ]
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_rule_says_its_code(case):
-    case.check()
-
-
-@pytest.mark.parametrize("case", QUIET, ids=str)
-def test_rule_stays_quiet_on_healthy_numbers(case):
-    case.check()
 
 
 def test_the_hand_built_curves_read_as_meant():

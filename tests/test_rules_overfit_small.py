@@ -75,16 +75,6 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_rule_says_its_code(case):
-    case.check()
-
-
-@pytest.mark.parametrize("case", QUIET, ids=str)
-def test_rule_stays_quiet_on_healthy_numbers(case):
-    case.check()
-
-
 @pytest.mark.parametrize("m, codes", [
     (measured(FIT, fit_at=10, turned_off={"dropout"}), ["DLC207"]),
     (measured([LN10, math.nan], diverged_at=1, probabilities=True), ["DLC202"]),

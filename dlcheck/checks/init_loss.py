@@ -131,7 +131,7 @@ def _check_labels(ctx: Context, task: Task, logits: torch.Tensor, targets) -> No
     if not isinstance(targets, torch.Tensor) or targets.dtype.is_floating_point or logits.dim() < 2:
         return
     width = int(logits.shape[1])
-    valid = targets[targets != task.options.get("ignore_index", -100)]
+    valid = targets[targets != task.ignore_index]
     if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= width):
         lo, hi = int(valid.min()), int(valid.max())
         message = (f"labels in {ctx.target.where('train_loader')} batch 0 range from {lo} to {hi}, "

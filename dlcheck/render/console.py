@@ -231,8 +231,9 @@ def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS, width:
                   full_at: str | None = None) -> Group:
     """A per-item table (``result.details[title]``: a list of row dicts, e.g. one per layer)
     fitted to ``width`` columns: folded in the middle when longer than ``max_rows``; columns in
-    the order its check's spec gives (``registry.columns``) while they fit, shown in their own order; a dim note under it says what was
-    folded or left out and where the full table is (``full_at``: the CSV under --out)."""
+    the order its check's spec gives (``registry.columns``) while they fit, shown in their own
+    order; a dim note under it says what was folded or left out and where the full table is
+    (``full_at``: the CSV under --out)."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
     if len(rows) > max_rows:
         head, tail = rows[:max_rows // 2], rows[-(max_rows // 2):]
@@ -240,28 +241,9 @@ def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS, width:
     else:
         head, tail, hidden = rows, [], 0
     shown_rows = head + tail
-    cells = {c: [fmt(r.get(c)) for r in shown_rows] for c in columns}
-    name_width = max(12, min(32, width // 3))
-    for c in columns:
-        if c in NAME_COLUMNS and cells[c] and all(isinstance(r.get(c), str) or r.get(c) is None for r in shown_rows):
-            cells[c] = [shorten(v, name_width) for v in cells[c]]
-    headers = {c: HEADERS.get(c, c.replace("_", " ")) for c in columns}
-    widths = {}
-    for c in columns:
-        longest_word = max(len(w) for w in headers[c].split()) if headers[c].split() else 1
-        widths[c] = max([longest_word, 1] + [len(v) for v in cells[c]])
-
-    from dlcheck.registry import columns as priority
-
-    order = [c for c in priority(title) if c in columns]
-    order = [columns[0]] + [c for c in order if c != columns[0]] + [c for c in columns[1:] if c not in order]
-    chosen, used = [], -SEPARATOR
-    for c in order:
-        if not chosen or used + SEPARATOR + widths[c] <= width:
-            chosen.append(c)
-            used += SEPARATOR + widths[c]
-    shown = [c for c in columns if c in chosen]
-    left_out = [headers[c] for c in columns if c not in chosen]
+    cells, headers, widths = _cells(columns, shown_rows, width)
+    shown = _fitting_columns(title, columns, widths, width)
+    left_out = [headers[c] for c in columns if c not in shown]
 
     table = Table(title=title.replace("_", " "), title_justify="left", show_edge=False, pad_edge=False,
                   title_style="italic")
@@ -273,30 +255,64 @@ def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS, width:
         if hidden and i == len(head):
             table.add_row(*(["…"] * len(shown)), style="dim")
         table.add_row(*(cells[c][i] for c in shown))
+    notes = _table_notes(width, len(rows), hidden, left_out, full_at)
+    return Group(table, *[Text(n, style="dim") for n in notes])
 
-    parts = []
+
+def _cells(columns: list[str], rows: list[dict], width: int) -> tuple[dict, dict, dict]:
+    """(cells, headers, widths) per column: formatted values (names shortened to fit), headers,
+    and the width each needs."""
+    cells = {c: [fmt(r.get(c)) for r in rows] for c in columns}
+    name_width = max(12, min(32, width // 3))
+    for c in columns:
+        if c in NAME_COLUMNS and cells[c] and all(isinstance(r.get(c), str) or r.get(c) is None for r in rows):
+            cells[c] = [shorten(v, name_width) for v in cells[c]]
+    headers = {c: HEADERS.get(c, c.replace("_", " ")) for c in columns}
+    widths = {}
+    for c in columns:
+        longest_word = max(len(w) for w in headers[c].split()) if headers[c].split() else 1
+        widths[c] = max([longest_word, 1] + [len(v) for v in cells[c]])
+    return cells, headers, widths
+
+
+def _fitting_columns(title: str, columns: list[str], widths: dict, width: int) -> list[str]:
+    """The columns shown: the first always, then the spec's order while they fit; in their own order."""
+    from dlcheck.registry import columns as priority
+
+    order = [c for c in priority(title) if c in columns]
+    order = [columns[0]] + [c for c in order if c != columns[0]] + [c for c in columns[1:] if c not in order]
+    chosen, used = [], -SEPARATOR
+    for c in order:
+        if not chosen or used + SEPARATOR + widths[c] <= width:
+            chosen.append(c)
+            used += SEPARATOR + widths[c]
+    return [c for c in columns if c in chosen]
+
+
+def _table_notes(width: int, total: int, hidden: int, left_out: list[str], full_at: str | None) -> list[str]:
+    """What a folded or narrowed table leaves out, and where the full table is."""
     left = ", ".join(left_out)
     notes = []
     columns_word = f"{len(left_out)} column{'s' if len(left_out) != 1 else ''}"
     if hidden and left_out:
-        notes.append(_fit_note(width, f"{hidden} of {len(rows)} rows folded, {columns_word} not shown: {left}",
-                               f"{hidden} of {len(rows)} rows folded, {columns_word} not shown"))
+        notes.append(_fit_note(width, f"{hidden} of {total} rows folded, {columns_word} not shown: {left}",
+                               f"{hidden} of {total} rows folded, {columns_word} not shown"))
     elif hidden:
-        notes.append(f"{hidden} of {len(rows)} rows folded")
+        notes.append(f"{hidden} of {total} rows folded")
     elif left_out:
         notes.append(_fit_note(width, f"{columns_word} not shown at this width: {left}",
                                f"not shown: {left}", f"{columns_word} not shown"))
-    if notes:
-        if full_at:
-            name = full_at.replace("\\", "/").rsplit("/", 1)[-1]
-            notes.append(_fit_note(width, f"the full table: {full_at}, or the JSON/HTML reports",
-                                   f"the full table: {name} under --out, and the JSON/HTML reports",
-                                   f"the full table: {name} (--out), --json, --html"))
-        else:
-            notes.append(_fit_note(width, "the full table: in the JSON (--json) and HTML (--html) reports, and --out CSV",
-                                   "the full table: --json, --html, --out"))
-        parts += [Text(n, style="dim") for n in notes]
-    return Group(table, *parts)
+    if not notes:
+        return notes
+    if full_at:
+        name = full_at.replace("\\", "/").rsplit("/", 1)[-1]
+        notes.append(_fit_note(width, f"the full table: {full_at}, or the JSON/HTML reports",
+                               f"the full table: {name} under --out, and the JSON/HTML reports",
+                               f"the full table: {name} (--out), --json, --html"))
+    else:
+        notes.append(_fit_note(width, "the full table: in the JSON (--json) and HTML (--html) reports, and --out CSV",
+                               "the full table: --json, --html, --out"))
+    return notes
 
 
 def print_catalogue(entries) -> None:

@@ -254,7 +254,7 @@ class Reader:
     def _add_labels(self, index: int, targets: torch.Tensor) -> None:
         """Per batch: range, out-of-range labels (the first named) and the count per class."""
         s, lab = self.ctx.settings, self.measured.labels
-        ignore = getattr(self.ctx.loss_fn, "ignore_index", -100)
+        ignore = self.ctx.task.ignore_index
         l = targets.reshape(-1).long()
         valid = l != ignore
         n_valid = int(valid.sum())

@@ -144,7 +144,7 @@ def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torc
         return None
     if task.hard_labels and logits.dim() >= 2 and not targets.dtype.is_floating_point \
             and targets.shape == logits.shape[:1] + logits.shape[2:]:
-        valid = targets != task.options.get("ignore_index", -100)
+        valid = targets != task.ignore_index
         return ((logits.argmax(1) == targets) & valid).sum(), valid.sum()
     if task.kind == "multilabel" and targets.numel() == logits.numel():
         y = targets.reshape(logits.shape)
