@@ -26,6 +26,7 @@ TARGET_NAMES = {
     "lr": False,
     "num_classes": False,
     "forward": False,
+    "training_step": False,
     "train_transform": False,
     "task": False,
     "mixes_samples": False,
@@ -44,6 +45,9 @@ class Target:
     lr: float | None = None
     num_classes: int | None = None
     forward: Callable | None = None
+    #: ``training_step(model, batch) -> loss`` (or a dict with "loss"), Lightning's meaning: the
+    #: scalar loss to backpropagate, for set-ups whose loss is not ``loss_fn(outputs, targets)``
+    training_step: Callable | None = None
     train_transform: Any = None
     #: the task when inference cannot tell ("regression", "classification", "multilabel", "other")
     task: str | None = None
@@ -190,6 +194,10 @@ def check_target(target: Target) -> Target:
     if target.task is not None and not isinstance(target.task, str):
         raise UserError(f"{target.where('task')} must be a string such as 'regression', "
                         f"not {type(target.task).__name__}")
+    for name in ("forward", "training_step", "loss_fn"):
+        value = getattr(target, name)
+        if value is not None and not callable(value):
+            raise UserError(f"{target.where(name)} must be a function, not a {type(value).__name__}")
     for name in ("train_loader", "val_loader"):
         loader = getattr(target, name)
         if isinstance(loader, collections.abc.Iterator):  # a generator, iter(...), map(...)
