@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +17,12 @@ from dlcheck.batches import Reading, dict_call, dict_keys, first_batches, logits
 from dlcheck.device import seed_everything, to_device
 from dlcheck.errors import UserError, describe_exception
 from dlcheck.results import CheckResult
+from dlcheck.runstate import RunState
 from dlcheck.state import preserve_model
 from dlcheck.target import Target
 
 #: The learning rate used when neither --lr nor the target's ``lr`` says one.
 DEFAULT_LR = 1e-3
-
-
-@dataclass
-class RunState:
-    """What one run learns once and every check shares. The runner holds it; nothing is written
-    into the user's target."""
-
-    task: Any = None  # dlcheck.task.Task, inferred by the pre-flight
-    prebuilt: tuple | None = None  # (seed, model, RNG state after building): the pre-flight's build
-    said: set = field(default_factory=set)  # torchrun set-up findings said already (once per run)
 
 
 class Context:
@@ -247,7 +237,8 @@ class Context:
     # -- forward, loss, optimizer ---------------------------------------------------------------
     def forward(self, model: nn.Module, batch, index: int = 0) -> tuple[Any, Any]:
         """``(outputs, targets)`` for one batch (``dlcheck.step.forward``)."""
-        return step.forward(self.target, model, batch, index, self.input_key, self.target_key)
+        outputs, targets = step.forward(self.target, model, batch, index, self.input_key, self.target_key)
+        return outputs, self.task.layout.targets(targets)
 
     def model_inputs_note(self, batch) -> str | None:
         """How a dict batch reaches the model, in words (None for other batches)."""
@@ -272,21 +263,29 @@ class Context:
         return self.state.task
 
     def logits(self, outputs) -> torch.Tensor:
-        """The logits tensor in a model's output, by the documented rule (batches.logits_of)."""
-        return logits_of(outputs)
+        """The logits tensor in a model's output, by the documented rule (batches.logits_of), with
+        the classes on axis 1 (a model computing its own loss may keep them last)."""
+        return self.task.layout.logits(logits_of(outputs))
 
     @property
     def loss_fn(self):
+        """The loss the references are computed with: the target's, else the standard loss that
+        reproduces a model's own loss (``own_loss``), else the default CrossEntropyLoss."""
         if self.target.loss_fn is not None:
             return self.target.loss_fn
         if self._default_loss is None:  # built once: a module per step costs more than a small step
-            self._default_loss = nn.CrossEntropyLoss()
+            from dlcheck import own_loss
+
+            own = self.task.own_loss is not None
+            self._default_loss = own_loss.standard(self.task.kind) if own else nn.CrossEntropyLoss()
         return self._default_loss
 
     @property
     def is_cross_entropy(self) -> bool:
         """True when the loss is softmax cross-entropy (the default, or nn.CrossEntropyLoss / F.cross_entropy)."""
         fn = self.target.loss_fn
+        if fn is None and self.task.own_loss is not None:
+            return self.task.kind == "classification"
         return fn is None or isinstance(fn, nn.CrossEntropyLoss) or fn is torch.nn.functional.cross_entropy
 
     def loss(self, outputs, targets) -> torch.Tensor:

@@ -11,7 +11,8 @@ from pathlib import Path
 from dlcheck import registry
 from dlcheck.config import Settings, check_settings_for, validate
 from dlcheck.errors import Interrupted, SetupFailure, UserError, describe_exception
-from dlcheck.results import CheckResult, Report, rounded
+from dlcheck.results import CheckResult, Report
+from dlcheck.runstate import preflight
 
 
 def validate_outputs(settings: Settings) -> None:
@@ -67,71 +68,6 @@ def _exit_call(exc: SystemExit) -> str:
     return f"sys.exit({exc.code!r}) was called{where}"
 
 
-def preflight(target, device, settings: Settings):
-    """Build the model once and read the first batch, so that a factory that raises, an empty
-    loader or batches of the wrong shape stop the run before anything is written. Returns the
-    run's state: the inferred task and the model built (handed to the first check)."""
-    from dlcheck.context import Context, RunState
-    from dlcheck.state import preserve_rng, rng_state
-
-    state = RunState()
-    ctx = Context("preflight", target, device, settings.seed, {}, input_key=settings.input_key,
-                  target_key=settings.target_key, state=state)
-    from torch import nn
-
-    with preserve_rng():
-        model = target.model
-        if not isinstance(target.model, nn.Module):  # a factory (or a class): a model object needs no build
-            model = ctx.build_model()  # kept for the first check (never trained)
-            state.prebuilt = (settings.seed, model, rng_state())
-        batch = ctx.raw_batches(1)[0]  # the structure of each batch is checked by the checks that use it
-        state.task = infer_task(ctx, model, batch, settings)
-    return state
-
-
-def infer_task(ctx, model, batch, settings: Settings):
-    """The run's task, from one forward of the first batch in training mode (no gradient; the
-    model handed back exactly, its running statistics too). When the forward cannot run, the task
-    is 'unknown' and the checks report the error themselves, each with its own context."""
-    import torch
-
-    from dlcheck import task as tasks
-    from dlcheck.device import to_device
-    from dlcheck.state import preserve_model
-
-    target = ctx.target
-    given = settings.task if settings.task is not None else target.task
-    where = f"recipe '{settings.config}'" if settings.task is not None and settings.config else \
-        ("the options" if settings.task is not None else target.where("task"))
-    try:
-        # the user's model object is restored in full; the pre-flight's own build needs only its
-        # running statistics back (a forward under no_grad changes no weight)
-        with preserve_model(model, weights=model is target.model), torch.no_grad():
-            model.to(ctx.device).train()
-            raw, targets = ctx.forward(model, to_device(batch, ctx.device), 0)
-            logits = ctx.logits(raw)
-    except UserError as exc:
-        if given is not None:
-            tasks.infer(target.loss_fn, None, None, given=given, given_where=where)  # validates the name
-        return tasks.Task(kind="unknown", loss=tasks.loss_name(target.loss_fn),
-                          note=f"the first batch could not be run: {exc.message}")
-    except Exception as exc:  # the user's model raised: the checks say so, each in its own words
-        return tasks.Task(kind="unknown", loss=tasks.loss_name(target.loss_fn),
-                          note=f"the first batch could not be run: {describe_exception(exc)}")
-    task = tasks.infer(target.loss_fn, logits, targets, given=given, given_where=where,
-                       num_classes=target.num_classes)
-    task.logits = tasks.logits_rule(raw)
-    task.model_inputs = ctx.model_inputs_note(batch)
-    if task.kind == "classification" and not task.dense:
-        samples = _input_samples(ctx, batch)  # a forward that flattens (B, T, V) to (B*T, V): tokens
-        if samples and isinstance(targets, torch.Tensor) and targets.numel() > samples \
-                and targets.numel() % samples == 0:
-            task.positions = targets.numel() // samples
-    refs = task.reference(ctx.loss_fn, logits, targets, raw)
-    task.references = {k: rounded(v) for k, v in vars(refs).items() if v is not None}
-    return task
-
-
 class _Stopped(Exception):
     """From run_check to execute: the check ended the run (SystemExit or Ctrl-C from inside it);
     ``result`` is its error result, ``cause`` the exception."""
@@ -139,21 +75,6 @@ class _Stopped(Exception):
     def __init__(self, result: CheckResult, cause: BaseException, removed: int = 0):
         super().__init__(result.summary)
         self.result, self.cause, self.removed = result, cause, removed
-
-
-def _input_samples(ctx, batch) -> int | None:
-    """Samples in a batch's inputs (their first dimension), when the batch splits into (inputs, targets)."""
-    import torch
-
-    try:
-        inputs, _ = ctx.split(batch)
-    except UserError:
-        return None
-    if isinstance(inputs, dict):
-        inputs = next((v for v in inputs.values() if isinstance(v, torch.Tensor)), None)
-    elif isinstance(inputs, (tuple, list)):
-        inputs = next((v for v in inputs if isinstance(v, torch.Tensor)), None)
-    return int(inputs.shape[0]) if isinstance(inputs, torch.Tensor) and inputs.dim() else None
 
 
 def run_check(name, module, check_settings, target, device, settings: Settings, state=None) -> CheckResult:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from dlcheck.batches import call_model, cross_entropy_hint, describe_value, dict_call, logits_of, split_batch
+from dlcheck import own_loss
 from dlcheck.errors import UserError, describe_exception
 
 
@@ -50,9 +51,19 @@ def _call(target, call, index: int):
 
 
 def loss(target, loss_fn, outputs, targets) -> torch.Tensor:
-    """``loss_fn`` (the user's, or the default CrossEntropyLoss on the logits) on the outputs
-    exactly as the model returned them; it must return a tensor that can be backpropagated."""
+    """``loss_fn`` (the user's) on the outputs exactly as the model returned them; without one,
+    the loss the model computed itself (``own_loss.found``: ``outputs.loss``, a dict of losses),
+    else the default CrossEntropyLoss on the logits. It must return a tensor that can be
+    backpropagated."""
     given = target.loss_fn is not None
+    if not given:
+        own = own_loss.found(outputs)
+        if own is not None:
+            return own[0]
+        if own_loss.missing_labels(outputs):
+            raise UserError(f"the model in {target.where('model')} returned {type(outputs).__name__} without a "
+                            f"loss: it computes its loss only when its batch holds 'labels' (for a causal LM, "
+                            f"labels = input_ids); add them to the batches, or set loss_fn in the target")
     where = target.where("loss_fn") if given else "the default CrossEntropyLoss"
     try:
         value = loss_fn(outputs if given else logits_of(outputs), targets)

@@ -68,9 +68,19 @@ class Task:
     options: dict[str, Any] = field(default_factory=dict)  # ignore_index, label_smoothing, weight, ...
     logits: str = "the output tensor"  # where dlcheck's statistics take the logits from
     model_inputs: str | None = None  # how dict batches reach the model (keys passed / left out)
+    own_loss: str | None = None  # the model computes its own loss: where it is found (outputs.loss ...)
+    classes_last: bool = False  # logits (B, T, C) against labels (B, T) (Hugging Face's convention)
+    shift: int = 0  # causal LM: the logits at position t predict the label at t + shift
     problem: str | None = None  # a set-up that cannot train at all (e.g. CE over one column)
     note: str | None = None  # why there is no reference, or what inference could not tell
     references: dict[str, Any] = field(default_factory=dict)  # on the first batch, for the report
+
+    @property
+    def layout(self):
+        """Where the model's logits keep their classes and positions (``own_loss.Layout``)."""
+        from dlcheck.own_loss import Layout
+
+        return Layout(classes_last=self.classes_last, shift=self.shift)
 
     @property
     def ignore_index(self) -> int:
