@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dlcheck.context import Context
+from dlcheck.modules import unwrap
 from dlcheck.state import Hooks
 
 from .trace import _RNN, _batch_dim, _Leaf, _leak, _per_sample, _Trace
@@ -50,9 +51,11 @@ def measure(ctx: Context) -> Measured:
     by_design = bool(s["mixes_samples"]) or bool(getattr(ctx.target, "mixes_samples", False))
     batches = ctx.batches(int(s["batches"]))
     measured = []
-    with ctx.model() as model, _eval_without_parameter_gradients(model), _rnn_backward_in_eval(model, ctx.device):
-        for i, batch in enumerate(batches):
-            measured.append(_measure(ctx, model, batch, i, int(s["samples"]), float(s["noise"])))
+    with ctx.model() as handed:
+        model, _ = unwrap(handed)  # hooks (where the mixing starts) do not fire inside a compiled graph
+        with _eval_without_parameter_gradients(model), _rnn_backward_in_eval(model, ctx.device):
+            for i, batch in enumerate(batches):
+                measured.append(_measure(ctx, model, batch, i, int(s["samples"]), float(s["noise"])))
     return Measured(measured, float(s["noise"]), by_design)
 
 

@@ -38,8 +38,10 @@ from __future__ import annotations
 from torch import nn
 
 from dlcheck.checks.bn_gap.measure import Measured, _measure, _other_norms, _row
-from dlcheck.checks.bn_gap.rules import MEASURED_RULES, RULES, SETUP_RULES, _details, _metrics, _summary
+from dlcheck.checks.bn_gap.rules import (MEASURED_RULES, RULES, SETUP_RULES, _details, _metrics, _summary,
+                                         no_batchnorm_reason)
 from dlcheck.context import Context
+from dlcheck.modules import fixed_norms, kept_in_eval, unwrap
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 
@@ -63,12 +65,16 @@ SETTINGS = {
 def run(ctx: Context) -> CheckResult:
     s = ctx.settings
     result = ctx.result
-    with ctx.model() as model:
-        bns = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    with ctx.model() as handed:
+        model, wrapped = unwrap(handed)  # hooks do not fire inside a compiled graph: its module runs eagerly
+        held = kept_in_eval(model)  # the model runs them in eval mode in training: never warmed, never compared
+        structure = {"held": held, "fixed": fixed_norms(model), "wrapped": wrapped}
+        bns = {name: m for name, m in model.named_modules()
+               if isinstance(m, nn.modules.batchnorm._BatchNorm) and name not in held}
         if not bns:
-            measured = Measured(other_norms=_other_norms(model))
+            measured = Measured(other_norms=_other_norms(model), **structure)
             _conclude(result, measured, ctx.task, s)
-            return result.skip("the model has no BatchNorm layer")
+            return result.skip(no_batchnorm_reason(measured))
         kinds = {name: type(m).__name__ for name, m in bns.items()}  # a lazy BN becomes a plain one when run
         setup = Measured(layers=[_row(name, m, kinds[name]) for name, m in bns.items()])
         result.findings += judge(SETUP_RULES, setup, ctx.task, s)  # said before anything runs
@@ -79,6 +85,7 @@ def run(ctx: Context) -> CheckResult:
             for name, m in bns.items():
                 m.momentum = momenta[name]
         measured.layers = [_row(name, m, kinds[name]) for name, m in bns.items()]
+        measured.held, measured.fixed, measured.wrapped = held, structure["fixed"], wrapped
     _conclude(result, measured, ctx.task, s, MEASURED_RULES)
     if measured.compared is not None:
         _write_artifacts(result, measured.table)

@@ -44,6 +44,9 @@ class Measured:
     left_out: list[tuple[int, int]] = field(default_factory=list)  # (batch index, size) left out as short
     val_sizes: list[int] | None = None  # val batches all smaller than training's: their sizes
     one_class: tuple[float, float] | None = None  # val batches sorted by class: (val, train) top class share
+    held: list[str] = field(default_factory=list)  # BN layers the model keeps in eval mode in training
+    fixed: dict[str, str] = field(default_factory=dict)  # layers normalising with fixed statistics -> type
+    wrapped: list[str] = field(default_factory=list)  # wrappers measured through ("torch.compile", ...)
 
     @property
     def table(self) -> list[dict]:
@@ -90,9 +93,12 @@ def _row(name: str, m: nn.Module, kind: str) -> dict:
 
 
 def _other_norms(model: nn.Module) -> dict[str, int]:
+    from dlcheck.modules import fixed_norms
+
     others: dict[str, int] = {}
-    for m in model.modules():
-        if isinstance(m, _OTHER_NORMS):
+    fixed = set(fixed_norms(model))
+    for name, m in model.named_modules():
+        if isinstance(m, _OTHER_NORMS) or name in fixed:
             others[type(m).__name__] = others.get(type(m).__name__, 0) + 1
     return others
 

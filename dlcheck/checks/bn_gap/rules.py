@@ -16,10 +16,26 @@ Settings = Mapping[str, Any]
 
 # -- rules: one per finding code ----------------------------------------------------------------
 def no_batchnorm(m: Measured, task, s: Settings) -> Finding | None:
-    """DLC508 (info): nothing to compare."""
+    """DLC508 (info): nothing to compare: no BatchNorm layer, or none that the model trains (the ones
+    it keeps in eval mode in training, and FrozenBatchNorm2d, normalise with fixed statistics)."""
     if not m.layers:
-        return finding("DLC508", f"the model has no BatchNorm layer{_uses(m)}; it behaves alike in train and eval "
+        return finding("DLC508", f"{no_batchnorm_reason(m)}{'' if m.fixed else _uses(m)}; it behaves alike in train and eval "
                                  f"mode as far as normalisation goes")
+
+
+def no_batchnorm_reason(m: Measured) -> str:
+    """'the model has no BatchNorm layer', or which layers normalise with fixed statistics instead."""
+    if not m.held and not m.fixed:
+        return "the model has no BatchNorm layer"
+    parts = []
+    if m.held:
+        parts.append(f"{_names(m.held)} {'is' if len(m.held) == 1 else 'are'} kept in eval mode by the model in "
+                     f"training (frozen: the running statistics it was handed over with normalise in both modes)")
+    if m.fixed:
+        kinds = ", ".join(sorted(set(m.fixed.values())))
+        parts.append(f"{_names(list(m.fixed))} ({kinds}) normalise{'s' if len(m.fixed) == 1 else ''} with fixed "
+                     f"statistics")
+    return f"the model has no BatchNorm layer that it trains: {'; '.join(parts)}"
 
 
 def untracked(m: Measured, task, s: Settings) -> Finding | None:
@@ -166,6 +182,8 @@ def _where(m: Measured) -> str:
 
 def _summary(m: Measured) -> str:
     if not m.layers:
+        if m.held or m.fixed:
+            return f"no BatchNorm layer that the model trains: nothing to compare{_uses(m)}"
         return f"no BatchNorm layer: nothing to compare{_uses(m)}"
     if m.one_sample is not None:
         return "batch size 1: BatchNorm cannot run in train mode"
@@ -173,8 +191,12 @@ def _summary(m: Measured) -> str:
     agree = f", {round(m.sums['agree'] / m.sums['count'], 6):.0%} of predictions agree" if m.sums["count"] else ""
     worst = m.worst
     largest = f"; largest layer gap {m.gaps[worst]:.1%} at '{worst}'" if worst is not None else ""
-    return (f"{n} BatchNorm layer{'s' if n != 1 else ''}, batch {m.batch_size}: eval mode "
-            f"moves the output by {m.output_gap:.1%}{_where(m)}{agree}{largest}")
+    held = (f"; {_names(m.held)} kept in eval mode by the model in training: not warmed, not compared"
+            if m.held else "")
+    from dlcheck.modules import wrapped_note
+
+    return (f"{n} BatchNorm layer{'s' if n != 1 else ''}{wrapped_note(m.wrapped)}, batch {m.batch_size}: eval mode "
+            f"moves the output by {m.output_gap:.1%}{_where(m)}{agree}{largest}{held}")
 
 
 def _metrics(m: Measured, s: Settings) -> dict:
@@ -206,6 +228,15 @@ def _metrics(m: Measured, s: Settings) -> dict:
 
 
 def _details(m: Measured) -> dict:
+    structure = {}
+    if m.held:
+        structure["bn_kept_in_eval"] = list(m.held)
+    if m.fixed:
+        structure["fixed_statistics_norms"] = dict(m.fixed)
+    return {**structure, **_measured_details(m)}
+
+
+def _measured_details(m: Measured) -> dict:
     if not m.layers:
         return {}
     if m.one_sample is not None:

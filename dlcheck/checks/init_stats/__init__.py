@@ -19,8 +19,8 @@ from dlcheck.checks.init_stats.measure import (Measured, StepProbe, Stream, fan_
 from dlcheck.checks.init_stats.recorder import (BOUNDED, NORMS, OTHER_ACTIVATIONS, RELU_FAMILY, WEIGHT_LAYERS,
                                                 Record, Recorder)
 from dlcheck.checks.init_stats.rules import (COLUMNS, RULES, dead_units, gradients, layer_table, metrics,
-                                             not_finite, saturation, summary, through_depth, update_ratio,
-                                             weight_scale)
+                                             not_finite, not_measured, saturation, summary, through_depth,
+                                             update_ratio, weight_scale)
 from dlcheck.context import Context
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
@@ -60,6 +60,9 @@ def run(ctx: Context) -> CheckResult:
     result.metrics.update(metrics(m))
     result.findings += judge(RULES, m, ctx.task, ctx.settings)
     result.summary = summary(m)
+    reason = not_measured(m)
+    if reason is not None:  # never "0 weight layers" and a pass: say that nothing was measured
+        result.skip(reason)
     return result
 
 

@@ -5,13 +5,14 @@ everything ends as plain numbers in :class:`Measured`."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from dlcheck.checks.init_stats.recorder import WEIGHT_LAYERS, Recorder
 from dlcheck.context import Context
+from dlcheck.modules import compiled_inside, unwrap
 from dlcheck.state import Hooks
 from dlcheck.training import Trainer
 
@@ -118,12 +119,15 @@ class Measured:
     batches: int
     lr: float
     fewest_bn_values: tuple[int, str] | None = None  # (values per channel, BatchNorm layer)
+    wrapped: list[str] = field(default_factory=list)  # wrappers measured through ("torch.compile", ...)
+    compiled: list[str] = field(default_factory=list)  # submodules compiled themselves (hooks inside do not fire)
 
 
 def measure(ctx: Context) -> Measured:
     s = ctx.settings
     batches = ctx.batches(int(s["batches"]))
-    with ctx.model() as model:
+    with ctx.model() as handed:
+        model, wrapped = unwrap(handed)  # hooks do not fire inside a compiled graph: its module runs eagerly
         model.train()  # the mode the first training step sees
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         layers = {name: m for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)}
@@ -147,7 +151,8 @@ def measure(ctx: Context) -> Measured:
         wstd = dict(zip(layers, weight_std.tolist()))
         param_rows = _parameter_rows(named, probe)
     return Measured(streams=_streams(rows, recorder.order, layers, wstd), params=param_rows, layers=list(layers),
-                    loss=loss, batches=len(batches), lr=ctx.lr, fewest_bn_values=recorder.fewest_bn_values)
+                    loss=loss, batches=len(batches), lr=ctx.lr, fewest_bn_values=recorder.fewest_bn_values,
+                    wrapped=wrapped, compiled=compiled_inside(model))
 
 
 def _streams(rows: list[dict], order, layers: dict, wstd: dict) -> list[Stream]:

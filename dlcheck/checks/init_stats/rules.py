@@ -75,6 +75,23 @@ def update_ratios(m: Measured) -> list[float]:
             and r["grad_norm"] > 0 and r["parameter"].rsplit(".", 1)[0] in m.layers]
 
 
+def unreached(m: Measured) -> list[str]:
+    """The weight layers no forward hook saw (inside a compiled submodule, or not used)."""
+    seen = {st.name for st in weight_layers(m)}
+    return [name for name in m.layers if name not in seen]
+
+
+def not_measured(m: Measured) -> str | None:
+    """Why nothing was measured although the model has weight layers (None when something was)."""
+    missing = unreached(m)
+    if not m.layers or len(missing) < len(m.layers):
+        return None
+    inside = (f": they sit inside compiled submodules ({listing([repr(n) for n in m.compiled], 3)}), whose "
+              f"compiled graphs run without forward hooks; compile the whole model (dlcheck measures the module "
+              f"torch.compile wraps) or hand it over uncompiled") if m.compiled else ""
+    return f"no forward hook fired on any of the {len(m.layers)} weight layers{inside}"
+
+
 def zero_grad(m: Measured) -> list[str]:
     return [r["parameter"] for r in m.params if r["grad_norm"] == 0]
 
@@ -278,7 +295,14 @@ def metrics(m: Measured) -> dict:
 def summary(m: Measured) -> str:
     values, ratios, zeros = stds(m), update_ratios(m), zero_grad(m)
     grad_body, _, first, last = grad_spread(m)
-    parts = [f"{len(weight_layers(m))} weight layers"]
+    from dlcheck.modules import wrapped_note
+
+    reason = not_measured(m)
+    if reason is not None:
+        return f"not measured: {reason}"
+    missing = unreached(m)
+    parts = [f"{len(weight_layers(m))} weight layers{wrapped_note(m.wrapped)}"
+             + (f" ({len(missing)} not reached: {listing(missing, 3)})" if missing else "")]
     if len(values) > 1:
         parts.append(f"activation std {values[0]:.3g} -> {values[-1]:.3g}")
     if len(grad_body) > 1:
