@@ -43,6 +43,10 @@ def measured(gaps: dict[str, float] | None = None, batch: int = 32, **kw) -> bg.
 CASES = [
     Case("DLC508", bg.no_batchnorm, bg.Measured(other_norms={"GroupNorm": 2}), None, S,
          says=("no BatchNorm layer", "GroupNorm x2")),
+    Case("DLC508", bg.no_batchnorm, bg.Measured(held=["backbone.1", "backbone.4"]), None, S, name="kept-in-eval",
+         says=("no BatchNorm layer that it trains", "'backbone.1'", "kept in eval mode by the model")),
+    Case("DLC508", bg.no_batchnorm, bg.Measured(fixed={"bn": "FrozenBatchNorm2d"}, other_norms={"FrozenBatchNorm2d": 1}),
+         None, S, name="fixed-statistics", says=("'bn' (FrozenBatchNorm2d) normalises with fixed statistics",)),
     Case("DLC503", bg.untracked, setup(layer("bn1", track=False)), None, S, says=("track_running_stats=False", "'bn1'")),
     Case("DLC504", bg.momentum_zero, setup(layer("bn1", momentum=0.0)), None, S, says=("momentum=0 in 'bn1'",)),
     Case("DLC510", bg.momentum_inverted, setup(layer("bn1", momentum=0.99)), None, S,
