@@ -4,6 +4,7 @@ near each threshold that must stay quiet (tests/rulecase.py). Input rules judge 
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 from dlcheck import scale
 from dlcheck.checks import data_check as dc
@@ -11,6 +12,7 @@ from dlcheck.checks.data_check import rules as r
 from dlcheck.checks.data_check import verdict as v
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
 from dlcheck.checks.data_check.pairing import Pairing, Run
+from dlcheck.checks.data_check.targets import TargetPart
 from dlcheck.rules import judge
 from dlcheck.task import Task
 from rulecase import Case, Quiet
@@ -64,6 +66,9 @@ def falling(start, end, steps=40):
 
 
 BALANCED = [[7] * 10 for _ in range(20)]
+CTC_PARTS = [TargetPart("targets[0]", "torch.int64", (5,), reason="label sequences"),
+             TargetPart("targets[1]", "torch.int64", (), reason="lengths"),
+             TargetPart("targets[2]", "torch.int64", (), reason="lengths")]
 RAW = image([120.0, 115.0, 100.0], [60.0, 58.0, 55.0], [0.0] * 3, [255.0] * 3)
 ALIKE = falling(2.3, 0.1)
 
@@ -114,6 +119,15 @@ CASES = [
          says=("inconclusive", "at lr 0.01")),
     Case("DLC710", v.pairing_inconclusive, pairing(ALIKE[:-1] + [float("nan")], ALIKE), None, S, name="nan",
          says=("NaN/Inf",)),
+    Case("DLC710", r.targets_skipped, Measured(target_kind="none"), None, S, name="no-targets",
+         says=("no targets",)),
+    Case("DLC710", r.targets_skipped, Measured(target_kind="parts", target_parts=CTC_PARTS), None, S,
+         name="parts", says=("3 parts, none judged", "targets[1], targets[2]: lengths")),
+    Case("DLC710", r.targets_skipped, Measured(target_kind="unused", target_parts=[
+        TargetPart("targets", "torch.int64", None, reason="unused")]), None, S, name="labels-unused",
+         says=("labels the loss does not use",)),
+    Case("DLC709", v.unpaired, pairing(ALIKE, ALIKE, held=(2.3, -1e22, -1e22)), None, S, name="diverged-readable",
+         says=("over 1000% vs over 1000%",)),
     Case("DLC711", r.targets_unscaled, targets("regression", stats([150.0], [80.0])), None, S,
          says=("mean 150 and std 80",)),
     Case("DLC711", r.targets_unscaled, targets("regression", stats([0.0], [1e-4])), None, S, name="tiny-spread",
@@ -137,6 +151,7 @@ QUIET = [
     Quiet(r.nonfinite_inputs, stream(), None, S),
     Quiet(r.nonfinite_targets, targets("regression", stats([0.0], [1.0])), None, S),
     Quiet(r.labels_out_of_range, labels(BALANCED), CE, S),
+    Quiet(r.targets_skipped, replace(labels(BALANCED), label_part="targets['labels']"), CE, S, name="label-part-judged"),
     Quiet(r.imbalance, labels([[45] + [5] * 9 for _ in range(4)]), CE, S, name="9x"),
     Quiet(r.sorted_batches, Measured(batch_entropy=0.55), CE, S),
     Quiet(r.duplicates, Measured(hashed=200), None, S),
@@ -176,6 +191,14 @@ def test_the_pairing_obstacle_reads_the_numbers():
     assert r.obstacle(labels(BALANCED, out_of_range=1, first_out=(0, 0, 11)), CE, S) == "labels are out of range"
     assert r.obstacle(targets("regression", stats([0.0], [1.0]), target_bad=(1, 0)), CE, S).endswith("NaN/Inf")
     assert r.obstacle(labels(BALANCED), CE, S) is None
+    assert r.obstacle(Measured(target_kind="none"), None, S).endswith("nothing to pair")
+    assert r.obstacle(Measured(target_kind="unused"), None, S).startswith("the loss does not depend on the labels")
+    assert r.obstacle(Measured(target_kind="parts", target_parts=CTC_PARTS), None, S).startswith("no part")
+
+
+def test_readable_percentages():
+    assert v.pct(0.234) == "23%" and v.pct(2e22) == "over 1000%"
+    assert v.pct(-2e22) == v.pct(float("nan")) == "none (the loss diverged)"
 
 
 def test_the_longer_runs_verdict_stands_and_the_metrics_keep_both():

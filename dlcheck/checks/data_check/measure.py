@@ -11,7 +11,12 @@ import torch
 
 from dlcheck import scale
 from dlcheck.checks.data_check.pairing import Pairing
+from dlcheck.checks.data_check.targets import TargetPart
 from dlcheck.context import Context
+
+
+UNUSED = ("the loss does not use them: with the labels permuted across the batch the initial model's "
+          "loss and gradients were identical")
 
 
 @dataclass
@@ -71,7 +76,11 @@ class Measured:
     position_word: str = "positions"  # tokens | pixels | positions
     inputs_known: bool = True
     inputs: list[InputSummary] = field(default_factory=list)
-    target_kind: str = "classes"  # classes | multilabel | regression | soft | float
+    target_kind: str = "classes"  # classes | multilabel | regression | soft | float | none (no
+    #                               targets) | parts (several parts, none judged) | unused (by the loss)
+    target_parts: list = field(default_factory=list)  # targets.TargetPart of a non-tensor target
+    label_part: str | None = None  # the part of a non-tensor target judged as class labels
+    labels_used: bool | None = None  # False: permuted labels gave the identical loss and gradients
     target_dtype: str = ""
     labels: LabelSummary | None = None
     target_stats: scale.ChannelStats | None = None  # regression / multi-label targets per column
@@ -94,6 +103,9 @@ def complete(ctx: Context, m: Measured) -> Measured:
     on each stream, and the batches' label entropy against that of shuffled batches."""
     for stream in m.inputs:
         stream.only, stream.samples = len(m.inputs) == 1, m.samples
+    if m.labels_used is False:  # the loss ignores them: nothing about them matters to training
+        m.target_parts = [TargetPart(m.label_part or "targets", m.target_dtype, None, reason=UNUSED)]
+        m.target_kind, m.labels, m.target_stats, m.target_bad = "unused", None, None, None
     lab = m.labels
     if m.target_kind == "classes" and lab is not None and lab.valid and lab.width <= ctx.settings["max_classes"]:
         found = batch_entropy(*lab.table(lab.width), seed=ctx.seed)

@@ -126,6 +126,42 @@ def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
     return found
 
 
+def labels_used(ctx: Context, batch, slot) -> bool | None:
+    """Whether the loss depends on the labels at ``slot`` of ``batch`` at all: the initial model's
+    loss and gradients with the true and with permuted labels (same dropout draws). Identical:
+    False (the loss ignores them, as a VAE ignores its dataset's digit labels); None when it
+    cannot tell (labels not found or not permutable). The same answer on every rank."""
+    labels = _get(batch, slot) if slot is not None and batch is not None else None
+    unused = None
+    if isinstance(labels, torch.Tensor) and labels.dim() >= 1 and len(labels) >= 2:
+        permuted = next((p for k in range(4) for p in _permute([labels], ctx.seed + k) if not same(p, labels)), None)
+        if permuted is not None:
+            with ctx.model() as model:
+                model.train()
+                net = getattr(model, "module", model)  # DDP: the local module, no collective in the probe
+                true = _loss_and_grads(ctx, net, batch)
+                perm = _loss_and_grads(ctx, net, _replace(batch, slot, permuted))
+            unused = true is not None and perm is not None and _alike(true, perm)
+    return False if distributed.all_true(bool(unused)) else (None if unused is None else True)
+
+
+def _loss_and_grads(ctx: Context, model, batch):
+    seed_everything(ctx.seed)
+    outputs, targets = ctx.forward(model, batch, 0)
+    loss = ctx.loss(outputs, targets)
+    if not (isinstance(loss, torch.Tensor) and loss.requires_grad and bool(torch.isfinite(loss).all())):
+        return None
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return loss.detach(), grads
+
+
+def _alike(a, b) -> bool:
+    close = lambda x, y: bool(torch.allclose(x.float(), y.float(), rtol=1e-5, atol=1e-7))  # noqa: E731
+    return close(a[0], b[0]) and all((x is None) == (y is None) and (x is None or close(x, y))
+                                     for x, y in zip(a[1], b[1]))
+
+
 def _permute(labels: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
     """One permutation of the samples' labels across the subset (within each batch when the
     batches' label shapes differ, e.g. padded sequences of different lengths)."""

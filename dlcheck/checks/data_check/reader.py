@@ -13,6 +13,7 @@ import torch
 
 from dlcheck import scale
 from dlcheck.checks.data_check import pairing, parts, reduce
+from dlcheck.checks.data_check import targets as targets_mod
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
 from dlcheck.checks.data_check.pairing import batch_size
 from dlcheck.context import Context
@@ -76,6 +77,8 @@ class Reader:
         self.kept: list[tuple[int, object, str]] = []
         self.slot = None  # where the labels sit in a batch, for the pairing control
         self._stack = contextlib.ExitStack()
+        self.first = None  # the first batch (on the device): the label-use probe runs on it
+        self.inputs_at = None  # where the inputs sit when the forward builds a non-tensor target
         self._model = None  # open only when the target's forward() must be run on every batch
         self._streams: dict[str, tuple[InputSummary, scale.Moments | None]] = {}
         self._target_moments: scale.Moments | None = None
@@ -119,30 +122,40 @@ class Reader:
         ctx, m = self.ctx, self.measured
         batch = to_device(raw, ctx.device)
         if index == 0:
+            self.first = batch
             self._first(batch)
         if self.mode == "split":
             inputs, targets = ctx.split(batch, index)
             inputs_cpu, targets_cpu = ctx.split(raw, index)
         else:
-            with torch.no_grad():
-                targets = ctx.forward(self._model, batch, index)[1]
-            inputs = inputs_cpu = targets_cpu = None
-        targets = parts.tensor_targets(ctx, targets, index)
+            targets = inputs = inputs_cpu = targets_cpu = None
+            if m.label_part is not None or not m.target_parts:  # the targets are judged: the forward builds them
+                with torch.no_grad():
+                    targets = ctx.forward(self._model, batch, index)[1]
+            if self.inputs_at is not None:
+                inputs, inputs_cpu = targets_mod.select(batch, self.inputs_at), targets_mod.select(raw, self.inputs_at)
+        if m.label_part is not None:
+            targets = targets_cpu = targets_mod.pick(targets, m.label_part)
+        elif m.target_parts:
+            targets = None
+        else:
+            targets = parts.tensor_targets(ctx, targets, index)
         samples = parts.leading(inputs) if inputs is not None else parts.leading(batch)
         m.batches += 1
-        m.samples += samples if samples is not None else batch_size(targets)
-        m.targets += self._count_targets(targets)
+        m.samples += samples if samples is not None else batch_size(targets) if targets is not None else 1
+        if targets is not None:
+            m.targets += self._count_targets(targets)
         if inputs is not None:
             self._add_inputs(index, inputs)
             self._hash(index, inputs_cpu, targets_cpu)
-        self._add_targets(index, targets)
+        if targets is not None:
+            self._add_targets(index, targets)
         if index in self._keep:
             self.kept.append((index, batch, self._keep[index]))
 
     def _first(self, batch) -> None:
         """Decide, on the first batch, where inputs and labels are and what the targets are."""
         ctx, m = self.ctx, self.measured
-        task = ctx.task
         probe = None
         self.mode = "split"
         if ctx.target.forward is not None:
@@ -154,25 +167,50 @@ class Reader:
             if heuristic and parts.matches(heuristic[1], targets):  # the forward takes the usual parts
                 self._stack.close()
                 self._model = None
-            else:  # its own split: inputs unknown, targets through the forward on every batch
+            else:  # its own split: targets through the forward on every batch
                 self.mode = "forward"
                 m.inputs_known = False
+            if not isinstance(targets, torch.Tensor):  # None, a tuple, a dict: the other entries are inputs
+                targets = self._parts(batch, targets)
             self.slot = pairing.label_slot(ctx, batch, targets)
         else:
             targets = ctx.split(batch, 0)[1]  # a clear error for a batch that is no (inputs, targets)
             self.slot = pairing.label_slot(ctx, batch, None)
+            if not isinstance(targets, torch.Tensor):
+                targets = self._parts(batch, targets)
         if self.mode == "split":
             parts.tensor_leaves(ctx, ctx.split(batch, 0)[0], 0)  # no tensor inputs: a clear error first
-        targets = parts.tensor_targets(ctx, targets, 0)
+        if targets is not None:
+            self._kind(batch, parts.tensor_targets(ctx, targets, 0), probe)
+        self._position_word(batch)
+
+    def _parts(self, batch, targets):
+        """A target that is not one tensor: its parts described (m.target_parts), the inputs found
+        among the other batch entries; the part judged as class labels (None: none)."""
+        ctx, m = self.ctx, self.measured
+        if self.mode == "forward":
+            self.inputs_at = targets_mod.input_slots(batch, targets)
+            m.inputs_known = self.inputs_at is not None
+        inputs = targets_mod.select(batch, self.inputs_at) if self.mode == "forward" and m.inputs_known \
+            else ctx.split(batch, 0)[0] if self.mode == "split" else batch
+        classification = ctx.target.task == "classification" or ctx.task.kind == "classification"
+        m.target_parts, m.label_part = targets_mod.describe(targets, parts.leading(inputs), classification,
+                                                            ctx.task.kind)
+        m.target_kind = "none" if targets is None else "parts"
+        return None if m.label_part is None else targets_mod.pick(targets, m.label_part)
+
+    def _kind(self, batch, targets: torch.Tensor, probe) -> None:
+        """What the (label) targets are, and the number of classes of class labels."""
+        ctx, m, task = self.ctx, self.measured, self.ctx.task
         m.target_dtype = str(targets.dtype)
-        m.target_kind = parts.target_kind(task, targets)
+        m.target_kind = "classes" if m.label_part is not None else parts.target_kind(task, targets)
         if m.target_kind == "classes":
             classes, source = ctx.target.num_classes, "num_classes in the target"
             if classes is None and task.kind == "classification" and task.classes:
                 classes, source = int(task.classes), "the model's output width"
             if classes is None and probe is None:
                 with ctx.model() as model, torch.no_grad():
-                    probe = ctx.logits(ctx.forward(model, batch, 0)[0])
+                    probe = parts.logits_or_none(ctx, ctx.forward(model, batch, 0)[0])
             if classes is None and probe is not None and probe.dim() >= 2:
                 classes, source = int(probe.shape[1]), "the model's output width"
             if classes is not None and classes < 2 and ctx.is_cross_entropy:
@@ -180,13 +218,16 @@ class Reader:
             m.labels = LabelSummary(classes=classes, source=source)
         elif m.target_kind in ("regression", "multilabel"):
             self._target_moments = scale.Moments()
+
+    def _position_word(self, batch) -> None:
+        ctx, m = self.ctx, self.measured
         if self.mode == "split":
             ids = [v for _, v in parts.leaves(ctx.split(batch, 0)[0]) if isinstance(v, torch.Tensor)]
             if ids and parts.kind(ids[0]) == "ids":
                 m.position_word = "tokens"
             elif ids and ids[0].dim() >= 3:
                 m.position_word = "pixels"
-        elif task.dense:
+        elif ctx.task.dense:
             m.position_word = "positions"
 
     def _count_targets(self, targets: torch.Tensor) -> int:

@@ -66,6 +66,8 @@ def details(m: Measured, s: Settings) -> dict:
             out[f"{metric_key(st.shown)}_{unit(st)}s"] = [
                 {unit(st): i, "mean": stats.mean[i], "std": stats.std[i], "min": stats.low[i],
                  "max": stats.high[i]} for i in stats.seen]
+    if m.target_parts:
+        out["targets_parts"] = [p.row() for p in m.target_parts]
     st = m.target_stats
     if m.target_kind == "regression" and len(st.seen) <= 40:
         out["targets_columns"] = [{"output": i, "mean": st.mean[i], "std": st.std[i], "min": st.low[i],
@@ -90,6 +92,12 @@ def _stream_part(st: InputSummary) -> str:
 
 def _target_part(m: Measured, s: Settings) -> str | None:
     st = m.target_stats
+    if m.target_kind in ("none", "parts", "unused"):
+        return {"none": "no targets", "unused": "labels unused by the loss"}.get(
+            m.target_kind, f"targets in {len(m.target_parts)} parts, not judged")
+    if m.label_part is not None and counted(m, s):
+        counts = m.labels.table(m.labels.width)[1]
+        return f"{m.label_part}: {sum(1 for c in counts if c)} of {m.labels.width} classes seen"
     if m.target_kind == "regression":
         return f"regression targets range {st.range[0]:.3g}..{st.range[1]:.3g}" if st.seen else "regression targets"
     if m.target_kind == "multilabel":

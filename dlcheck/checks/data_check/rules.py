@@ -211,6 +211,8 @@ def targets_skipped(m: Measured, task, s: Settings) -> Finding | None:
         what = "soft labels (class probabilities)" if m.target_kind == "soft" else "regression or soft labels"
         return finding("DLC710", f"the targets are {m.target_dtype} ({what}): label range, class balance "
                                  f"and shuffling checks skipped")
+    if m.target_kind in ("none", "parts", "unused"):
+        return finding("DLC710", _parts_skipped(m))
     if m.target_kind != "classes" or m.labels is None:
         return
     if not m.labels.valid:
@@ -218,6 +220,19 @@ def targets_skipped(m: Measured, task, s: Settings) -> Finding | None:
     if not counted(m, s):  # one garbage label must not make a table of a million classes
         return finding("DLC710", f"labels reach {m.labels.high} and the number of classes is not known: class "
                                  f"balance and shuffling checks skipped (set num_classes in the target)")
+
+
+def _parts_skipped(m: Measured) -> str:
+    if m.target_kind == "none":
+        return "the batches carry no targets (the forward returns None): target checks skipped"
+    if m.target_kind == "unused":
+        return (f"{m.target_parts[0].part} are labels the loss does not use (permuted across the batch, the "
+                f"initial model's loss and gradients were identical): label checks skipped")
+    reasons: dict[str, list[str]] = {}
+    for p in m.target_parts:
+        reasons.setdefault(p.reason, []).append(p.part)
+    shown = "; ".join(f"{listing(names)}: {why}" for why, names in reasons.items())
+    return f"the targets have {len(m.target_parts)} parts, none judged ({shown})"
 
 
 def prevalence_judged(m: Measured, s: Settings) -> bool:
@@ -294,6 +309,12 @@ def sorted_batches(m: Measured, task, s: Settings) -> Finding | None:
 
 def obstacle(m: Measured, task, s: Settings) -> str | None:
     """Why the pairing control cannot run, from the numbers the rules above judge."""
+    if m.target_kind == "none":
+        return "the batches carry no targets: nothing to pair"
+    if m.target_kind == "unused":
+        return "the loss does not depend on the labels (permuted labels gave the identical loss and gradients)"
+    if m.target_kind == "parts":
+        return "no part of the targets is known to hold one class label per sample"
     if task.problem:
         return f"the set-up cannot train ({task.problem})"
     if m.target_bad is not None or any(nonfinite_inputs(st, task, s) for st in m.inputs):

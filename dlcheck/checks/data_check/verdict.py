@@ -37,6 +37,13 @@ class Verdict:
     metrics: dict = field(default_factory=dict)
 
 
+def pct(share: float) -> str:
+    """A share as a readable percentage: capped, and a diverged loss said in words."""
+    if not math.isfinite(share) or share < -10:
+        return "none (the loss diverged)"
+    return "over 1000%" if share > 10 else f"{share:.0%}"
+
+
 def _share(start: float, value: float, floor: float) -> float:
     """How far ``value`` came from ``start`` towards ``floor``, as a share of the way."""
     span = start - floor
@@ -96,7 +103,7 @@ def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
     if gen is not None:
         out.metrics.update({"pair_heldout_true": round(gen[0], 6), "pair_heldout_permuted": round(gen[1], 6)})
         paired_held = gen[0] - gen[1] >= s["pair_holdout_margin"]
-        held = f"; on held-out batches {gen[0]:.0%} vs {gen[1]:.0%} below the best constant output"
+        held = f"; on held-out batches {pct(gen[0])} vs {pct(gen[1])} below the best constant output"
     gap = u.learn_true - u.learn_perm
     # learned several times more, or (a big model memorises permuted labels too) left several times
     # less unlearned: the share of the way cannot pass 1, so 0.87 vs 0.74 is 2x less left, not 1.2x more
@@ -119,22 +126,22 @@ def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, s: Settings, 
     if memorised < s["pair_memorised"]:
         return "weak", (f"pairing control inconclusive: in {steps} steps at lr {lr:g} neither the true nor the "
                         f"permuted labels were learned below the best constant output by more than "
-                        f"{max(memorised, 0):.0%} of the way to the floor: too little to tell them apart (see "
+                        f"{pct(max(memorised, 0))} of the way to the floor: too little to tell them apart (see "
                         f"overfit-small; raise pair_max_steps)")
     if true.expected is not None and start > s["pair_init_ratio"] * max(true.expected, 1e-12):
         return "weak", (f"pairing control inconclusive: both runs memorised the subset alike, but the loss at step 1 "
-                        f"({start:.3g}) is {start / max(true.expected, 1e-12):.0f}x that of outputs at zero "
+                        f"({start:.3g}) is {start / max(true.expected, 1e-12):.3g}x that of outputs at zero "
                         f"({true.expected:.3g}): the model's init dominates what it learns (see init-loss)")
     excess_true, excess_perm = u.final_true - u.floor, u.final_perm - u.floor
     learn_true, learn_perm, final_true, final_perm = u.learn_true, u.learn_perm, u.final_true, u.final_perm
     if learn_true - learn_perm > s["pair_apart_gap"] or (excess_perm > 0 and s["pair_ratio"] * excess_true < excess_perm):
         # the true labels are ahead, but not by enough to call them paired: weak evidence either way
         return "weak", (f"pairing control inconclusive: the true labels were learned somewhat faster than "
-                        f"permuted ones ({learn_true:.0%} vs {learn_perm:.0%} of the way to the floor; final "
+                        f"permuted ones ({pct(learn_true)} vs {pct(learn_perm)} of the way to the floor; final "
                         f"{final_true:.3g} vs {final_perm:.3g}{held}), not by the margin that shows pairing: "
                         f"a model that memorises permuted labels too leaves too little to tell apart")
     return "apart", (f"in {steps} steps on {n} batches the true labels were learned no faster than permuted "
-                     f"ones (loss fell {learn_true:.0%} vs {learn_perm:.0%} of the way to its floor on average; "
+                     f"ones (loss fell {pct(learn_true)} vs {pct(learn_perm)} of the way to its floor on average; "
                      f"final {final_true:.3g} vs {final_perm:.3g}{held})")
 
 
