@@ -70,7 +70,8 @@ SETTINGS = {
 def run(ctx: Context) -> CheckResult:
     s, result, task = ctx.settings, ctx.result, ctx.task
     read = reader.read(ctx)
-    if read.slot is not None and read.measured.target_kind not in ("none", "parts"):
+    if read.slot is not None and read.measured.target_kind not in ("none", "parts") \
+            and not obstacle(read.measured, task, s):  # labels out of range, NaN: no loss to compare
         read.measured.labels_used = pairing.labels_used(ctx, read.first, read.slot)
     m = complete(ctx, read.measured)
     result.metrics.update(metrics(m, s))

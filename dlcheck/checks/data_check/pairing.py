@@ -136,12 +136,15 @@ def labels_used(ctx: Context, batch, slot) -> bool | None:
     if isinstance(labels, torch.Tensor) and labels.dim() >= 1 and len(labels) >= 2:
         permuted = next((p for k in range(4) for p in _permute([labels], ctx.seed + k) if not same(p, labels)), None)
         if permuted is not None:
-            with ctx.model() as model:
-                model.train()
-                net = getattr(model, "module", model)  # DDP: the local module, no collective in the probe
-                true = _loss_and_grads(ctx, net, batch)
-                perm = _loss_and_grads(ctx, net, _replace(batch, slot, permuted))
-            unused = true is not None and perm is not None and _alike(true, perm)
+            try:
+                with ctx.model() as model:
+                    model.train()
+                    net = getattr(model, "module", model)  # DDP: the local module, no collective in the probe
+                    true = _loss_and_grads(ctx, net, batch)
+                    perm = _loss_and_grads(ctx, net, _replace(batch, slot, permuted))
+                unused = true is not None and perm is not None and _alike(true, perm)
+            except Exception:  # noqa: BLE001 - a probe: a loss that fails here fails in the checks that train
+                unused = None
     return False if distributed.all_true(bool(unused)) else (None if unused is None else True)
 
 

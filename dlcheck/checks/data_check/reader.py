@@ -188,6 +188,8 @@ class Reader:
         """A target that is not one tensor: its parts described (m.target_parts), the inputs found
         among the other batch entries; the part judged as class labels (None: none)."""
         ctx, m = self.ctx, self.measured
+        if targets is not None and not any(isinstance(v, torch.Tensor) for _, v in targets_mod.leaves(targets)):
+            parts.tensor_targets(ctx, targets, 0)  # a list of numbers: a clear error
         if self.mode == "forward":
             self.inputs_at = targets_mod.input_slots(batch, targets)
             m.inputs_known = self.inputs_at is not None
