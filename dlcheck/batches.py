@@ -32,29 +32,47 @@ def first_batches(loader, n: int, where: str) -> list:
 
 def dict_keys(batch: dict, input_key: str | None = None, target_key: str | None = None):
     """The keys of the inputs and the targets in a dict batch (or dataset item): the ones given,
-    else the first of the usual names present; None where there is none."""
-    ikey = input_key or next((k for k in INPUT_KEYS if k in batch), None)
+    else the first of the usual names present; the inputs' also when one key is left besides the
+    targets' (``{'feats': x, 'labels': y}``). None where there is none: a batch of several inputs
+    without a usual name (``{'cat', 'num', 'labels'}``) reaches the model by its forward's names."""
     tkey = target_key or next((k for k in TARGET_KEYS if k in batch), None)
+    ikey = input_key or next((k for k in INPUT_KEYS if k in batch), None)
+    if ikey is None and tkey in batch:
+        rest = [k for k in batch if k != tkey]
+        ikey = rest[0] if len(rest) == 1 else None
     return ikey, tkey
 
 
 def split_batch(batch: Any, index: int, where: str, input_key: str | None = None,
                 target_key: str | None = None) -> tuple[Any, torch.Tensor]:
-    """``(inputs, targets)`` from a tuple/list or dict batch; one clear error for anything else."""
+    """``(inputs, targets)`` from a tuple/list or dict batch; one clear error for anything else.
+    A dict batch's inputs are its input key's value, else a dict of every key but the targets'."""
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         return batch[0], batch[1]
     if isinstance(batch, dict):
-        ikey, tkey = dict_keys(batch, input_key, target_key)
-        if ikey in batch and tkey in batch:
-            return batch[ikey], batch[tkey]
-        raise UserError(
-            f"{where} batch {index} is a dict with keys {sorted(map(str, batch))}; dlcheck cannot tell "
-            f"inputs from targets: set input_key/target_key in the recipe or define forward(model, batch)")
+        return _split_dict(batch, index, where, input_key, target_key)
     kind = type(batch).__name__
     if isinstance(batch, torch.Tensor):
         kind = f"Tensor of shape {tuple(batch.shape)}"
     raise UserError(f"{where} batch {index} is a {kind}, not an (inputs, targets) pair; "
                     f"yield pairs or define forward(model, batch) in the target")
+
+
+def _split_dict(batch: dict, index: int, where: str, input_key: str | None, target_key: str | None):
+    ikey, tkey = dict_keys(batch, input_key, target_key)
+    keys = sorted(map(str, batch))
+    for key, given, name in ((tkey, target_key, "target_key"), (ikey, input_key, "input_key")):
+        if given is not None and given not in batch:
+            raise UserError(f"{where} batch {index} is a dict with keys {keys}, without the {name} "
+                            f"{given!r}: set {name} to one of them")
+    if tkey not in batch:
+        raise UserError(f"{where} batch {index} is a dict with keys {keys}; dlcheck cannot tell "
+                        f"which holds the targets (none is named {'/'.join(TARGET_KEYS)}): set "
+                        f"target_key in the target or the recipe (--target-key), or define "
+                        f"forward(model, batch)")
+    if ikey is not None:
+        return batch[ikey], batch[tkey]
+    return {k: v for k, v in batch.items() if k != tkey}, batch[tkey]
 
 
 def rebatch(batches: list, size: int, where: str) -> list:
@@ -103,12 +121,19 @@ def dict_call(model, batch: dict, input_key: str | None = None,
     model's forward names is passed by keyword (the target key only when the forward names it;
     with ``**kwargs`` every key but the target's). When the forward does not name the input key
     (``forward(self, x)``), the inputs go first, by position, and the other named keys by keyword.
+    A batch of several inputs without an input key (``{'cat', 'num', 'labels'}``) needs a forward
+    that names them (``forward(self, cat, num)``).
     Returns ``(args, kwargs, left_out)``; ``left_out`` are the keys the model does not get."""
     ikey, tkey = dict_keys(batch, input_key, target_key)
     named, var_kw = _signature(model)
-    if ikey in named:
+    if ikey is None or ikey in named:
         chosen = [k for k in batch if k in named or (var_kw and k != tkey and isinstance(k, str))]
         args = ()
+        if ikey is None and not [k for k in chosen if k != tkey]:
+            raise UserError(f"a dict batch with keys {sorted(map(str, batch))} holds several inputs, and "
+                            f"the model's forward names none of them: name them in the forward "
+                            f"(forward(self, {', '.join(str(k) for k in batch if k != tkey)})), set "
+                            f"input_key (--input-key) to the one it takes, or define forward(model, batch)")
     else:
         chosen = [k for k in batch if k in named and k != ikey]
         args = (batch[ikey],)

@@ -280,6 +280,13 @@ def absolute_ref(ref: str) -> str:
     return os.path.abspath(file) + sep + name if looks_like_file else ref
 
 
+def take_target_keys(settings: Settings, target) -> None:
+    """The target file's ``input_key`` / ``target_key`` where no flag or recipe key set one."""
+    for key in ("input_key", "target_key"):
+        if getattr(settings, key) is None:
+            setattr(settings, key, getattr(target, key, None))
+
+
 def check_settings_for(settings: Settings, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
     """A check's defaults overlaid with the recipe/flags; unknown keys are an error naming the key."""
     given = settings.check_settings.get(name, {})

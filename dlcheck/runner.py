@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 
 from dlcheck import registry
-from dlcheck.config import Settings, check_settings_for, validate
+from dlcheck.config import Settings, check_settings_for, take_target_keys, validate
 from dlcheck.errors import Interrupted, SetupFailure, UserError, describe_exception
 from dlcheck.results import CheckResult, Report
 from dlcheck.runstate import preflight
@@ -43,6 +43,7 @@ def prepare(settings: Settings, names: list[str], loaded=None):
         else:
             target = load_target(settings.target, model=settings.model, data=settings.data,
                                  val_data=settings.val_data, loss=settings.loss, base_dir=settings.base_dir)
+        take_target_keys(settings, target)  # input_key/target_key: the flag or recipe key wins
         if loaded is not None:  # under torchrun: the process group, once the target is imported
             loaded(device)
         modules = {}

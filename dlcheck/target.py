@@ -30,7 +30,12 @@ TARGET_NAMES = {
     "train_transform": False,
     "task": False,
     "mixes_samples": False,
+    "input_key": False,
+    "target_key": False,
 }
+
+#: names a target file may mean when it misspells one of TARGET_NAMES beyond what difflib sees
+_MEANT = {"loss": "loss_fn", "learning_rate": "lr", "classes": "num_classes"}
 
 
 @dataclass
@@ -53,6 +58,9 @@ class Target:
     task: str | None = None
     #: True when the model mixes samples across the batch by design (batch-independence)
     mixes_samples: bool = False
+    #: the keys of the inputs and the targets in dict batches (the CLI flag or recipe key wins)
+    input_key: str | None = None
+    target_key: str | None = None
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
 
@@ -160,6 +168,7 @@ def load_target(target: str | None, *, model: str | None = None, data: str | Non
             if hasattr(module, name):
                 found[name] = getattr(module, name)
                 origin[name] = f"'{name}' in {source}"
+        _warn_misspelt(module, source)
     overrides = {"model": (model, "--model"), "train_loader": (data, "--data"),
                  "val_loader": (val_data, "--val-data"), "loss_fn": (loss, "--loss")}
     for name, (spec, option) in overrides.items():
@@ -173,6 +182,36 @@ def load_target(target: str | None, *, model: str | None = None, data: str | Non
                 raise UserError(f"target {source} defines no '{name}' (and no {option} was given)")
             raise UserError(f"no '{name}' given: name a target file, or pass {option} file.py:name")
     return check_target(Target(source=source, origin=origin, **found))
+
+
+def misspelt(module) -> list[tuple[str, str]]:
+    """``(name, meant)`` for each public name of a target module that looks like a misspelt
+    dlcheck name (``lossfn``, ``val_loder``, ``num_class``, ``loss``) while the name it looks like
+    is not defined: dlcheck would silently ignore it. Modules and classes defined under their own
+    name are not values a user meant to hand over."""
+    import difflib
+    import inspect
+
+    names = set(TARGET_NAMES)
+    out = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or name in names or inspect.ismodule(value) or \
+                (inspect.isclass(value) and value.__name__ == name):
+            continue
+        meant = _MEANT.get(name.lower()) or next(iter(difflib.get_close_matches(name.lower(), names, 1, 0.8)), None)
+        if meant is not None and not hasattr(module, meant):
+            out.append((name, meant))
+    return out
+
+
+def _warn_misspelt(module, source: str) -> None:
+    """One warning on stderr naming every misspelt-looking name (on rank 0 only under torchrun)."""
+    found = misspelt(module)
+    if found and os.environ.get("RANK", "0") == "0":
+        listed = ", ".join(f"'{name}' (did you mean '{meant}'?)" for name, meant in found)
+        sys.stderr.write(f"dlcheck: warning: {source} defines {listed}: dlcheck ignores names it "
+                         f"does not read\n")
+        sys.stderr.flush()
 
 
 def check_target(target: Target) -> Target:
@@ -194,6 +233,11 @@ def check_target(target: Target) -> Target:
     if target.task is not None and not isinstance(target.task, str):
         raise UserError(f"{target.where('task')} must be a string such as 'regression', "
                         f"not {type(target.task).__name__}")
+    for name in ("input_key", "target_key"):
+        value = getattr(target, name)
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{target.where(name)} must be a string (a key of the dict batches), "
+                            f"not {type(value).__name__}")
     for name in ("forward", "training_step", "loss_fn"):
         value = getattr(target, name)
         if value is not None and not callable(value):

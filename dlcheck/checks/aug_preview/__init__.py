@@ -51,6 +51,9 @@ def run(ctx: Context) -> CheckResult:
         result.summary = summary(m)
         result.findings += judge(RULES, m, ctx.task, ctx.settings)
         return result.skip("no train_transform in the target and no transform on the train dataset")
+    if m.unpreviewable:
+        result.summary = f"{m.where}: nothing to preview"
+        return result.skip(m.unpreviewable)
     result.details["steps"] = m.details
     result.metrics.update(metrics(m))
     result.findings += judge(RULES, m, ctx.task, ctx.settings)

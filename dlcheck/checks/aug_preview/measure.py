@@ -24,7 +24,7 @@ from dlcheck.errors import UserError, describe_exception
 
 from .images import (_as_image, _candidate_thetas, _display, _mode_fraction, _similarity, _StepStats,
                      _tensor_or_none, _thumbs, _unnormalise)
-from .sources import _caption, _class_names, _find_transform, _raw_sources
+from .sources import SeveralInputs, _caption, _class_names, _find_transform, _raw_sources
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Measured:
     means: list[float] = field(default_factory=list)  # the final outputs' per-channel mean and std
     stds: list[float] = field(default_factory=list)
     grid: str | None = None  # the grid's path under --out
+    unpreviewable: str | None = None  # why the samples cannot be previewed (the check is skipped)
 
     @property
     def destroyed_fraction(self) -> float | None:
@@ -79,7 +80,10 @@ def measure(ctx: Context) -> Measured:
         return Measured()
     steps = _flatten(transform)
     count = max(1, int(s["count"]))
-    sources = _raw_sources(ctx, max(count, int(s["measure"])))
+    try:
+        sources = _raw_sources(ctx, max(count, int(s["measure"])))
+    except SeveralInputs as exc:
+        return Measured(where=where, unpreviewable=str(exc))
     m = Measured(where=where, draws=max(1, int(s["draws"])))
     normalizers = [st for st in steps if _is_normalize(st)]
 

@@ -11,6 +11,16 @@ from dlcheck.context import Context
 from dlcheck.errors import UserError, describe_exception
 
 
+class SeveralInputs(Exception):
+    """The samples hold several inputs (a dict without an input key): which one the transform
+    makes is unknown, so there is nothing to preview (the check is skipped with this reason)."""
+
+
+def _several(keys, where: str) -> SeveralInputs:
+    return SeveralInputs(f"{where} holds several inputs ({', '.join(map(str, keys))}) and no input key "
+                         f"says which one the transform makes: set input_key (--input-key) to preview it")
+
+
 def _identity(x):
     return x
 
@@ -48,6 +58,8 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
         ctx.raw_batches(1)  # a clear error for a loader that is empty or not iterable
         for i, batch in enumerate(ctx.loader("train")):  # batches until there are enough samples
             x, y = ctx.split(batch, i)
+            if isinstance(x, dict):
+                raise _several(x, f"each batch of {ctx.target.where('train_loader')}")
             inputs += [{"index": len(inputs) + j, "x": x[j], "label": _label(y[j] if y is not None else None)}
                        for j in range(len(x))]
             if len(inputs) >= count:
@@ -88,8 +100,10 @@ def _split_item(item, ctx: Context):
     if isinstance(item, dict):
         ikey, tkey = dict_keys(item, ctx.input_key, ctx.target_key)
         if ikey is None:
+            raise _several([k for k in item if k != tkey], f"each sample of {ctx.target.where('train_loader')}")
+        if ikey not in item:
             raise UserError(f"{ctx.target.where('train_loader')}'s dataset yields dicts with keys "
-                            f"{sorted(map(str, item))}; set input_key in the recipe")
+                            f"{sorted(map(str, item))}, without the input_key {ikey!r}")
         return item[ikey], item.get(tkey)
     return item, None
 
