@@ -187,8 +187,9 @@ def load_target(target: str | None, *, model: str | None = None, data: str | Non
 def misspelt(module) -> list[tuple[str, str]]:
     """``(name, meant)`` for each public name of a target module that looks like a misspelt
     dlcheck name (``lossfn``, ``val_loder``, ``num_class``, ``loss``) while the name it looks like
-    is not defined: dlcheck would silently ignore it. Modules and classes defined under their own
-    name are not values a user meant to hand over."""
+    is not defined: dlcheck would silently ignore it. Modules, classes defined under their own
+    name and names holding a dlcheck name whole (``lm_forward``, ``models``) are not values a user
+    meant to hand over under a dlcheck name."""
     import difflib
     import inspect
 
@@ -199,7 +200,7 @@ def misspelt(module) -> list[tuple[str, str]]:
                 (inspect.isclass(value) and value.__name__ == name):
             continue
         meant = _MEANT.get(name.lower()) or next(iter(difflib.get_close_matches(name.lower(), names, 1, 0.8)), None)
-        if meant is not None and not hasattr(module, meant):
+        if meant is not None and not hasattr(module, meant) and (name in _MEANT or meant not in name):
             out.append((name, meant))
     return out
 

@@ -227,6 +227,7 @@ val_loder = train_loader
 num_class = 3
 loss = nn.CrossEntropyLoss()
 test_loader = train_loader  # not a dlcheck name, and no misspelling of one
+lm_forward = None  # a dlcheck name with more words: a name of its own
 class Model(Net):
     pass
 """
@@ -240,7 +241,7 @@ def test_misspelt_names_are_named_once_on_stderr(tmp_path, capsys):
     for name, meant in (("lossfn", "loss_fn"), ("val_loder", "val_loader"), ("num_class", "num_classes"),
                         ("loss", "loss_fn")):
         assert f"'{name}' (did you mean '{meant}'?)" in warnings[0]
-    assert "test_loader" not in warnings[0] and "'Model'" not in warnings[0]
+    assert "test_loader" not in warnings[0] and "'Model'" not in warnings[0] and "lm_forward" not in warnings[0]
 
 
 def test_a_correct_target_warns_about_nothing(tmp_path, capsys):
