@@ -52,8 +52,8 @@ def load(setup: str):
 @pytest.mark.parametrize("setup", SETUPS)
 def test_setup_trains_by_a_plain_loop(setup):
     """The evidence that the set-up is healthy: 300 Adam steps at its lr, the model called the way a
-    practitioner calls it (every key but the target's, by name); the training loss falls to a
-    fraction of ln 3 and the held-out accuracy is far above chance (1/3)."""
+    practitioner calls it (every key but the target's, by name); the training loss falls from
+    about ln 3 to under 0.05 and the held-out accuracy is far above chance (1/3)."""
     module, tkey = load(setup), SETUPS[setup][0]
     torch.manual_seed(0)
     model = module.model()
@@ -74,8 +74,8 @@ def test_setup_trains_by_a_plain_loop(setup):
             pred = model(**{k: v for k, v in batch.items() if k != tkey}).argmax(1)
             right += int((pred == batch[tkey]).sum())
             total += len(pred)
-    first, last = sum(losses[:10]) / 10, sum(losses[-20:]) / 20
-    assert first > 0.9 and last < 0.1 * first, (first, last)
+    first, last = losses[0], sum(losses[-20:]) / 20  # ln 3 = 1.10 at init
+    assert first > 0.9 and last < 0.05, (first, last)
     assert right / total > 0.85, right / total
 
 
