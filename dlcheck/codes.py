@@ -230,6 +230,15 @@ _TABLE = [
          "set-up is probably fine, but memorisation was not shown within the budget.",
          "Raise --max-steps (the message estimates the steps needed at the measured rate), or "
          "try a higher learning rate (dlcheck lr-find)."),
+    Code("DLC210", "overfit-loss-unbounded", "overfit-small", "fail",
+         "The loss kept falling below any plausible value (towards -inf): it has no lower bound.",
+         "A loss that can fall forever rewards the model for something other than fitting the "
+         "data: training drives the weights towards overflow while the loss 'improves'. With no "
+         "known floor this is the one sign dlcheck can read that the loss itself is wrong; a sign "
+         "error is the usual cause (a KL term subtracted instead of added, a likelihood maximised "
+         "where it should be minimised).",
+         "Check the sign of every term of your loss (a KL divergence, an entropy bonus, a "
+         "log-likelihood): each should be bounded below on its own."),
     # -- lr-find -----------------------------------------------------------------------------
     Code("DLC301", "lr-no-descent", "lr-find", "fail",
          "No learning rate made the loss fall: not in the sweep, nor in short runs at fixed LRs (the probe).",

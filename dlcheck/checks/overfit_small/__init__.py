@@ -5,6 +5,10 @@ are not, say why: divergence, a loss that never falls, outputs that are already 
 parameters that never change, a loss still falling when the budget ran out (not converged: a
 warning with the rate), or a stall (flat within its own noise, far above the floor).
 
+Where the floor is unknown (task `other`: InfoNCE, a VAE's ELBO, any custom loss) nothing assumes
+0: memorised is a clear fall that levels off within its noise, and a loss that keeps falling
+towards -inf is unbounded (DLC210, a sign error typically): course.py.
+
 The check measures into :class:`Measured` (measure.py, record.py); one small pure rule per finding
 code judges it (rules.py).
 """
@@ -38,6 +42,11 @@ SETTINGS = {
     "trend_t": 3.0,  # slope this many standard errors below 0: still falling (DLC209), not stalled
     "min_progress": 0.02,  # ... and falling by at least this share of its excess over the window
     "chunk": 20,  # steps between host synchronisations
+    # without a known floor (task `other`): judged by the loss's own course (course.py)
+    "clear_fall": 0.25,  # memorised: fell by this share of its start's magnitude, then levelled off
+    "level_min_steps": 250,  # ... judged from this step on (and at the end of the budget)
+    "unbounded_factor": 100.0,  # unbounded (DLC210): below -this x its start's magnitude, or -inf ...
+    "unbounded_fall": 0.25,  # ... or below 0 at the end, still falling by this share of its whole fall
 }
 
 

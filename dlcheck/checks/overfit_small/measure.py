@@ -11,6 +11,7 @@ from torch import nn
 
 from dlcheck import distributed
 from dlcheck.batches import rebatch
+from dlcheck.checks.overfit_small.course import first_pass, levelled_off, runaway
 from dlcheck.checks.overfit_small.record import Record, Trend, fits, on_course, trend_of
 from dlcheck.context import Context
 from dlcheck.errors import UserError
@@ -26,7 +27,7 @@ class Measured:
     batches: int
     samples: int
     refs: References
-    fit_loss: float  # the loss at or below which the subset counts as memorised
+    fit_loss: float | None  # the loss at or below which the subset counts as memorised (None: no known floor)
     fit_at: int | None = None
     diverged_at: int | None = None
     accuracy: float | None = None
@@ -55,6 +56,15 @@ class Measured:
     def floor(self) -> float:
         return self.refs.floor if self.refs.floor is not None else 0.0
 
+    @property
+    def known_floor(self) -> bool:
+        """Whether the task's floor is known; without it no judgement assumes 0 (course.py)."""
+        return self.refs.floor is not None
+
+    @property
+    def first(self) -> float:
+        return first_pass(self.curve, self.batches)
+
 
 # -- measuring ----------------------------------------------------------------------------------
 def measure(ctx: Context, task: Task) -> Measured:
@@ -74,7 +84,7 @@ def measure(ctx: Context, task: Task) -> Measured:
         record = Record(n)
         refs, first_outputs, last_outputs = [], None, None
         diverged_at = fit_at = fit_loss = None
-        limit, extended, step = max_steps, False, -1
+        limit, extended, step, judged = max_steps, False, -1, False
         with ctx.progress(max_steps, "overfit-small") as advance:
             while step + 1 < limit:
                 step += 1
@@ -91,15 +101,15 @@ def measure(ctx: Context, task: Task) -> Measured:
                 if not ok:
                     diverged_at = bad
                     break
-                if fit_loss is None:
-                    fit_loss = _fit_loss(ctx, _mean(refs), record.first, record.counts_hits)
-                if step + 1 >= n and fits(task, record, fit_loss, s):
+                if not judged:
+                    fit_loss, judged = _fit_loss(ctx, _mean(refs), record.first, record.counts_hits), True
+                done = _done(task, record, fit_loss, step + 1, limit, s)
+                if done == "fit":
                     fit_at = step + 1
+                if done or ctx.out_of_time():
                     break
-                if ctx.out_of_time():
-                    break
-                if step + 1 == limit and not extended and on_course(s, record, n, fit_loss, max_steps,
-                                                                     _mean(refs).floor or 0.0):
+                if step + 1 == limit and not extended and fit_loss is not None \
+                        and on_course(s, record, n, fit_loss, max_steps, _mean(refs).floor or 0.0):
                     limit, extended = int(max_steps * float(s["extend_factor"])), True
         curve = record.curve()  # one transfer at the end
         accuracy = record.accuracy()
@@ -108,15 +118,33 @@ def measure(ctx: Context, task: Task) -> Measured:
         probabilities = distributed.all_true(_are_probabilities(task, first_outputs)
                                              and _are_probabilities(task, last_outputs))
     refs = _mean(refs)
-    if fit_loss is None:
-        fit_loss = _fit_loss(ctx, refs, curve[0], record.counts_hits)
+    if not judged:
+        fit_loss = _fit_loss(ctx, refs, curve[0] if curve else 0.0, record.counts_hits)
     m = Measured(curve=curve, batches=n, samples=distributed.total(sum(_count(b, ctx) for b in batches)), refs=refs,
                  fit_loss=fit_loss, fit_at=fit_at, diverged_at=diverged_at, accuracy=accuracy,
                  unchanged=unchanged, total=total, probabilities=probabilities, turned_off=turned_off,
                  extended=extended, lr=ctx.lr)
     if fit_at is None and diverged_at is None:
-        m.trend = trend_of(curve, n, m.floor, fit_loss, s)
+        m.trend = trend_of(curve, n, refs.floor, fit_loss, s)
     return m
+
+
+def _done(task: Task, record: Record, fit_loss: float | None, steps: int, limit: int, s) -> str | None:
+    """After a chunk: "fit" when the subset is memorised, "runaway" when a loss without a known
+    floor ran off towards -inf (course.py), else None. With a known floor, memorised is the loss
+    near it (and the accuracy); without one, a clear fall that levelled off, judged from
+    ``level_min_steps`` on (and at the end of the budget)."""
+    n = record.n
+    if fit_loss is not None:
+        return "fit" if steps >= n and fits(task, record, fit_loss, s) else None
+    curve = record.curve()  # one transfer per chunk, only without a known floor
+    if runaway(curve, n, s):
+        return "runaway"
+    if steps < int(s["level_min_steps"]) and steps < limit:
+        return None
+    trend = trend_of(curve, n, None, None, s)
+    final = float(record.recent_loss())
+    return "fit" if levelled_off(first_pass(curve, n), final, trend, s) else None
 
 
 def _mean(refs: list) -> References:
@@ -124,12 +152,15 @@ def _mean(refs: list) -> References:
     return distributed.mean_refs(References.mean(refs))
 
 
-def _fit_loss(ctx: Context, refs: References, initial: float, accuracy_applies: bool) -> float:
+def _fit_loss(ctx: Context, refs: References, initial: float, accuracy_applies: bool) -> float | None:
     """The loss at or below which the subset is memorised: near the floor, measured as a share of
-    (expected - floor); without references, a share of the initial loss."""
+    (expected - floor), or else a share of the initial loss; None without a known floor (then the
+    loss's own course decides: course.py)."""
     s = ctx.settings
+    if refs.floor is None:
+        return None
     share = s["fit_fraction"] if accuracy_applies else s["regression_fraction"]
-    if refs.expected is not None and refs.floor is not None and refs.expected > refs.floor:
+    if refs.expected is not None and refs.expected > refs.floor:
         margin = share * (refs.expected - refs.floor)
         if s["near_zero_loss"] is not None:
             margin = min(margin, float(s["near_zero_loss"]))

@@ -22,6 +22,7 @@ class Trend:
     t: float  # slope / its standard error
     drop: float  # share of the window's starting excess lost over the window
     steps_needed: float | None  # steps to the fit threshold at this rate
+    span: int = 0  # steps the window covers
 
 
 
@@ -111,10 +112,12 @@ def fits(task: Task, record: Record, fit_loss: float, s) -> bool:
     return bool(recent <= fit_loss)
 
 
-def trend_of(curve: list[float], n: int, floor: float, fit_loss: float, s) -> Trend | None:
-    """A least-squares line through the mean excess of the last passes over the subset."""
+def trend_of(curve: list[float], n: int, floor: float | None, fit_loss: float | None, s) -> Trend | None:
+    """A least-squares line through the mean excess of the last passes over the subset (without a
+    known floor: through the loss itself, its drop a share of the window's starting magnitude)."""
     passes = [sum(curve[i:i + n]) / n for i in range(0, len(curve) - n + 1, n)]
     k = max(4, round(float(s["trend_window"]) * len(passes)))
+    known, floor = floor is not None, floor or 0.0
     window = [p - floor for p in passes[-k:]]
     if len(window) < 4:
         return None
@@ -128,8 +131,11 @@ def trend_of(curve: list[float], n: int, floor: float, fit_loss: float, s) -> Tr
     t = slope / se if se > 0 else (-math.inf if slope < 0 else 0.0)
     start = my - slope * mx
     drop = -slope * (len(window) - 1) / start if start > 0 else 0.0
+    if not known and start < 0:  # below 0 with no known floor: a share of its magnitude
+        drop = -slope * (len(window) - 1) / -start
     end = my + slope * (len(window) - 1 - mx)
     per_step = slope / n
-    needed = (end - (fit_loss - floor)) / -per_step if per_step < 0 else None
-    return Trend(slope=per_step, t=t, drop=drop, steps_needed=max(needed, 0.0) if needed is not None else None)
+    needed = (end - (fit_loss - floor)) / -per_step if per_step < 0 and fit_loss is not None else None
+    return Trend(slope=per_step, t=t, drop=drop, steps_needed=max(needed, 0.0) if needed is not None else None,
+                 span=(len(window) - 1) * n)
 

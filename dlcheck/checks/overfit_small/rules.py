@@ -1,6 +1,7 @@
 """overfit-small's rules: numbers in, finding out (dlcheck/rules.py).
 
-A run is explained once, in the recipe's order: divergence, memorised (the pass), outputs that
+A run is explained once, in the recipe's order: a loss without a known floor that fell towards
+-inf (unbounded), divergence, memorised (the pass), outputs that
 already are probabilities, frozen parameters, a loss still falling, a loss that never fell, and
 else a stall. :func:`cause` names that explanation from the numbers; each rule says its code only
 when the explanation is its own, so the findings are the ones the first explaining rule makes.
@@ -12,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from dlcheck.checks.overfit_small.course import fell_by, unbounded
 from dlcheck.checks.overfit_small.measure import Measured
 from dlcheck.checks.overfit_small.record import falling
 from dlcheck.results import Finding, listing, rounded
@@ -37,6 +39,11 @@ def metrics(m: Measured) -> dict:
 def summary(m: Measured, s: Settings) -> str:
     if m.diverged_at is not None:
         return f"the loss became non-finite at step {m.diverged_at}"
+    if cause(m, s) == "unbounded":
+        return f"the loss is unbounded: it fell towards -inf ({_progress(m)})"
+    if m.fit_at is not None and not m.known_floor:
+        return (f"memorised {_batches(m.batches)} in {m.fit_at} steps by the loss's own course: it fell "
+                f"{fell_by(m.first, m.final):.0%} and levelled off ({_progress(m)})")
     if m.fit_at is not None:
         more = f"; the budget of {s['max_steps']} was extended while the loss was on course" \
             if m.extended else ""
@@ -51,7 +58,8 @@ def _batches(n: int) -> str:
 
 
 def _progress(m: Measured) -> str:
-    floor = f", floor {m.floor:.3g}" if m.refs.floor else ""
+    floor = f", floor {m.floor:.3g}" if m.refs.floor else "" if m.known_floor else \
+        ", no known floor to compare with"
     acc = f", accuracy {_percent(m.accuracy)}" if m.accuracy is not None else ""
     return f"loss {m.initial:.3g} -> {m.final:.3g}{floor}{acc}"
 
@@ -72,6 +80,8 @@ def _still_falling(m: Measured, s: Settings) -> bool:
 
 def cause(m: Measured, s: Settings) -> str:
     """The first explanation of the run, in the recipe's order."""
+    if not m.known_floor and unbounded(m.curve, m.batches, m.trend, s):
+        return "unbounded"
     if m.diverged_at is not None:
         return "diverged"
     if m.fit_at is not None:
@@ -82,9 +92,16 @@ def cause(m: Measured, s: Settings) -> str:
         return "frozen"
     if _still_falling(m, s):
         return "still_falling"
-    if (m.final - m.floor) >= s["flat_fraction"] * (m.initial - m.floor):
+    if _flat(m, s):
         return "flat"
     return "stalled"
+
+
+def _flat(m: Measured, s: Settings) -> bool:
+    """The loss did not fall: relative to the floor, or without one to its start's magnitude."""
+    if not m.known_floor:
+        return fell_by(m.first, m.final) < 1 - s["flat_fraction"]
+    return (m.final - m.floor) >= s["flat_fraction"] * (m.initial - m.floor)
 
 
 # -- rules: one per finding code ----------------------------------------------------------------
@@ -98,6 +115,17 @@ def regularisation_off(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC207 (info): what was turned off for the run."""
     if m.turned_off:
         return finding("DLC207", f"turned off for this run: {', '.join(sorted(m.turned_off))}")
+
+
+def unbounded_loss(m: Measured, task: Task, s: Settings) -> Finding | None:
+    """DLC210: with no known floor, the loss fell towards -inf (a sign error, typically)."""
+    if cause(m, s) != "unbounded":
+        return None
+    finite = [v for v in m.curve if math.isfinite(v)]
+    lowest = f"{min(finite):.3g}" if finite else "-inf"
+    return finding("DLC210", f"the loss is unbounded below: it fell from {m.initial:.3g} to {lowest} in "
+                             f"{m.steps} steps and kept falling, below any plausible value of a sane "
+                             f"loss (e.g. a sign error in a KL term)")
 
 
 def diverged(m: Measured, task: Task, s: Settings) -> Finding | None:
@@ -140,8 +168,9 @@ def still_falling(m: Measured, task: Task, s: Settings) -> Finding | None:
     needed = m.trend.steps_needed
     rate = f"falling {-m.trend.slope * 100:.2g} per 100 steps"
     more = f"; at that rate about {needed:.0f} more steps" if needed is not None and math.isfinite(needed) else ""
+    target = f", memorised at {m.fit_loss:.3g}" if m.fit_loss is not None else ", no known floor"
     return finding("DLC209", f"not converged within {m.steps} steps: the loss is still {rate} "
-                             f"(at {m.final:.3g}, memorised at {m.fit_loss:.3g}{more})",
+                             f"(at {m.final:.3g}{target}{more})",
                    advice=f"raise --max-steps (e.g. to {_suggest_steps(m)}) or try a higher learning rate "
                           f"(now {m.lr:g}; see dlcheck lr-find)")
 
@@ -157,13 +186,19 @@ def stalled(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC205: fell, then flat within its own noise, far above the floor."""
     if cause(m, s) != "stalled":
         return None
+    if not m.known_floor:
+        return finding("DLC205", f"the loss fell from {m.initial:.3g} and levelled off at {m.final:.3g}, only "
+                                 f"{fell_by(m.first, m.final):.0%} below its start; with no known floor "
+                                 f"dlcheck cannot tell memorised from stalled", severity="warn",
+                       advice="if your loss's lowest value on these batches is near this level, the subset is "
+                              "memorised; else check the model's capacity and try dlcheck lr-find")
     floor = f" (floor {m.floor:.3g})" if m.refs.floor else ""
     return finding("DLC205", f"the loss fell from {m.initial:.3g} but stalled at {m.final:.3g}{floor}: flat "
                              f"within its noise over the last {round(s['trend_window'] * 100)}% of the run")
 
 
 #: The rules, in the order their findings are reported.
-RULES = (regularisation_off, diverged, slow, probabilities, frozen, still_falling, flat, stalled)
+RULES = (regularisation_off, unbounded_loss, diverged, slow, probabilities, frozen, still_falling, flat, stalled)
 
 
 def _suggest_steps(m: Measured) -> int:
