@@ -4,6 +4,7 @@ threshold that must stay quiet (tests/rulecase.py)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -40,6 +41,20 @@ FIT = [LN10] * 5 + [0.01] * 5
 FALLING = trend(-2e-3, -8.0, 0.3, needed=400.0)
 FLAT_TREND = trend(-1e-5, -0.5, 0.001)
 
+# no known floor (task `other`: InfoNCE, a VAE's ELBO): judged by the loss's own course
+OTHER = Task(kind="other", loss="loss_fn")
+NO_FLOOR = References(None, None, None)
+KL_FLIPPED = [44.0] * 5 + [-50.0] * 5 + [-2e3] * 5 + [-4e22] * 5  # a sign error: towards -inf
+NLL_NEGATIVE = [1.4] * 5 + [-2.0] * 495  # a Gaussian NLL below 0 that levelled off: plausible
+LEVELLED_LOW = [4.8] * 5 + [4.0] * 495  # fell 17%, then flat: cannot tell memorised from stalled
+STILL_FALLING_NEG = [1.0] * 5 + [-5.0] * 495  # below 0 and still falling steeply at the end
+STEEP = trend(-0.02, -8.0, 0.3)  # its window's fall: 0.02 x span 400 = 8, most of its whole fall
+
+
+def unknown(curve, trend=None, **kw) -> ofs.Measured:
+    return measured(curve, refs=NO_FLOOR, fit_loss=None, trend=trend, **kw)
+
+
 CASES = [
     Case("DLC208", r.nothing_to_learn, None,
          Task(kind="classification", loss="CrossEntropyLoss", classes=1,
@@ -58,6 +73,15 @@ CASES = [
          advises=("--max-steps", "lr-find")),
     Case("DLC201", r.flat, measured(trend=FLAT_TREND), CE, S, says=("did not fall", "lr 0.001")),
     Case("DLC205", r.stalled, measured(FELL, trend=FLAT_TREND), CE, S, says=("stalled at 1", "last 25%")),
+    Case("DLC205", r.stalled, unknown(LEVELLED_LOW, FLAT_TREND), OTHER, S, severity="warn",
+         says=("levelled off at 4", "17%", "no known floor"), name="no-floor-is-a-warning"),
+    Case("DLC201", r.flat, unknown([4.8] * 5 + [4.5] * 495, FLAT_TREND), OTHER, S, says=("did not fall",),
+         name="no-floor"),
+    Case("DLC210", r.unbounded_loss, unknown(KL_FLIPPED), OTHER, S, says=("unbounded", "-4e+22", "KL")),
+    Case("DLC210", r.unbounded_loss, unknown([44.0] * 5 + [-math.inf], diverged_at=5), OTHER, S,
+         says=("unbounded",), name="to-minus-inf"),
+    Case("DLC210", r.unbounded_loss, unknown(STILL_FALLING_NEG, replace(STEEP, span=400)), OTHER, S,
+         says=("kept falling",), name="below-0-falling-steeply"),
 ]
 
 QUIET = [
@@ -72,6 +96,15 @@ QUIET = [
     # (final - floor) just under flat_fraction x (initial - floor)
     Quiet(r.flat, measured([LN10] * 5 + [0.89 * LN10] * 495, trend=FLAT_TREND), CE, S, name="fell-a-little"),
     Quiet(r.stalled, measured(FIT, fit_at=10), CE, S, name="memorised"),
+    # no known floor: a clear fall that levelled off (InfoNCE at ~0.8, floor ~0.6) is memorised
+    Quiet(r.stalled, unknown([4.8] * 5 + [0.8] * 495, FLAT_TREND, fit_at=500), OTHER, S, name="infonce"),
+    Quiet(r.stalled, unknown([4.8] * 5 + [3.6] * 495, FLAT_TREND, fit_at=500), OTHER, S, name="fell-25%"),
+    Quiet(r.unbounded_loss, unknown(NLL_NEGATIVE, FLAT_TREND, fit_at=500), OTHER, S, name="negative-levelled"),
+    # below 0 and still falling, but slowly against its whole fall: not (yet) unbounded
+    Quiet(r.unbounded_loss, unknown(STILL_FALLING_NEG, replace(STEEP, span=50)), OTHER, S, name="slowing"),
+    Quiet(r.unbounded_loss, unknown([1.0] * 5 + [-99.0] * 5, FLAT_TREND), OTHER, S, name="under-100x"),
+    # a known floor keeps its own judgement: a loss below 0 there is not this rule's business
+    Quiet(r.unbounded_loss, measured(KL_FLIPPED), CE, S, name="known-floor"),
 ]
 
 
@@ -93,3 +126,16 @@ def test_summary_follows_the_explanation():
     assert r.summary(measured([LN10, math.nan], diverged_at=1), S) == "the loss became non-finite at step 1"
     assert r.summary(measured(FELL, trend=FALLING), S).startswith("not converged after 500 steps")
     assert r.summary(measured(FELL, trend=FLAT_TREND), S).startswith("not memorised after 500 steps")
+
+
+def test_summary_without_a_known_floor_says_so():
+    done = r.summary(unknown([4.8] * 5 + [0.8] * 495, FLAT_TREND, fit_at=500), S)
+    assert done.startswith("memorised 5 batches in 500 steps by the loss's own course: it fell 83%")
+    assert "no known floor" in done
+    assert r.summary(unknown(KL_FLIPPED), S).startswith("the loss is unbounded")
+    assert "no known floor" in r.summary(unknown(LEVELLED_LOW, FLAT_TREND), S)
+
+
+def test_unbounded_comes_before_divergence():
+    m = unknown([44.0] * 5 + [-1e30, -math.inf], diverged_at=6)
+    assert [f.code for f in judge(ofs.RULES, m, OTHER, S)] == ["DLC210"]

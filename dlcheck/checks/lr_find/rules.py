@@ -23,6 +23,14 @@ WORLD_POWERS = {1.0: "N", 0.5: "sqrt(N)", 2.0: "N^2"}
 
 
 # -- words --------------------------------------------------------------------------------------
+def _way(share: float, floor: float | None) -> str:
+    """A fall as a share of the way to the floor; without a known floor (task `other`), as a share
+    of the loss's magnitude at init (lr_rules.span_of), said as such."""
+    if floor is None:
+        return f"{share:.0%} below its start (no known floor)"
+    return f"{share:.0%} of the way to the floor"
+
+
 def _too_few(ev: Evidence) -> str:
     c = ev.curve
     where = f"it diverged at lr {c.diverge_lr:.3g}" if c.diverge_lr else "the sweep stopped early"
@@ -33,7 +41,7 @@ def _seen(ev: Evidence) -> str:
     c = ev.curve
     to = f" (floor {c.floor:.3g})" if c.floor is not None else ""
     return (f"the sweep's loss did not fall from lr {c.lrs[0]:.3g} to {c.lrs[c.usable - 1]:.3g}: "
-            f"{c.initial:.3g} at init, at best {c.best:.3g}, {max(c.fall, 0):.0%} of the way to the floor{to}")
+            f"{c.initial:.3g} at init, at best {c.best:.3g}, {_way(max(c.fall, 0), c.floor)}{to}")
 
 
 def _no_lr_fell(ev: Evidence, s: Settings) -> str:
@@ -68,9 +76,9 @@ def _base_summary(ev: Evidence, s: Settings) -> str:
         if best is None:
             return _no_lr_fell(ev, s)
         text = (f"plateau: the sweep saw no fall, {s['probe_steps']} steps at lr {best.lr:g} "
-                f"brought the loss {best.fall:.0%} of the way to the floor; suggested lr {best.lr:g}")
+                f"brought the loss {_way(best.fall, best.floor)}; suggested lr {best.lr:g}")
         if _yours_fell(ev, s):
-            text += f"; your lr {ev.yours.lr:g} brought it {ev.yours.fall:.0%} of the way too"
+            text += f"; your lr {ev.yours.lr:g} brought it {_way(ev.yours.fall, ev.yours.floor)} too"
         return text
     if not ev.rules:
         return NO_STRETCH
@@ -82,7 +90,7 @@ def summary(ev: Evidence, s: Settings) -> str:
     text = _base_summary(ev, s)
     best = _probe_best(ev, s)
     if best is not None:
-        text += f"; probe: best of {len(ev.probe)} is lr {best['lr']:g} ({best['drop']:.0%} of the way to the floor)"
+        text += f"; probe: best of {len(ev.probe)} is lr {best['lr']:g} ({_way(best['drop'], ev.curve.floor)})"
     return text
 
 
@@ -216,8 +224,8 @@ def far_below(ev: Evidence, task: Task, s: Settings) -> Finding | None:
     run = ev.yours
     if run_fell(run, float(s["slow_fall"]), s):
         return finding("DLC303", f"{below}, but {len(run.losses)} steps at it brought the loss "
-                                 f"{run.fall:.0%} of the way to the floor: it trains", severity="info")
-    what = f"{run.fall:.0%} of the way to the floor" if run.finite else "to a non-finite loss"
+                                 f"{_way(run.fall, run.floor)}: it trains", severity="info")
+    what = _way(run.fall, run.floor) if run.finite else "to a non-finite loss"
     return finding("DLC303", f"{below}, and {len(run.losses)} steps at it brought the loss only "
                              f"{what} ({run.initial:.3g} -> {run.end:.3g})")
 

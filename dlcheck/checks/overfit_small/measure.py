@@ -12,7 +12,7 @@ from torch import nn
 from dlcheck import distributed
 from dlcheck.batches import rebatch
 from dlcheck.checks.overfit_small.course import first_pass, levelled_off, runaway
-from dlcheck.checks.overfit_small.record import Record, Trend, fits, on_course, trend_of
+from dlcheck.checks.overfit_small.record import Record, Trend, falling, fits, on_course, trend_of
 from dlcheck.context import Context
 from dlcheck.errors import UserError
 from dlcheck.task import References, Task
@@ -108,8 +108,7 @@ def measure(ctx: Context, task: Task) -> Measured:
                     fit_at = step + 1
                 if done or ctx.out_of_time():
                     break
-                if step + 1 == limit and not extended and fit_loss is not None \
-                        and on_course(s, record, n, fit_loss, max_steps, _mean(refs).floor or 0.0):
+                if step + 1 == limit and not extended and _extend(s, record, fit_loss, max_steps, _mean(refs)):
                     limit, extended = int(max_steps * float(s["extend_factor"])), True
         curve = record.curve()  # one transfer at the end
         accuracy = record.accuracy()
@@ -127,6 +126,15 @@ def measure(ctx: Context, task: Task) -> Measured:
     if fit_at is None and diverged_at is None:
         m.trend = trend_of(curve, n, refs.floor, fit_loss, s)
     return m
+
+
+def _extend(s, record: Record, fit_loss: float | None, max_steps: int, refs: References) -> bool:
+    """At the end of the budget, go on: on course to fit (with a known floor), or, without one,
+    still clearly falling (its level not yet reached)."""
+    if fit_loss is not None:
+        return on_course(s, record, record.n, fit_loss, max_steps, refs.floor or 0.0)
+    trend = trend_of(record.curve(), record.n, None, None, s)
+    return float(s["extend_factor"]) > 1 and trend is not None and falling(trend, s)
 
 
 def _done(task: Task, record: Record, fit_loss: float | None, steps: int, limit: int, s) -> str | None:

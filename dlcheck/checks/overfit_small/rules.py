@@ -41,12 +41,11 @@ def summary(m: Measured, s: Settings) -> str:
         return f"the loss became non-finite at step {m.diverged_at}"
     if cause(m, s) == "unbounded":
         return f"the loss is unbounded: it fell towards -inf ({_progress(m)})"
+    more = f"; the budget of {s['max_steps']} was extended while the loss was on course" if m.extended else ""
     if m.fit_at is not None and not m.known_floor:
         return (f"memorised {_batches(m.batches)} in {m.fit_at} steps by the loss's own course: it fell "
-                f"{fell_by(m.first, m.final):.0%} and levelled off ({_progress(m)})")
+                f"{fell_by(m.first, m.final):.0%} and levelled off ({_progress(m)}{more})")
     if m.fit_at is not None:
-        more = f"; the budget of {s['max_steps']} was extended while the loss was on course" \
-            if m.extended else ""
         return f"memorised {_batches(m.batches)} in {m.fit_at} steps ({_progress(m)}{more})"
     verb = "not converged" if _still_falling(m, s) else "not memorised"
     return f"{verb} after {m.steps} steps: {_progress(m)}"
