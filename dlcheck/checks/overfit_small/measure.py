@@ -152,6 +152,9 @@ def _done(task: Task, record: Record, fit_loss: float | None, steps: int, limit:
         return None
     trend = trend_of(curve, n, None, None, s)
     final = float(record.recent_loss())
+    accuracy = None if task.per_position else record.recent_accuracy()
+    if accuracy is not None and float(accuracy) < s["target_accuracy"]:
+        return None  # where accuracy applies it must be reached too
     return "fit" if levelled_off(first_pass(curve, n), final, trend, s) else None
 
 
