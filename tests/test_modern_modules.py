@@ -28,7 +28,10 @@ MODERN = Path(__file__).resolve().parent / "modern"
 SETUPS = ("modules_compiled_cnn", "modules_frozen_probe", "modules_frozen_bn")
 #: (set-up, check) verdicts that belong to checks outside this part of issue 19, said in its report:
 #: overfit-small counts the frozen backbone's parameters (requires_grad=False) as "never changed" (DLC204)
-ELSEWHERE = {("modules_frozen_probe", "overfit-small")}
+ELSEWHERE: set = set()
+#: (set-up, check) -> the warning codes that are true there: a linear probe on frozen features
+#: memorises 160 samples more slowly than overfit-small's budget (its loss is still falling: DLC209)
+TRUE_WARNINGS = {("modules_frozen_probe", "overfit-small"): {"DLC209"}}
 
 
 def setup_module_of(name: str):
@@ -83,7 +86,9 @@ def test_setup_trains_with_a_plain_loop(name):
 def test_healthy_setup_passes_every_check(name, seed):
     rep = report(name, seed)
     bad = {c.name: (c.status, c.summary, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in rep.checks if c.status != "pass" and (name, c.name) not in ELSEWHERE}
+           for c in rep.checks if c.status != "pass" and (name, c.name) not in ELSEWHERE
+           and not (c.status == "warn" and {f.code for f in c.findings if f.severity == "warn"}
+                    <= TRUE_WARNINGS.get((name, c.name), set()))}
     assert not bad, bad
     for c in rep.checks:
         if c.skipped:

@@ -46,15 +46,23 @@ def test_softmax_before_cross_entropy(digits):
     assert result.status == "fail" and codes(result) == {"DLC203", "DLC207"}
 
 
-def test_frozen_model_names_the_parameters(digits):
+def test_parameters_left_out_of_the_optimizer_are_named(digits):
+    """Parameters that require grad but never change (left out of the optimizer) fail DLC204."""
+    result = dlcheck.check("overfit-small", model=mlp, train_loader=loader(digits),
+                           optimizer=lambda params, lr: torch.optim.Adam(list(params)[-2:], lr=lr))
+    finding = next(f for f in result.findings if f.code == "DLC204")
+    assert "0.weight" in finding.message and result.status == "fail"
+
+
+def test_parameters_frozen_on_purpose_are_not_blamed(digits):
+    """requires_grad=False is the user's choice (a frozen backbone): not counted by DLC204."""
     def frozen():
         net = mlp()
         net[0].requires_grad_(False)
         return net
 
     result = dlcheck.check("overfit-small", model=frozen, train_loader=loader(digits))
-    finding = next(f for f in result.findings if f.code == "DLC204")
-    assert "0.weight" in finding.message and result.status == "fail"
+    assert "DLC204" not in {f.code for f in result.findings}
 
 
 def test_lr_10_diverges_and_names_the_step(digits):

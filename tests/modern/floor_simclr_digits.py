@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 images, _ = digits()
+images = (images - images.mean()) / images.std()  # standardised, as the encoder expects
 lr = 1e-3
 temperature = 0.2
 

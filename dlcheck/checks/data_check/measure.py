@@ -81,6 +81,7 @@ class Measured:
     target_parts: list = field(default_factory=list)  # targets.TargetPart of a non-tensor target
     label_part: str | None = None  # the part of a non-tensor target judged as class labels
     labels_used: bool | None = None  # False: permuted labels gave the identical loss and gradients
+    targets_are_inputs: bool = False  # the targets are a tensor of the batch's inputs (an autoencoder)
     target_dtype: str = ""
     labels: LabelSummary | None = None
     target_stats: scale.ChannelStats | None = None  # regression / multi-label targets per column

@@ -96,3 +96,23 @@ def row_bytes(t: torch.Tensor) -> list[bytes]:
     flat = t.detach().cpu().reshape(t.shape[0], -1).contiguous()
     raw = flat.view(torch.uint8).numpy() if flat.numel() else flat.numpy()
     return [row.tobytes() for row in raw]
+
+
+def fed_to_model(ctx, batch, targets: torch.Tensor) -> bool:
+    """True when the model itself is given the targets (an autoencoder reconstructs its input):
+    one forward of ``batch``, the model's arguments caught by a pre-hook (removed at once)."""
+    seen: list[torch.Tensor] = []
+
+    def catch(module, args, kwargs):
+        seen.extend(v for v in [*args, *kwargs.values()] if isinstance(v, torch.Tensor))
+
+    with ctx.model() as model, torch.no_grad():
+        handle = model.register_forward_pre_hook(catch, with_kwargs=True)
+        try:
+            ctx.forward(model, batch, 0)
+        except Exception:  # the checks that run the model say what is wrong with it
+            return False
+        finally:
+            handle.remove()
+    return any(v.shape == targets.shape and v.device == targets.device and torch.equal(v, targets) for v in seen)
+

@@ -205,6 +205,7 @@ class Reader:
         """What the (label) targets are, and the number of classes of class labels."""
         ctx, m, task = self.ctx, self.measured, self.ctx.task
         m.target_dtype = str(targets.dtype)
+        m.targets_are_inputs = targets.dtype.is_floating_point and parts.fed_to_model(ctx, batch, targets)
         m.target_kind = "classes" if m.label_part is not None else parts.target_kind(task, targets)
         if m.target_kind == "classes":
             classes, source = ctx.target.num_classes, "num_classes in the target"

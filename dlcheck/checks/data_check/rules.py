@@ -315,6 +315,9 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
         return "the loss does not depend on the labels (permuted labels gave the identical loss and gradients)"
     if m.target_kind == "parts":
         return "no part of the targets is known to hold one class label per sample"
+    if m.targets_are_inputs:
+        return ("the targets are the batch's own inputs (an autoencoder): permuting them tests no pairing "
+                "of inputs and labels")
     if task.problem:
         return f"the set-up cannot train ({task.problem})"
     if m.target_bad is not None or any(nonfinite_inputs(st, task, s) for st in m.inputs):

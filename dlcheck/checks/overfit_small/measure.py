@@ -113,7 +113,7 @@ def measure(ctx: Context, task: Task) -> Measured:
         curve = record.curve()  # one transfer at the end
         accuracy = record.accuracy()
         unchanged = _unchanged(model, initial)
-        total = sum(p.numel() for p in initial.values())
+        total = sum(p.numel() for p in model.parameters() if p.requires_grad)  # frozen on purpose: not counted
         probabilities = distributed.all_true(_are_probabilities(task, first_outputs)
                                              and _are_probabilities(task, last_outputs))
     refs = _mean(refs)
@@ -236,8 +236,10 @@ def _regularisation_off(model: nn.Module) -> set[str]:
 
 
 def _unchanged(model: nn.Module, initial: dict) -> dict[str, int]:
-    """Parameter name -> element count, for parameters bit-identical to their initial value."""
-    return {name: p.numel() for name, p in model.named_parameters() if torch.equal(p.detach(), initial[name])}
+    """Parameter name -> element count, for trainable parameters bit-identical to their initial
+    value (a parameter the user froze, ``requires_grad=False``, is meant not to change)."""
+    return {name: p.numel() for name, p in model.named_parameters()
+            if p.requires_grad and torch.equal(p.detach(), initial[name])}
 
 
 def _are_probabilities(task: Task, outputs) -> bool:
