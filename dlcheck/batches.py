@@ -115,6 +115,11 @@ def _signature(model) -> tuple[frozenset, bool]:
     return _SIGNATURES[key]
 
 
+def forward_names(model) -> frozenset:
+    """The parameter names the model's forward takes by keyword."""
+    return _signature(model)[0]
+
+
 def dict_call(model, batch: dict, input_key: str | None = None,
               target_key: str | None = None) -> tuple[tuple, dict, list[str]]:
     """How a dict batch reaches the model, as the Hugging Face Trainer does it: every key the

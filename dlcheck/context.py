@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dlcheck import step
-from dlcheck.batches import Reading, dict_call, dict_keys, first_batches, logits_of, split_batch
+from dlcheck.batches import Reading, first_batches, logits_of, split_batch
 from dlcheck.device import seed_everything, to_device
 from dlcheck.errors import UserError, describe_exception
 from dlcheck.results import CheckResult
@@ -187,8 +187,8 @@ class Context:
         where = self.target.where("train_loader" if split == "train" else "val_loader")
         out = []
         for i, batch in enumerate(self.raw_batches(n, split)):
-            if self.target.forward is None:
-                split_batch(batch, i, where, self.input_key, self.target_key)  # fails early, clearly
+            if not self.target.own_step:
+                self._check_batch(batch, i, where)
             out.append(to_device(batch, self.device))
         return out
 
@@ -216,8 +216,8 @@ class Context:
             for read, batch in enumerate(Reading(iterator, where, read_from=iterator), start=1):
                 if stride is not None and (read - 1) % stride[1] != stride[0]:
                     continue  # another rank's batch
-                if self.target.forward is None and step == 0:
-                    split_batch(batch, 0, where, self.input_key, self.target_key)  # fails early, clearly
+                if not self.target.own_step and step == 0:
+                    self._check_batch(batch, 0, where)
                 yield read - 1, to_device(batch, self.device)
                 step += 1
                 if step == steps:
@@ -234,24 +234,19 @@ class Context:
         where = self.target.where("train_loader" if split == "train" else "val_loader")
         return split_batch(batch, index, where, self.input_key, self.target_key)
 
+    def _check_batch(self, batch, index: int, where: str) -> None:
+        """A batch dlcheck cannot split into inputs and targets fails early, clearly."""
+        no_labels = step.missing_labels(self.target, batch, index, self.state.keywords, self.input_key,
+                                        self.target_key)
+        if no_labels is not None:
+            raise no_labels
+        split_batch(batch, index, where, self.input_key, self.target_key)
+
     # -- forward, loss, optimizer ---------------------------------------------------------------
     def forward(self, model: nn.Module, batch, index: int = 0) -> tuple[Any, Any]:
         """``(outputs, targets)`` for one batch (``dlcheck.step.forward``)."""
         outputs, targets = step.forward(self.target, model, batch, index, self.input_key, self.target_key)
         return outputs, self.task.layout.targets(targets)
-
-    def model_inputs_note(self, batch) -> str | None:
-        """How a dict batch reaches the model, in words (None for other batches)."""
-        if self.target.forward is not None or not isinstance(batch, dict):
-            return None
-        model = self.state.prebuilt[1] if self.state.prebuilt else self.target.model
-        if not isinstance(model, nn.Module):
-            return None
-        args, kwargs, left_out = dict_call(model, batch, self.input_key, self.target_key)
-        ikey, _ = dict_keys(batch, self.input_key, self.target_key)
-        passed = ([f"{ikey} (by position)"] if args else []) + list(kwargs)
-        note = f"the model gets {', '.join(map(str, passed))}"
-        return note + (f"; left out: {', '.join(left_out)}" if left_out else "")
 
     @property
     def task(self):
@@ -264,7 +259,14 @@ class Context:
 
     def logits(self, outputs) -> torch.Tensor:
         """The logits tensor in a model's output, by the documented rule (batches.logits_of), with
-        the classes on axis 1 (a model computing its own loss may keep them last)."""
+        the classes on axis 1 (a model computing its own loss may keep them last). None when the
+        model computes its own loss and shows no logits (a detector's dict of losses,
+        ``training_step``): the checks judge the loss alone."""
+        if self.task.own_loss is not None:
+            from dlcheck import own_loss
+
+            found = own_loss.logits_or_none(outputs)
+            return None if found is None else self.task.layout.logits(found)
         return self.task.layout.logits(logits_of(outputs))
 
     @property

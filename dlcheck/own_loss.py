@@ -45,8 +45,14 @@ class Layout:
         return targets
 
 
+class StepReturn(dict):
+    """What the target's ``training_step(model, batch)`` returned, as a dict with ``"loss"``."""
+
+
 def found(outputs) -> tuple[torch.Tensor, str] | None:
     """``(loss, how it was found)`` when the model computed its own loss, else None."""
+    if isinstance(outputs, StepReturn):
+        return outputs["loss"].reshape(()), "the target's training_step"
     loss = outputs.get("loss") if isinstance(outputs, Mapping) else getattr(outputs, "loss", None)
     if isinstance(loss, torch.Tensor) and loss.numel() == 1:
         return loss.reshape(()), f"{type(outputs).__name__}.loss" if type(outputs) is not dict \
@@ -54,8 +60,22 @@ def found(outputs) -> tuple[torch.Tensor, str] | None:
     if isinstance(outputs, Mapping) and outputs and any("loss" in str(k) for k in outputs) \
             and all(isinstance(v, torch.Tensor) and v.numel() == 1 for v in outputs.values()):
         keys = [str(k) for k in outputs]
-        return sum(v.reshape(()) for v in outputs.values()), f"the sum of the model's losses ({', '.join(keys)})"
+        return sum(v.reshape(()) for v in outputs.values()), f"the sum of its losses: {' + '.join(keys)}"
     return None
+
+
+def logits_or_none(outputs):
+    """The logits of an output that carries its own loss, or None (a detector's dict of losses)."""
+    from dlcheck.batches import logits_of
+    from dlcheck.errors import UserError
+
+    if isinstance(outputs, Mapping) and "logits" not in outputs and all(
+            isinstance(v, torch.Tensor) and v.numel() == 1 for v in outputs.values()):
+        return None  # only losses: a scalar loss is no logit
+    try:
+        return logits_of(outputs)
+    except UserError:
+        return None
 
 
 def missing_labels(outputs) -> bool:

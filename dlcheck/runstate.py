@@ -21,6 +21,7 @@ class RunState:
     task: Any = None  # dlcheck.task.Task, inferred by the pre-flight
     prebuilt: tuple | None = None  # (seed, model, RNG state after building): the pre-flight's build
     said: set = field(default_factory=set)  # torchrun set-up findings said already (once per run)
+    keywords: frozenset = frozenset()  # the names the model's forward takes by keyword
 
 
 def preflight(target, device, settings: Settings):
@@ -40,6 +41,9 @@ def preflight(target, device, settings: Settings):
         if not isinstance(target.model, nn.Module):  # a factory (or a class): a model object needs no build
             model = ctx.build_model()  # kept for the first check (never trained)
             state.prebuilt = (settings.seed, model, rng_state())
+        from dlcheck.batches import forward_names
+
+        state.keywords = forward_names(model)
         batch = ctx.raw_batches(1)[0]  # the structure of each batch is checked by the checks that use it
         state.task = infer_task(ctx, model, batch, settings)
     return state
@@ -67,7 +71,7 @@ def infer_task(ctx, model, batch, settings: Settings):
             model.to(ctx.device).train()
             raw, targets = ctx.forward(model, to_device(batch, ctx.device), 0)
             own = own_loss.found(raw) if target.loss_fn is None else None
-            logits = ctx.logits(raw) if own is None else _logits_or_none(raw)
+            logits = ctx.logits(raw) if own is None else own_loss.logits_or_none(raw)
     except UserError as exc:
         if given is not None:
             tasks.infer(target.loss_fn, None, None, given=given, given_where=where)  # validates the name
@@ -85,7 +89,7 @@ def infer_task(ctx, model, batch, settings: Settings):
                            num_classes=target.num_classes)
         loss_fn = ctx.loss_fn
     task.logits = tasks.logits_rule(raw)
-    task.model_inputs = ctx.model_inputs_note(batch)
+    task.model_inputs = _inputs_note(ctx, model, batch)
     if task.kind == "classification" and not task.dense:
         samples = _input_samples(ctx, batch)  # a forward that flattens (B, T, V) to (B*T, V): tokens
         if samples and isinstance(targets, torch.Tensor) and targets.numel() > samples \
@@ -94,16 +98,6 @@ def infer_task(ctx, model, batch, settings: Settings):
     refs = task.reference(loss_fn, logits, targets, raw)
     task.references = {k: rounded(v) for k, v in vars(refs).items() if v is not None}
     return task
-
-
-def _logits_or_none(outputs):
-    """The logits of an output that carries its own loss, or None (a detector's dict of losses)."""
-    from dlcheck.batches import logits_of
-
-    try:
-        return logits_of(outputs)
-    except UserError:
-        return None
 
 
 def _input_samples(ctx, batch) -> int | None:
@@ -119,3 +113,18 @@ def _input_samples(ctx, batch) -> int | None:
     elif isinstance(inputs, (tuple, list)):
         inputs = next((v for v in inputs if isinstance(v, torch.Tensor)), None)
     return int(inputs.shape[0]) if isinstance(inputs, torch.Tensor) and inputs.dim() else None
+
+
+def _inputs_note(ctx, model, batch) -> str | None:
+    """How a dict batch reaches the model, in words (None for other batches)."""
+    from torch import nn
+
+    from dlcheck.batches import dict_call, dict_keys
+
+    if ctx.target.own_step or not isinstance(batch, dict) or not isinstance(model, nn.Module):
+        return None
+    args, kwargs, left_out = dict_call(model, batch, ctx.input_key, ctx.target_key)
+    ikey, _ = dict_keys(batch, ctx.input_key, ctx.target_key)
+    passed = ([f"{ikey} (by position)"] if args else []) + list(kwargs)
+    note = f"the model gets {', '.join(map(str, passed))}"
+    return note + (f"; left out: {', '.join(left_out)}" if left_out else "")

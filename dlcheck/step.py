@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlcheck.batches import call_model, cross_entropy_hint, describe_value, dict_call, logits_of, split_batch
+from dlcheck.batches import (call_model, cross_entropy_hint, describe_value, dict_call, dict_keys, forward_names,
+                             logits_of, split_batch)
 from dlcheck import own_loss
 from dlcheck.errors import UserError, describe_exception
 
@@ -22,6 +23,8 @@ def forward(target, model: nn.Module, batch, index: int = 0, input_key: str | No
     ``outputs`` is exactly what the model (or the target's forward) returned: a tensor, a tuple
     (aux heads), a dict or an output object. The loss gets it unchanged; dlcheck's own statistics
     take the logits from it (``batches.logits_of``)."""
+    if target.training_step is not None:
+        return _training_step(target, model, batch, index), None
     if target.forward is not None:
         try:
             result = target.forward(model, batch)
@@ -32,11 +35,44 @@ def forward(target, model: nn.Module, batch, index: int = 0, input_key: str | No
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise UserError(f"{target.where('forward')} must return (outputs, targets), not {type(result).__name__}")
         return result[0], result[1]
+    no_labels = missing_labels(target, batch, index, forward_names(model), input_key, target_key)
+    if no_labels is not None:
+        raise no_labels
     inputs, targets = split_batch(batch, index, target.where("train_loader"), input_key, target_key)
     if isinstance(batch, dict):  # every key the model's forward names, by name
         args, kwargs, _ = dict_call(model, batch, input_key, target_key)
         return _call(target, lambda: model(*args, **kwargs), index), targets
     return _call(target, lambda: call_model(model, inputs), index), targets
+
+
+def _training_step(target, model, batch, index: int) -> "own_loss.StepReturn":
+    """The target's ``training_step(model, batch)``: the scalar loss to backpropagate, or a dict
+    with ``"loss"`` (Lightning's meaning), kept as a dict the loss is found in."""
+    where = target.where("training_step")
+    try:
+        returned = target.training_step(model, batch)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"{where} raised {describe_exception(exc)} on batch {index}") from exc
+    loss = returned.get("loss") if isinstance(returned, dict) else returned
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        what = describe_value(loss) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise UserError(f"{where} must return the loss to backpropagate (a scalar tensor) or a dict with "
+                        f"'loss', not {what}")
+    return own_loss.StepReturn(returned if isinstance(returned, dict) else {"loss": loss})
+
+
+def missing_labels(target, batch, index: int, keywords, input_key: str | None = None,
+                   target_key: str | None = None) -> UserError | None:
+    """The error for a dict batch without targets fed to a model whose forward takes ``labels``
+    (``keywords``): a Hugging Face model computes its loss only from them."""
+    if not isinstance(batch, dict) or "labels" not in keywords or dict_keys(batch, input_key, target_key)[1]:
+        return None
+    return UserError(f"{target.where('train_loader')} batch {index} holds no 'labels' (keys: "
+                     f"{', '.join(map(str, batch))}), and the model computes its loss only from them: add "
+                     f"labels to the batches (for a causal LM, labels = input_ids), or set target_key and "
+                     f"loss_fn in the target")
 
 
 def _call(target, call, index: int):

@@ -64,6 +64,12 @@ class Target:
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def own_step(self) -> bool:
+        """The target reads its batches itself (``forward`` or ``training_step``): dlcheck does not
+        split them into inputs and targets."""
+        return self.forward is not None or self.training_step is not None
+
     def where(self, name: str) -> str:
         """``'model' in recipes/digits_setup.py``: how messages name a part of the target."""
         return self.origin.get(name, f"'{name}'")
@@ -243,6 +249,10 @@ def check_target(target: Target) -> Target:
         value = getattr(target, name)
         if value is not None and not callable(value):
             raise UserError(f"{target.where(name)} must be a function, not a {type(value).__name__}")
+    if target.training_step is not None and (target.loss_fn is not None or target.forward is not None):
+        other = "loss_fn" if target.loss_fn is not None else "forward"
+        raise UserError(f"{target.where('training_step')} computes the loss itself, so {target.where(other)} "
+                        f"would never be used: define training_step alone, or forward/loss_fn without it")
     for name in ("train_loader", "val_loader"):
         loader = getattr(target, name)
         if isinstance(loader, collections.abc.Iterator):  # a generator, iter(...), map(...)

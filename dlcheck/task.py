@@ -83,6 +83,12 @@ class Task:
         return Layout(classes_last=self.classes_last, shift=self.shift)
 
     @property
+    def loss_only(self) -> bool:
+        """The model computes its own loss and returns nothing else dlcheck can read (a detector's
+        dict of losses, a ``training_step``): checks that compare outputs have nothing to look at."""
+        return self.own_loss is not None and self.logits.startswith("none")
+
+    @property
     def ignore_index(self) -> int:
         """The class index the loss ignores (torch's default -100): the one place it is read."""
         return int(self.options.get("ignore_index", -100))

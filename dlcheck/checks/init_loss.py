@@ -99,13 +99,16 @@ def _measure(ctx: Context, task: Task) -> Measured:
                 _check_labels(ctx, task, logits, targets)
             losses.append(ctx.loss(raw, targets).detach().float().reshape(-1).mean())
             refs.append(task.reference(ctx.loss_fn, logits, targets, raw))
-            logits_all.append(logits.detach().float())
+            if logits is not None:  # None: a model computing its own loss without logits
+                logits_all.append(logits.detach().float())
             targets_all.append(targets)
         head = _last_layer(model)
     loss = float(distributed.mean(torch.stack(losses).mean()))  # one host synchronisation (all ranks' mean)
-    samples = distributed.total(sum(int(l.shape[0]) if l.dim() else 1 for l in logits_all))
+    samples = distributed.total(sum(_samples(l) for l in (logits_all or targets_all)))
     m = Measured(loss=loss, refs=distributed.mean_refs(References.mean(refs)), batches=len(batches),
                  samples=samples, head=head, declared_classes=ctx.target.num_classes)
+    if not logits_all:
+        return m
     first = logits_all[0]
     m.output_width = int(first.shape[1]) if first.dim() >= 2 else 1
     if task.kind == "classification" and task.classes and task.classes > 1 and first.dim() >= 2:
@@ -116,6 +119,13 @@ def _measure(ctx: Context, task: Task) -> Measured:
         m.top_class = int(counts.argmax())
         m.confidence = float(distributed.mean(probs.max(1).values.mean()))
     return m
+
+
+def _samples(value) -> int:
+    """Samples in one batch's logits or targets (a tensor's first axis, a list's length)."""
+    if isinstance(value, torch.Tensor):
+        return int(value.shape[0]) if value.dim() else 1
+    return len(value) if isinstance(value, (list, tuple)) else 0
 
 
 def _last_layer(model) -> str | None:

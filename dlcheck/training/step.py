@@ -90,7 +90,8 @@ class Trainer:
             self._check_reached()
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return StepOutput(loss.detach(), ctx.logits(outputs).detach(), targets,
+        logits = ctx.logits(outputs)  # None: a model computing its own loss without logits
+        return StepOutput(loss.detach(), None if logits is None else logits.detach(), targets,
                           map_tensors(outputs, torch.Tensor.detach))
 
 

@@ -135,7 +135,7 @@ def _inputs(ctx: Context, batch, index: int):
     integer (token id) tensors, targets left out."""
     excluded = set()
     primary = None
-    if ctx.target.forward is None:
+    if not ctx.target.own_step:
         inputs, targets = ctx.split(batch, index)
         excluded.add(id(targets))
         primary = next(iter(_tensors(inputs)), None)

@@ -71,6 +71,9 @@ def run(ctx: Context) -> CheckResult:
         structure = {"held": held, "fixed": fixed_norms(model), "wrapped": wrapped}
         bns = {name: m for name, m in model.named_modules()
                if isinstance(m, nn.modules.batchnorm._BatchNorm) and name not in held}
+        if bns and ctx.task.loss_only:
+            result.summary = "the model returns its loss alone: no outputs to compare in train and eval mode"
+            return result.skip("the model returns its loss alone, no outputs to compare in train and eval mode")
         if not bns:
             measured = Measured(other_norms=_other_norms(model), **structure)
             _conclude(result, measured, ctx.task, s)

@@ -47,7 +47,7 @@ def _val_batches(ctx: Context, n: int) -> tuple[list, bool]:
     where = ctx.target.where("val_loader")
     out = []
     for i, batch in enumerate(first_batches(drawn, n, where)):
-        if ctx.target.forward is None:
+        if not ctx.target.own_step:
             ctx.split(batch, i, "val")  # fails early, clearly
         out.append(to_device(batch, ctx.device))
     return out, True

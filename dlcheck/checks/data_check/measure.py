@@ -82,6 +82,7 @@ class Measured:
     label_part: str | None = None  # the part of a non-tensor target judged as class labels
     labels_used: bool | None = None  # False: permuted labels gave the identical loss and gradients
     targets_are_inputs: bool = False  # the targets are a tensor of the batch's inputs (an autoencoder)
+    ignored_where_varies: bool = False  # per-position labels ignored at positions that differ by sample
     target_dtype: str = ""
     labels: LabelSummary | None = None
     target_stats: scale.ChannelStats | None = None  # regression / multi-label targets per column

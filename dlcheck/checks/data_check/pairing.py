@@ -37,7 +37,7 @@ def label_slot(ctx: Context, batch, targets):
     Without a target ``forward`` it is the usual place; with one, the batch entry holding the
     targets the forward returned (the same tensor, equal values, or the same values flattened,
     as a language model's forward flattens (B, T) token targets)."""
-    if ctx.target.forward is None:
+    if not ctx.target.own_step:
         if isinstance(batch, (tuple, list)):
             return ("item", 1)
         return ("key", dict_keys(batch, ctx.input_key, ctx.target_key)[1])

@@ -158,7 +158,7 @@ class Reader:
         ctx, m = self.ctx, self.measured
         probe = None
         self.mode = "split"
-        if ctx.target.forward is not None:
+        if ctx.target.own_step:
             self._model = self._stack.enter_context(ctx.model())
             with torch.no_grad():
                 outputs, targets = ctx.forward(self._model, batch, 0)
@@ -206,6 +206,9 @@ class Reader:
         ctx, m, task = self.ctx, self.measured, self.ctx.task
         m.target_dtype = str(targets.dtype)
         m.targets_are_inputs = targets.dtype.is_floating_point and parts.fed_to_model(ctx, batch, targets)
+        if not targets.dtype.is_floating_point and targets.dim() >= 2 and targets.shape[0] > 1:
+            counted = targets != task.ignore_index  # a masked LM counts its masked positions only
+            m.ignored_where_varies = bool((counted != counted[:1]).any())
         m.target_kind = "classes" if m.label_part is not None else parts.target_kind(task, targets)
         if m.target_kind == "classes":
             classes, source = ctx.target.num_classes, "num_classes in the target"

@@ -315,6 +315,9 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
         return "the loss does not depend on the labels (permuted labels gave the identical loss and gradients)"
     if m.target_kind == "parts":
         return "no part of the targets is known to hold one class label per sample"
+    if m.ignored_where_varies:
+        return ("the labels hold the loss's ignore_index at positions that differ from sample to sample "
+                "(masked-LM style): permuting them moves the positions the loss counts, not only the labels")
     if m.targets_are_inputs:
         return ("the targets are the batch's own inputs (an autoencoder): permuting them tests no pairing "
                 "of inputs and labels")

@@ -44,6 +44,7 @@ SETTINGS = {
     "chunk": 20,  # steps between host synchronisations
     # without a known floor (task `other`): judged by the loss's own course (course.py)
     "clear_fall": 0.25,  # memorised: fell by this share of its start's magnitude, then levelled off
+    "vanished_fall": 0.98,  # ... or, for a loss that stays >= 0, fell by this share of its start
     "level_min_steps": 250,  # ... judged from this step on (and at the end of the budget)
     "unbounded_factor": 100.0,  # unbounded (DLC210): below -this x its start's magnitude, or -inf ...
     "unbounded_fall": 0.25,  # ... or below 0 at the end, still falling by this share of its whole fall

@@ -28,7 +28,11 @@ def fell_by(first: float, final: float) -> float:
 
 def levelled_off(first: float, final: float, trend: Trend | None, s: Settings) -> bool:
     """Memorised by the loss's own course: it fell by ``clear_fall`` of its start, then stopped
-    falling (within its noise over the trend window) without going below 0 towards -inf."""
+    falling (within its noise over the trend window) without going below 0 towards -inf; or a
+    loss that stays at or above 0 fell by ``vanished_fall`` of its start (near its floor, whatever
+    it is, even while it still creeps down towards it)."""
+    if 0 <= final and 0 < first and fell_by(first, final) >= s["vanished_fall"]:
+        return True
     return trend is not None and not falling(trend, s) and fell_by(first, final) >= s["clear_fall"]
 
 

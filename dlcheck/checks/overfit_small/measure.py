@@ -32,6 +32,7 @@ class Measured:
     diverged_at: int | None = None
     accuracy: float | None = None
     unchanged: dict[str, int] = field(default_factory=dict)  # parameter -> elements never changed
+    frozen: dict[str, int] = field(default_factory=dict)  # parameter -> elements, requires_grad=False
     total: int = 0
     probabilities: bool = False  # the outputs already were probabilities for a logits loss
     turned_off: set[str] = field(default_factory=set)
@@ -91,7 +92,8 @@ def measure(ctx: Context, task: Task) -> Measured:
                 out = trainer.step(batches[step % n], step % n)
                 if step < n:  # the first pass: the references of every batch (n syncs, once)
                     refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
-                    first_outputs = out.outputs.float() if first_outputs is None else first_outputs
+                    if first_outputs is None and out.outputs is not None:
+                        first_outputs = out.outputs.float()
                 last_outputs = out.outputs
                 record.add(out.loss, _hits(task, out.outputs, out.targets))
                 advance()
@@ -112,8 +114,8 @@ def measure(ctx: Context, task: Task) -> Measured:
                     limit, extended = int(max_steps * float(s["extend_factor"])), True
         curve = record.curve()  # one transfer at the end
         accuracy = record.accuracy()
-        unchanged = _unchanged(model, initial)
-        total = sum(p.numel() for p in model.parameters() if p.requires_grad)  # frozen on purpose: not counted
+        unchanged, frozen = _unchanged(model, initial)
+        total = sum(p.numel() for p in initial.values())
         probabilities = distributed.all_true(_are_probabilities(task, first_outputs)
                                              and _are_probabilities(task, last_outputs))
     refs = _mean(refs)
@@ -121,7 +123,7 @@ def measure(ctx: Context, task: Task) -> Measured:
         fit_loss = _fit_loss(ctx, refs, curve[0] if curve else 0.0, record.counts_hits)
     m = Measured(curve=curve, batches=n, samples=distributed.total(sum(_count(b, ctx) for b in batches)), refs=refs,
                  fit_loss=fit_loss, fit_at=fit_at, diverged_at=diverged_at, accuracy=accuracy,
-                 unchanged=unchanged, total=total, probabilities=probabilities, turned_off=turned_off,
+                 unchanged=unchanged, frozen=frozen, total=total, probabilities=probabilities, turned_off=turned_off,
                  extended=extended, lr=ctx.lr)
     if fit_at is None and diverged_at is None:
         m.trend = trend_of(curve, n, refs.floor, fit_loss, s)
@@ -182,7 +184,7 @@ def _fit_loss(ctx: Context, refs: References, initial: float, accuracy_applies: 
 def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(correct, counted) predictions of one step on the device, where accuracy applies: hard
     class labels (per position for dense outputs, ignore_index left out) or 0/1 multi-labels."""
-    if not isinstance(targets, torch.Tensor) or logits.dim() < 1:
+    if not isinstance(targets, torch.Tensor) or logits is None or logits.dim() < 1:
         return None
     if task.hard_labels and logits.dim() >= 2 and not targets.dtype.is_floating_point \
             and targets.shape == logits.shape[:1] + logits.shape[2:]:
@@ -204,7 +206,7 @@ def _subset(ctx: Context, count: int, size) -> list:
         return ctx.batches(count)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1 or count < 1:
         raise UserError(f"overfit-small: batches and batch_size must be at least 1, not {count} and {size}")
-    if ctx.target.forward is not None:
+    if ctx.target.own_step:
         raise UserError("overfit-small: --batch-size needs (inputs, targets) batches; with a forward() "
                         "in the target, batch the loader yourself")
     raw, seen = [], 0
@@ -235,11 +237,12 @@ def _regularisation_off(model: nn.Module) -> set[str]:
     return found
 
 
-def _unchanged(model: nn.Module, initial: dict) -> dict[str, int]:
-    """Parameter name -> element count, for trainable parameters bit-identical to their initial
-    value (a parameter the user froze, ``requires_grad=False``, is meant not to change)."""
-    return {name: p.numel() for name, p in model.named_parameters()
-            if p.requires_grad and torch.equal(p.detach(), initial[name])}
+def _unchanged(model: nn.Module, initial: dict) -> tuple[dict[str, int], dict[str, int]]:
+    """Parameter name -> element count, for parameters bit-identical to their initial value, and
+    for those frozen on purpose (requires_grad=False)."""
+    params = dict(model.named_parameters())
+    return ({name: p.numel() for name, p in params.items() if torch.equal(p.detach(), initial[name])},
+            {name: p.numel() for name, p in params.items() if not p.requires_grad})
 
 
 def _are_probabilities(task: Task, outputs) -> bool:
@@ -257,7 +260,7 @@ def _are_probabilities(task: Task, outputs) -> bool:
 
 
 def _count(batch, ctx: Context) -> int:
-    if ctx.target.forward is not None:
+    if ctx.target.own_step:
         return 0
     _, targets = ctx.split(batch)
     return int(targets.shape[0]) if isinstance(targets, torch.Tensor) and targets.dim() else 0

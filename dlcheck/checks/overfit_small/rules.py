@@ -43,8 +43,10 @@ def summary(m: Measured, s: Settings) -> str:
         return f"the loss is unbounded: it fell towards -inf ({_progress(m)})"
     more = f"; the budget of {s['max_steps']} was extended while the loss was on course" if m.extended else ""
     if m.fit_at is not None and not m.known_floor:
+        fell = fell_by(m.first, m.final)
+        how = "" if fell >= s["vanished_fall"] and m.final >= 0 else " and levelled off"
         return (f"memorised {_batches(m.batches)} in {m.fit_at} steps by the loss's own course: it fell "
-                f"{fell_by(m.first, m.final):.0%} and levelled off ({_progress(m)}{more})")
+                f"{fell:.0%}{how} ({_progress(m)}{more})")
     if m.fit_at is not None:
         return f"memorised {_batches(m.batches)} in {m.fit_at} steps ({_progress(m)}{more})"
     verb = "not converged" if _still_falling(m, s) else "not memorised"
@@ -73,6 +75,14 @@ def _frozen_share(m: Measured) -> float:
     return sum(m.unchanged.values()) / m.total if m.total else 0.0
 
 
+def _left_out_share(m: Measured) -> float:
+    """The share of parameters that require grad and still never changed (left out of the
+    optimizer, without a gradient): frozen by accident. Parameters frozen on purpose
+    (requires_grad=False, a linear probe's backbone) count only when the rest cannot fit."""
+    left = sum(n for name, n in m.unchanged.items() if name not in m.frozen)
+    return left / m.total if m.total else 0.0
+
+
 def _still_falling(m: Measured, s: Settings) -> bool:
     return m.trend is not None and falling(m.trend, s)
 
@@ -87,7 +97,8 @@ def cause(m: Measured, s: Settings) -> str:
         return "memorised"
     if m.probabilities:
         return "probabilities"
-    if _frozen_share(m) >= s["frozen_fraction"]:
+    if _frozen_share(m) >= s["frozen_fraction"] and (_left_out_share(m) >= s["frozen_fraction"]
+                                                     or not _still_falling(m, s)):
         return "frozen"
     if _still_falling(m, s):
         return "still_falling"
