@@ -59,7 +59,7 @@ def plain_loop(name: str, steps: int = 120):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             step += 1
             if step == steps:
                 break
