@@ -95,7 +95,7 @@ def test_each_loss_only_set_up_trains_in_a_plain_loop(name):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         epochs.append(sum(losses) / len(losses))
     assert epochs[-1] < 0.6 * epochs[0], epochs
     if name == "ok_detection_losses":  # held-out scenes: the class beats chance, the box is close
