@@ -26,12 +26,7 @@ def forward(target, model: nn.Module, batch, index: int = 0, input_key: str | No
     if target.training_step is not None:
         return _training_step(target, model, batch, index), None
     if target.forward is not None:
-        try:
-            result = target.forward(model, batch)
-        except UserError:
-            raise
-        except Exception as exc:
-            raise UserError(f"{target.where('forward')} raised {describe_exception(exc)} on batch {index}") from exc
+        result = _call(target, lambda: target.forward(model, batch), index, target.where("forward"))
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise UserError(f"{target.where('forward')} must return (outputs, targets), not {type(result).__name__}")
         return result[0], result[1]
@@ -49,12 +44,7 @@ def _training_step(target, model, batch, index: int) -> "own_loss.StepReturn":
     """The target's ``training_step(model, batch)``: the scalar loss to backpropagate, or a dict
     with ``"loss"`` (Lightning's meaning), kept as a dict the loss is found in."""
     where = target.where("training_step")
-    try:
-        returned = target.training_step(model, batch)
-    except UserError:
-        raise
-    except Exception as exc:
-        raise UserError(f"{where} raised {describe_exception(exc)} on batch {index}") from exc
+    returned = _call(target, lambda: target.training_step(model, batch), index, where)
     loss = returned.get("loss") if isinstance(returned, dict) else returned
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         what = describe_value(loss) if isinstance(loss, torch.Tensor) else type(loss).__name__
@@ -75,15 +65,16 @@ def missing_labels(target, batch, index: int, keywords, input_key: str | None = 
                      f"loss_fn in the target")
 
 
-def _call(target, call, index: int):
-    """The model's forward, its exceptions named as the model's, with the batch."""
+def _call(target, call, index: int, where: str | None = None):
+    """User code (the model's forward unless ``where`` names another part), its exceptions named
+    as that part's, with the batch."""
     try:
         return call()
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"the forward of {target.where('model')} raised {describe_exception(exc)} "
-                        f"on batch {index}") from exc
+        who = where or f"the forward of {target.where('model')}"
+        raise UserError(f"{who} raised {describe_exception(exc)} on batch {index}") from exc
 
 
 def loss(target, loss_fn, outputs, targets) -> torch.Tensor:
