@@ -295,3 +295,16 @@ def test_cli_writes_csv_and_plots(cli, tmp_path):
     assert (tmp_path / "init-stats-parameters.csv").read_text().startswith("parameter,shape,grad_norm")
     for png in ("activation-std", "grad-norm"):
         assert (tmp_path / f"init-stats-{png}.png").stat().st_size > 1000
+
+
+def test_hugging_face_conv1d_layers_are_weight_layers():
+    """GPT-2 keeps its Linear layers as transformers' Conv1D (weight stored (in, out)): each is a
+    weight layer of its own with the fan-in of its input, not one layer (the LM head) for the net."""
+    pytest.importorskip("transformers")
+    result = dlcheck.check("init-stats", str(ROOT / "tests" / "tasks" / "ok_hf_causal_lm.py"))
+    assert result.status == "pass", (result.summary, [f.code for f in result.findings])
+    rows = {r["layer"]: r for r in result.details["layers"] if r.get("type") == "Conv1D"}
+    assert len(rows) == 8  # two blocks of attention c_attn, c_proj and MLP c_fc, c_proj
+    fc, proj = rows["transformer.h.0.mlp.c_fc"], rows["transformer.h.0.mlp.c_proj"]
+    assert fc["xavier"] == pytest.approx(1 / math.sqrt(64)) and proj["xavier"] == pytest.approx(1 / math.sqrt(256))
+    assert fc["grad_norm"] > 0

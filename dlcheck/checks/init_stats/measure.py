@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from dlcheck.checks.init_stats.recorder import WEIGHT_LAYERS, Recorder
+from dlcheck.checks.init_stats.recorder import Recorder, features_last, weight_layer
 from dlcheck.context import Context
 from dlcheck.modules import compiled_inside, unwrap
 from dlcheck.state import Hooks
@@ -26,6 +26,8 @@ def fan_in(module: nn.Module) -> int:
     if isinstance(module, nn.modules.conv._ConvTransposeNd):  # each output sees in/g * k / stride
         return max(1, module.in_channels // module.groups * math.prod(module.kernel_size)
                    // math.prod(module.stride))
+    if features_last(module) and not isinstance(module, nn.Linear):  # HF's Conv1D: weight (in, out)
+        return int(w.shape[0])
     return int(w[0].numel())
 
 
@@ -130,7 +132,7 @@ def measure(ctx: Context) -> Measured:
         model, wrapped = unwrap(handed)  # hooks do not fire inside a compiled graph: its module runs eagerly
         model.train()  # the mode the first training step sees
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        layers = {name: m for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)}
+        layers = {name: m for name, m in model.named_modules() if weight_layer(m)}
         with Hooks() as hooks:
             recorder = Recorder(model, float(s["saturation_level"])).attach(hooks)
             with torch.no_grad():  # activation statistics of the first batches, weights at init

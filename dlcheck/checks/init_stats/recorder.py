@@ -17,6 +17,23 @@ from dlcheck.state import Hooks
 
 #: Layers with a weight whose scale the Xavier / He rules speak about.
 WEIGHT_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+def _transposed_linear(module: nn.Module) -> bool:
+    """Hugging Face's ``Conv1D`` (GPT-2 and its kin): a Linear whose weight is stored (in, out)."""
+    weight = getattr(module, "weight", None)
+    return (type(module).__name__ == "Conv1D" and type(module).__module__.startswith("transformers")
+            and isinstance(weight, torch.Tensor) and weight.dim() == 2)
+
+
+def weight_layer(module: nn.Module) -> bool:
+    """A layer whose weight the Xavier / He rules speak about: Linear, Conv, HF's Conv1D."""
+    return isinstance(module, WEIGHT_LAYERS) or _transposed_linear(module)
+
+
+def features_last(module: nn.Module | None) -> bool:
+    """Its units are the last axis (a Linear's features), not axis 1 (a conv's channels)."""
+    return isinstance(module, nn.Linear) or (module is not None and _transposed_linear(module))
 #: Units that output exact zeros: dead when zero for every sample.
 RELU_FAMILY = (nn.ReLU, nn.ReLU6)
 #: Bounded units and their (low, high) limits; ReLU6 is a Hardtanh subclass, matched first above.
@@ -73,7 +90,7 @@ class Recorder:
 
     def attach(self, hooks: Hooks) -> "Recorder":
         for name, module in self._model.named_modules():
-            if isinstance(module, WEIGHT_LAYERS):
+            if weight_layer(module):
                 hooks.add(module.register_forward_pre_hook(self._input_hook(name, module)))
                 hooks.add(module.register_forward_hook(self._output_hook(name, module, "weight")))
             elif isinstance(module, RELU_FAMILY):
@@ -114,7 +131,7 @@ class Recorder:
         return rec
 
     def _input_hook(self, name, module):
-        label, features_last = f"{name} (input)", isinstance(module, nn.Linear)
+        label, last = f"{name} (input)", features_last(module)
 
         def hook(mod, args):
             x = args[0] if args else None
@@ -128,7 +145,7 @@ class Recorder:
             if rec.calls == 0 and self._passes <= 1:
                 rec.from_data = first
             x = x.detach()
-            self._moments(rec, x, self._unit_sums(rec, x, features_last))
+            self._moments(rec, x, self._unit_sums(rec, x, last))
             rec.positives.append(torch.sign(x).sum(dtype=torch.float32))
             low, high = torch.aminmax(x)
             rec.lows.append(low.float())
@@ -145,7 +162,7 @@ class Recorder:
             rec = self._record(name, module, kind)
             x = output.detach()  # statistics only: no autograd graph
             if kind == "relu":
-                self._moments(rec, x, self._unit_sums(rec, x, isinstance(self._last_weight, nn.Linear)))
+                self._moments(rec, x, self._unit_sums(rec, x, features_last(self._last_weight)))
                 rec.positives.append(torch.sign(x).sum(dtype=torch.float32))
             else:
                 self._moments(rec, x)
