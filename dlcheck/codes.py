@@ -575,6 +575,22 @@ _TABLE = [
          "Training was interrupted (Ctrl-C); the curves were read up to there.",
          "The verdict rests on fewer epochs than asked for.",
          "Run again without interrupting, or with a smaller --epochs."),
+    Code("DLC958", "curves-generalisation-gap", "curves", "warn",
+         "A large generalisation gap: the train loss is near its floor (train accuracy near 100 %) "
+         "while the val loss stays many times higher (val accuracy far below).",
+         "The model fits its training data far better than new data (CS231n: a big train/val gap "
+         "means more regularisation). Once the val loss stops improving this is overfitting, even "
+         "when val has not turned up much; while val still improves, it is not overfitting yet, but "
+         "the training data has little left to teach.",
+         "Regularise (weight decay, dropout), add data or augmentation; if val stopped improving, "
+         "stop early at the epoch the message names."),
+    Code("DLC959", "curves-loss-spike", "curves", "warn",
+         "The training loss spiked: several times its recent median for a few steps in a row.",
+         "A loss spike (as LLM training stacks detect them) comes from a learning rate too high for "
+         "a stretch of training (a schedule's peak or restart), a batch of corrupted or unnormalised "
+         "inputs, or an unstable layer; the model loses what it had learned and may not recover.",
+         "Look at the steps the message names: the learning rate schedule there, and the batches "
+         "read there (dlcheck data-check); lower the peak LR, add warm-up or gradient clipping."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -7,6 +7,11 @@ after every epoch (or every K steps), and read the curves as the recipe does:
   loss falls: overfitting, from the epoch where val was lowest (DLC952);
 * train and val close together but high against the task's floor, and no longer falling:
   underfitting (DLC953);
+* the train loss near its floor (train accuracy near 100 %) while val stays many times higher: a
+  large generalisation gap (DLC958; worded "not overfitting yet" while val
+  still improves);
+* the training loss of a few steps in a row several times the median of the steps before: a loss
+  spike, with its step (DLC959);
 * the train loss falls while the val loss stays at chance, or a val curve that jumps about more
   than it moves: pairing or a leak between the splits; run data-check (DLC954 / DLC955).
 
@@ -50,6 +55,14 @@ SETTINGS = {
     "chance_fall": 0.05,  # val at chance: it fell less than this share of the way to the floor ...
     "learn_fall": 0.3,  # ... while the train loss fell at least this share
     "noisy_share": 0.25,  # val noisy: its noise above this share of its excess over the floor
+    "gap_times": 5.0,  # a large generalisation gap: val's excess over the floor this many times train's ...
+    "gap_min_share": 0.1,  # ... and val - train above this share of (expected - floor)
+    "fit_accuracy": 0.99,  # ... and where accuracy is measured: train accuracy at least this ...
+    "accuracy_gap": 0.05,  # ... and val accuracy this much or more below it
+    "spike_window": 20,  # a loss spike: a step's loss against the median of this many steps before ...
+    "spike_ratio": 3.0,  # ... this many times that median (both above the floor) ...
+    "spike_share": 0.2,  # ... and above it by this share of (expected - floor) ...
+    "spike_steps": 3,  # ... for this many steps in a row
     "chunk": 20,  # steps between host synchronisations
 }
 

@@ -27,6 +27,7 @@ class Curves:
     interrupted: bool = False
     out_of_time: bool = False
     lr: float = 0.0  # the learning rate trained at
+    losses: list[float] = field(default_factory=list)  # the training loss of every step, in order
 
     def series(self, key: str) -> list[float]:
         return [p[key] for p in self.points]
@@ -72,6 +73,7 @@ def _train(ctx: Context, rewind: Rewind) -> Curves:
                     if not ok:
                         c.diverged_at = done - len(pending) + bad + 1
                         break
+                    c.losses += torch.stack(pending).tolist()
                     since += pending
                     pending = []
                     if at_point:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlcheck.checks.curves.measure import Curves
+from dlcheck.checks.curves.spikes import loss_spike, spikes
 from dlcheck.results import Finding, rounded
 from dlcheck.rules import finding
 from dlcheck.training import fall
@@ -178,6 +179,49 @@ def overfitting(c: Curves, task, s: Settings) -> Finding | None:
                           f"epoch {at:.3g}.")
 
 
+def _gap(c: Curves, r: Reading, s: Settings) -> tuple[float, float, float] | None:
+    """A large generalisation gap at the end: (val excess / train excess, gap / scale, the train -
+    val accuracy gap or nan where accuracy is not measured), or None. The loss: val's excess over
+    the floor ``gap_times`` times train's, and the gap ``gap_min_share`` of the loss at init above
+    the floor; where accuracy is measured, train's at least ``fit_accuracy`` and val's
+    ``accuracy_gap`` or more below it too."""
+    times = (r.v[-1] - r.floor) / max(r.t[-1] - r.floor, 1e-12)
+    share = r.gap / r.scale
+    if times < float(s["gap_times"]) or share < float(s["gap_min_share"]):
+        return None
+    train_acc, val_acc = c.points[-1].get("train_accuracy"), c.points[-1].get("val_accuracy")
+    if train_acc is None or val_acc is None:
+        return times, share, math.nan
+    if train_acc < float(s["fit_accuracy"]) or train_acc - val_acc < float(s["accuracy_gap"]):
+        return None
+    return times, share, train_acc - val_acc
+
+
+def generalisation_gap(c: Curves, task, s: Settings) -> Finding | None:
+    """DLC958 (warn): train near its floor, val many times higher (and, where measured, train
+    accuracy near 100 % with val far below); DLC952 speaks instead when val turned up or the gap grows."""
+    if not _readable(c) or _chance(r := _read(c), s) or _noisy(r, s) or any(_overfit(r, s)[:2]):
+        return None
+    if (gap := _gap(c, r, s)) is None:
+        return None
+    times, share, acc_gap = gap
+    p = c.points[-1]
+    what = (f"a large generalisation gap: train loss {r.t[-1]:.3g} against val {r.v[-1]:.3g} ({times:.3g}x its "
+            f"excess over the floor; the gap is {share:.0%} of the loss at init above the floor)"
+            + (f", train accuracy {p['train_accuracy']:.1%} against val {p['val_accuracy']:.1%}"
+               if not math.isnan(acc_gap) else ""))
+    at = r.epochs[r.best]
+    if _improving(r, s) is not None or r.best == len(r.v) - 1:
+        return finding("DLC958", f"{what}; the val loss is still falling, so not overfitting yet, but the model "
+                                 f"fits its training data far better than new data",
+                       advice="Regularise (weight decay, dropout) or add data or augmentation: the training "
+                              "data has little left to teach.")
+    return finding("DLC958", f"{what}; the val loss stopped improving at epoch {at:.3g} ({r.v[r.best]:.3g}): "
+                             f"overfitting, the model memorises its training data",
+                   advice=f"Regularise (weight decay, dropout), add data or augmentation, or stop early at about "
+                          f"epoch {at:.3g}.")
+
+
 def still_improving(c: Curves, task, s: Settings) -> Finding | None:
     """DLC951 (info): the val loss is still falling at the end: train longer (the reading goes on:
     a slow improvement can still be underfitting)."""
@@ -205,9 +249,10 @@ def underfitting(c: Curves, task, s: Settings) -> Finding | None:
                                 else ", and no longer falling"))
 
 
-#: The rules, in report order; at most one of at_chance, noisy, overfitting and underfitting speaks
-#: (the first that explains the curves ends the reading).
-RULES = (interrupted, diverged, at_chance, noisy, overfitting, still_improving, underfitting)
+#: The rules, in report order; at most one of at_chance, noisy, overfitting (or the gap) and
+#: underfitting speaks (the first that explains the curves ends the reading); a spike is read apart.
+RULES = (interrupted, diverged, loss_spike, at_chance, noisy, overfitting, generalisation_gap, still_improving,
+         underfitting)
 
 
 # -- summary and metrics ----------------------------------------------------------------------
@@ -225,6 +270,8 @@ def summary(c: Curves) -> str:
 def metrics(c: Curves, s: Settings) -> dict:
     m = {"epochs": rounded(c.steps / c.per_epoch, 4), "steps": c.steps, "floor": rounded(c.refs.floor),
          "expected": rounded(c.refs.expected)}
+    if c.losses:
+        m["loss_spikes"] = [x.start for x in spikes(c, s)]
     if not _readable(c):
         return m
     r = _read(c)
@@ -248,4 +295,5 @@ def metrics(c: Curves, s: Settings) -> dict:
     if up is not None:
         m["improving_by"] = rounded(up[1], 4)
     m["train_excess_share"] = rounded(_high(r), 4)
+    m["gap_share"] = rounded(r.gap / r.scale, 4)
     return m
