@@ -69,7 +69,7 @@ CASES = [
          says=("step 37 (epoch 3.7) at lr 0.01",)),
     Case("DLC958", cr.generalisation_gap, GAP_FLAT, None, S, name="levelled",
          says=("train loss 0.0004 against val 0.29", "train accuracy 100.0% against val 92.0%",
-               "stopped improving at epoch 4 (0.276): overfitting"), advises=("stop early at about epoch 4",)),
+               "no longer improves (lowest 0.276 at epoch 4): overfitting"), advises=("stop early at about epoch 4",)),
     Case("DLC958", cr.generalisation_gap, GAP_FALLING, None, S, name="still-falling",
          says=("still falling, so not overfitting yet",), advises=("Regularise",)),
     Case("DLC958", cr.generalisation_gap, measured(LEVELLED, TO_ZERO), None, S, name="no-accuracy",

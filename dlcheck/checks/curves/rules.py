@@ -216,10 +216,10 @@ def generalisation_gap(c: Curves, task, s: Settings) -> Finding | None:
                                  f"fits its training data far better than new data",
                        advice="Regularise (weight decay, dropout) or add data or augmentation: the training "
                               "data has little left to teach.")
-    return finding("DLC958", f"{what}; the val loss stopped improving at epoch {at:.3g} ({r.v[r.best]:.3g}): "
+    early = f", or stop early at about epoch {at:.3g}" if r.best <= len(r.v) - 1 - _window(r, s) else ""
+    return finding("DLC958", f"{what}; the val loss no longer improves (lowest {r.v[r.best]:.3g} at epoch {at:.3g}): "
                              f"overfitting, the model memorises its training data",
-                   advice=f"Regularise (weight decay, dropout), add data or augmentation, or stop early at about "
-                          f"epoch {at:.3g}.")
+                   advice=f"Regularise (weight decay, dropout), add data or augmentation{early}.")
 
 
 def still_improving(c: Curves, task, s: Settings) -> Finding | None:
