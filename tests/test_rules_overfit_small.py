@@ -77,9 +77,15 @@ CASES = [
          says=("levelled off at 4", "17%", "no known floor"), name="no-floor-is-a-warning"),
     Case("DLC201", r.flat, unknown([4.8] * 5 + [4.5] * 495, FLAT_TREND), OTHER, S, says=("did not fall",),
          name="no-floor"),
+    Case("DLC205", r.stalled, unknown([3.2] + [1.8] * 4 + [1.9] * 495, FLAT_TREND), OTHER, S, severity="warn",
+         says=("fell from 3.2", "41%", "no known floor"), name="no-floor-fell-within-the-first-pass"),
     Case("DLC210", r.unbounded_loss, unknown(KL_FLIPPED), OTHER, S, says=("unbounded", "-4e+22", "KL")),
+    Case("DLC205", r.stalled, unknown([3.2] + [1.8] * 4 + [1.9] * 495, FLAT_TREND), OTHER, S, severity="warn",
+         says=("fell from 3.2", "41%", "no known floor"), name="no-floor-fell-within-the-first-pass"),
     Case("DLC210", r.unbounded_loss, unknown([44.0] * 5 + [-math.inf], diverged_at=5), OTHER, S,
          says=("unbounded",), name="to-minus-inf"),
+    Case("DLC205", r.stalled, unknown([3.2] + [1.8] * 4 + [1.9] * 495, FLAT_TREND), OTHER, S, severity="warn",
+         says=("fell from 3.2", "41%", "no known floor"), name="no-floor-fell-within-the-first-pass"),
     Case("DLC210", r.unbounded_loss, unknown(STILL_FALLING_NEG, replace(STEEP, span=400)), OTHER, S,
          says=("kept falling",), name="below-0-falling-steeply"),
 ]
@@ -95,6 +101,8 @@ QUIET = [
     Quiet(r.still_falling, measured(FELL, trend=trend(-2e-3, -2.9, 0.3)), CE, S, name="within-noise"),
     # (final - floor) just under flat_fraction x (initial - floor)
     Quiet(r.flat, measured([LN10] * 5 + [0.89 * LN10] * 495, trend=FLAT_TREND), CE, S, name="fell-a-little"),
+    # no floor: the loss fell 41 % within the first pass, then held (a detector's RPN losses): not flat
+    Quiet(r.flat, unknown([3.2] + [1.8] * 4 + [1.9] * 495, FLAT_TREND), OTHER, S, name="fell-in-the-first-pass"),
     Quiet(r.stalled, measured(FIT, fit_at=10), CE, S, name="memorised"),
     # no known floor: a clear fall that levelled off (InfoNCE at ~0.8, floor ~0.6) is memorised
     Quiet(r.stalled, unknown([4.8] * 5 + [0.8] * 495, FLAT_TREND, fit_at=500), OTHER, S, name="infonce"),

@@ -109,8 +109,8 @@ def cause(m: Measured, s: Settings) -> str:
 
 def _flat(m: Measured, s: Settings) -> bool:
     """The loss did not fall: relative to the floor, or without one to its start's magnitude."""
-    if not m.known_floor:
-        return fell_by(m.first, m.final) < 1 - s["flat_fraction"]
+    if not m.known_floor:  # a fall within the first pass (from the loss at step 0) is a fall too
+        return max(fell_by(m.first, m.final), fell_by(m.initial, m.final)) < 1 - s["flat_fraction"]
     return (m.final - m.floor) >= s["flat_fraction"] * (m.initial - m.floor)
 
 
@@ -197,8 +197,9 @@ def stalled(m: Measured, task: Task, s: Settings) -> Finding | None:
     if cause(m, s) != "stalled":
         return None
     if not m.known_floor:
+        fell = max(fell_by(m.first, m.final), fell_by(m.initial, m.final))
         return finding("DLC205", f"the loss fell from {m.initial:.3g} and levelled off at {m.final:.3g}, only "
-                                 f"{fell_by(m.first, m.final):.0%} below its start; with no known floor "
+                                 f"{fell:.0%} below its start; with no known floor "
                                  f"dlcheck cannot tell memorised from stalled", severity="warn",
                        advice="if your loss's lowest value on these batches is near this level, the subset is "
                               "memorised; else check the model's capacity and try dlcheck lr-find")
