@@ -469,6 +469,15 @@ _TABLE = [
          "one positive in under 1 % of samples is learned as 'always no' unless weighted.",
          "Check how the label columns are built (an off-by-one column, a filter that removed the "
          "positives); for rare labels, set pos_weight in BCEWithLogitsLoss or resample."),
+    Code("DLC715", "data-val-in-train", "data-check", "fail",
+         "Validation samples are identical to training samples (a warning for a small share, a note "
+         "when the train set's own duplicates explain it).",
+         "A validation sample the model trains on is scored on memory, not generalisation: the "
+         "validation metrics come out too good, and early stopping or tuning on them is misled. "
+         "The usual causes are a split that overlaps (val taken from data train also uses) or "
+         "oversampling / augmenting before splitting.",
+         "Split once into disjoint index sets (train_test_split, random_split) before any "
+         "oversampling or augmentation, and deduplicate (or group identical records) before splitting."),
     # -- batch-independence ------------------------------------------------------------------
     Code("DLC801", "samples-mixed", "batch-independence", "fail",
          "One sample's output depends on other samples' inputs: the model mixes samples across "

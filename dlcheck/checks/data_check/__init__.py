@@ -17,7 +17,7 @@ numbers (measure.py); each finding is a small pure rule reading it, the task and
 
 from __future__ import annotations
 
-from dlcheck.checks.data_check import pairing, reader
+from dlcheck.checks.data_check import leakage, pairing, reader
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured, complete
 from dlcheck.checks.data_check.report import details, metrics, summary
 from dlcheck.checks.data_check.rules import DATA_RULES, INPUT_RULES, RULES, obstacle
@@ -65,6 +65,13 @@ SETTINGS = {
     #                          given; below it the control is inconclusive
     "pair_init_ratio": 10.0,  # a loss at step 1 above this many times that of outputs at zero: the
     #                           init dominates, an alike pair of runs is inconclusive, not DLC709
+    "leak_samples": 20_000,  # samples read from each of train and val loader to find val samples in train
+    #                          (DLC715; a digest of 16 bytes each is kept)
+    "leak_fail_share": 0.05,  # a share of validation samples found in training that fails (else warns)
+    "leak_duplicate_factor": 2.0,  # overlap up to this x the train set's own repeat share is what a random
+    #                                split of data with identical records gives: a note, not a leak
+    "leak_chance_count": 1,  # this many validation samples in training, no more: a note (a pair split apart)
+    "leak_examples": 3,  # overlapping samples named in the message
 }
 
 def run(ctx: Context) -> CheckResult:
@@ -74,8 +81,9 @@ def run(ctx: Context) -> CheckResult:
             and not obstacle(read.measured, task, s):  # labels out of range, NaN: no loss to compare
         read.measured.labels_used = pairing.labels_used(ctx, read.first, read.slot)
     m = complete(ctx, read.measured)
-    result.metrics.update(metrics(m, s))
-    result.details.update(details(m, s))
+    m.leakage = leakage.measure(ctx)
+    result.metrics.update({**metrics(m, s), **leakage.metrics(m.leakage)})
+    result.details.update({**details(m, s), **leakage.details(m.leakage)})
     result.findings += judge(DATA_RULES, m, task, s)
     if s["pairing"]:
         m.pairing = pairing.measure(ctx, read.kept, read.slot, skip=obstacle(m, task, s))
@@ -83,7 +91,7 @@ def run(ctx: Context) -> CheckResult:
             _keep_curves(result, *curves(true, perm))
         result.metrics.update(pairing_metrics(m.pairing, s))
         result.findings += judge(PAIRING_RULES, m, task, s)
-    result.summary = summary(m, s)
+    result.summary = summary(m, s) + leakage.summary(m.leakage)
     return result
 
 

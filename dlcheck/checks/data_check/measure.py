@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dlcheck import scale
+from dlcheck.checks.data_check.leakage import Leakage
 from dlcheck.checks.data_check.pairing import Pairing
 from dlcheck.checks.data_check.targets import TargetPart
 from dlcheck.context import Context
@@ -94,6 +95,7 @@ class Measured:
     batch_entropy: float | None = None  # label entropy per batch / that of shuffled batches (None: not judged)
     batch_tops: list[tuple[float, int]] = field(default_factory=list)  # (top share, class) of the first batches
     pairing: Pairing | None = None  # the pairing control (None: turned off)
+    leakage: Leakage | None = None  # validation samples found in training (leakage.py)
 
     @property
     def per_position(self) -> bool:

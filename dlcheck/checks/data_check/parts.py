@@ -3,6 +3,8 @@ are, each sample's bytes (for duplicates)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 
 from dlcheck.checks.data_check.pairing import same
@@ -96,6 +98,24 @@ def row_bytes(t: torch.Tensor) -> list[bytes]:
     flat = t.detach().cpu().reshape(t.shape[0], -1).contiguous()
     raw = flat.view(torch.uint8).numpy() if flat.numel() else flat.numpy()
     return [row.tobytes() for row in raw]
+
+
+def digest(data: bytes) -> bytes:
+    """The digest of one sample's bytes (duplicates DLC708, train/validation overlap DLC715)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def sample_digests(inputs) -> list[bytes] | None:
+    """One digest per sample of a batch's inputs (every tensor part's bytes); [] without a tensor
+    part, None when the parts disagree on the number of samples."""
+    pieces = [v for _, v in leaves(inputs) if isinstance(v, torch.Tensor) and v.dim() >= 1]
+    if not pieces:
+        return []
+    n = pieces[0].shape[0]
+    if any(p.shape[0] != n for p in pieces):
+        return None
+    rows = [row_bytes(p) for p in pieces]
+    return [digest(b"".join(r[i] for r in rows)) for i in range(n)]
 
 
 def fed_to_model(ctx, batch, targets: torch.Tensor) -> bool:

@@ -264,19 +264,14 @@ class Reader:
         """DLC708: a digest of every sample's input bytes (on the CPU copy the loader gave)."""
         if not self._hashing:
             return
-        pieces = [v for _, v in parts.leaves(inputs) if isinstance(v, torch.Tensor) and v.dim() >= 1]
-        if not pieces:
+        digests = parts.sample_digests(inputs)
+        if not digests:
+            self._hashing = digests is not None
             return
-        n = pieces[0].shape[0]
-        if any(p.shape[0] != n for p in pieces):
-            self._hashing = False
-            return
-        m = self.measured
-        rows = [parts.row_bytes(p) for p in pieces]
+        m, n = self.measured, len(digests)
         labels = parts.row_bytes(targets) if isinstance(targets, torch.Tensor) and targets.dim() \
             and targets.shape[0] == n else None
-        for i in range(n):
-            digest = hashlib.blake2b(b"".join(r[i] for r in rows), digest_size=16).digest()
+        for i, digest in enumerate(digests):
             label = labels[i] if labels is not None else b""
             if self.ctx.shards:
                 self._digests.append((index, i, float(int.from_bytes(digest[:6], "big")),

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dlcheck import scale
+from dlcheck.checks.data_check.leakage import leakage
 from dlcheck.checks.data_check.measure import InputSummary, Measured
 from dlcheck.checks.data_check.verdict import PAIRING_RULES
 from dlcheck.results import Finding, listing
@@ -336,6 +337,6 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
 
 #: The rules before the pairing control, in report order.
 DATA_RULES = (inputs_unknown, inputs, duplicates, nonfinite_targets, targets_unscaled, constant_targets,
-              labels_out_of_range, targets_skipped, prevalence, imbalance, sorted_batches)
+              labels_out_of_range, targets_skipped, prevalence, imbalance, sorted_batches, leakage)
 #: Every rule, in report order.
 RULES = DATA_RULES + PAIRING_RULES
