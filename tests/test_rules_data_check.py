@@ -8,8 +8,10 @@ from dataclasses import replace
 
 from dlcheck import scale
 from dlcheck.checks import data_check as dc
+from dlcheck.checks.data_check import leakage as lk
 from dlcheck.checks.data_check import rules as r
 from dlcheck.checks.data_check import verdict as v
+from dlcheck.checks.data_check.leakage import Leakage
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
 from dlcheck.checks.data_check.pairing import Pairing, Run
 from dlcheck.checks.data_check.targets import TargetPart
@@ -169,6 +171,33 @@ QUIET = [
           None, S, name="held-out-evidence"),
     Quiet(v.pairing_inconclusive, pairing(falling(2.3, 0.1), falling(2.3, 1.6)), None, S),
     Quiet(v.pairing_skipped, Measured(pairing=None), None, S, name="turned-off"),
+]
+
+
+# -- train/validation leakage (DLC715, leakage.py) ---------------------------------------------
+def leak(in_train, val=360, train=1437, repeats=0, total=None, reason=None, val_given=True) -> Measured:
+    found = Leakage(reason=reason, val_given=val_given, train_hashed=train, train_total=total or train,
+                    train_repeats=repeats, val_hashed=val, in_train=in_train,
+                    examples=[("val item 3 (batch 0 sample 3)", "train item 17")] * min(in_train, 1))
+    return Measured(leakage=found)
+
+
+CASES += [
+    Case("DLC715", lk.leakage, leak(300, val=300), None, S, says=("300 of 300 validation samples (100.0%)",
+                                                                  "val item 3 (batch 0 sample 3) = train item 17")),
+    Case("DLC715", lk.leakage, leak(17), None, S, severity="warn", name="under-the-fail-share",
+         says=("17 of 360", "(4.7%)")),
+    Case("DLC715", lk.leakage, leak(20, train=1000, total=5000), None, S, name="partial-read",
+         says=("only the first 1000 train samples read: a lower bound",)),
+    Case("DLC715", lk.leakage, leak(30, repeats=100), None, S, severity="info", name="train-repeats-explain-it",
+         says=("The train set itself repeats 7.0%",), advises=("deduplicate",)),
+    Case("DLC715", lk.leakage, leak(1), None, S, severity="info", name="one-pair-split-apart"),
+    Case("DLC710", lk.leakage, leak(0, reason="a one-shot iterator"), None, S, name="leakage-not-measured",
+         says=("train/validation overlap not measured: a one-shot iterator",)),
+]
+QUIET += [
+    Quiet(lk.leakage, leak(0), None, S, name="disjoint"),
+    Quiet(lk.leakage, leak(0, reason="no val_loader was given", val_given=False), None, S, name="no-val-loader"),
 ]
 
 
