@@ -410,6 +410,15 @@ _TABLE = [
          "Common and usually fine with BatchNorm right after the first layer; without it, "
          "zero-centred inputs make the first layer's start easier.",
          "Optionally add transforms.Normalize(mean, std) with the training set's statistics."),
+    Code("DLC607", "aug-mask-mismatch", "aug-preview", "fail",
+         "The masks (dense targets) do not follow the image's geometric augmentation.",
+         "An image flipped, cropped or rotated without its mask is paired with labels for other "
+         "pixels: the network is taught wrong classes along every moved edge and its accuracy "
+         "plateaus, while every loss still looks normal.",
+         "Transform the image and its mask together: one joint transform(image, mask) that draws one "
+         "random flip/crop for both, or torchvision.transforms.v2 called as "
+         "transforms(image, tv_tensors.Mask(mask)); keep photometric steps (ColorJitter, Normalize) "
+         "image-only."),
     # -- data-check --------------------------------------------------------------------------
     Code("DLC701", "data-raw-range", "data-check", "fail",
          "Inputs look like raw 0-255 values.",

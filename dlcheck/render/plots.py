@@ -153,7 +153,7 @@ def data_pairing_curves(path, true_losses: list[float], permuted_losses: list[fl
 #: header strip over each panel ("original" | "augmented draws"), the caption strip under each row,
 #: the gap between panels.
 AUG_GAP, AUG_SOURCE_GAP, AUG_HEADER, AUG_CAPTION, AUG_PANEL_GAP = 2, 8, 16, 15, 10
-AUG_FRAMES = {"destroyed": (220, 40, 40), "blank": (240, 150, 20)}
+AUG_FRAMES = {"destroyed": (220, 40, 40), "blank": (240, 150, 20), "mismatch": (220, 40, 40)}
 AUG_SOURCE_FRAME = (110, 170, 235)  # the original of each row
 AUG_TEXT, AUG_DIM_TEXT, AUG_BACKGROUND = (235, 235, 235), (170, 170, 170), (30, 30, 30)
 

@@ -1,7 +1,10 @@
 """Recipe step 6: look at what the augmentation pipeline makes of the data. Keeps an image grid
 (each source image beside K augmented draws, un-normalised for display) and measures the draws:
 value range and per-channel mean/std (normalised?), Normalize applied twice, and the share of
-draws that are blank or no longer resemble their original. Needs no model.
+draws that are blank or no longer resemble their original. For segmentation-style data (targets
+with the input's height and width) it draws the same samples again through the dataset and
+checks that each mask follows its image's flips and crops (dense.py), with the mask overlaid on
+each draw in a second grid. Needs no model.
 
 ``measure`` fills :class:`Measured` (how damage is judged: measure.py); one small rule per finding
 code judges it (rules.py).
@@ -14,8 +17,8 @@ from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 
 from .measure import Measured, Step, measure
-from .rules import (RULES, blank, destroyed, double_normalise, metrics, no_transform, output_scale,
-                    summary)
+from .rules import (RULES, blank, destroyed, double_normalise, mask_mismatch, metrics, no_transform,
+                    output_scale, summary)
 from .sources import _caption
 
 NAME = "aug-preview"
@@ -38,10 +41,15 @@ SETTINGS = {
     "std_low": 0.05,  # output per-channel std outside [std_low, std_high]: not scaled (DLC604)
     "std_high": 3.0,
     "raw_max": 20.0,  # output |values| above this: raw pixel values (DLC604)
+    "mask_samples": 16,  # segmentation-style samples drawn again through the dataset (DLC607)
+    "mask_draws": 6,  # draws per such sample
+    "mask_structure_min": 0.05,  # masks with less thumbnail contrast (one value nearly everywhere): not judged
+    "mask_gap": 0.3,  # no one crop explains both image and mask within this correlation: a mismatch
+    "mask_fail": 0.1,  # share of judged draws whose mask does not follow the image: DLC607
 }
 
 __all__ = ["NAME", "SETTINGS", "RULES", "Measured", "Step", "measure", "run", "metrics", "summary", "_caption",
-           "no_transform", "destroyed", "blank", "double_normalise", "output_scale"]
+           "no_transform", "destroyed", "blank", "double_normalise", "output_scale", "mask_mismatch"]
 
 
 def run(ctx: Context) -> CheckResult:

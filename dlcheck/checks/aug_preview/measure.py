@@ -22,6 +22,7 @@ from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.errors import UserError, describe_exception
 
+from .dense import geometric_steps, measure_dense
 from .images import (_as_image, _candidate_thetas, _display, _mode_fraction, _similarity, _StepStats,
                      _tensor_or_none, _thumbs, _unnormalise)
 from .sources import SeveralInputs, _caption, _class_names, _find_transform, _raw_sources
@@ -59,6 +60,16 @@ class Measured:
     stds: list[float] = field(default_factory=list)
     grid: str | None = None  # the grid's path under --out
     unpreviewable: str | None = None  # why the samples cannot be previewed (the check is skipped)
+    # dense targets (dense.py): draws of segmentation-style samples through the dataset itself
+    mask_judged: int = 0  # draws whose mask was compared with their image
+    mask_mismatched: int = 0  # ... whose mask does not follow the image
+    mask_still: int = 0  # ... of which the mask stayed as it was while the image moved
+    mask_resized: int = 0  # ... of which image and mask came out with different sizes
+    mask_examples: list[str] = field(default_factory=list)  # sample indices with a mismatched draw
+    mask_steps: list[str] = field(default_factory=list)  # the pipeline's steps that move pixels
+    mask_samples: int = 0  # rows in the mask grid
+    mask_note: str | None = None  # why segmentation-style samples were not judged
+    mask_grid: str | None = None  # the mask grid's path under --out
 
     @property
     def destroyed_fraction(self) -> float | None:
@@ -69,13 +80,17 @@ class Measured:
         return self.blank / self.judged if self.judged else None
 
     @property
+    def mask_fraction(self) -> float | None:
+        return self.mask_mismatched / self.mask_judged if self.mask_judged else None
+
+    @property
     def has_normalize(self) -> bool:
         return any(st.normalize for st in self.steps)
 
 
 def measure(ctx: Context) -> Measured:
     s = ctx.settings
-    transform, where = _find_transform(ctx)
+    transform, where, joint = _find_transform(ctx)
     if transform is None:
         return Measured()
     steps = _flatten(transform)
@@ -95,7 +110,7 @@ def measure(ctx: Context) -> Measured:
     thetas = _candidate_thetas()
     for src in sources:
         m.images += 1
-        row, mark = _draw_row(s, m, src, (steps, where, stats, final, normalizers), thetas)
+        row, mark = _draw_row(s, m, src, (steps, where, stats, final, normalizers, joint), thetas)
         if len(rows) < count:
             rows.append(row)
             marks.append(mark)
@@ -109,13 +124,15 @@ def measure(ctx: Context) -> Measured:
     m.means, m.stds = final.channel_stats()
     m.output, m.lo, m.hi, m.shown = final.kind, final.lo, final.hi, len(rows)
     m.grid = _keep_grid(ctx, rows, captions, marks)
+    m.mask_steps = geometric_steps(steps, _short)
+    measure_dense(ctx, m, sources, normalizers)
     return m
 
 
 def _draw_row(s, m: Measured, src: dict, pipeline: tuple, thetas: torch.Tensor) -> tuple[list, list]:
     """``m.draws`` augmented draws of one source, judged for damage (counted into ``m``): the
     grid row (the original first) and each cell's mark."""
-    steps, where, stats, final, normalizers = pipeline
+    steps, where, stats, final, normalizers, joint = pipeline
     original, scale = _as_image(src["x"])
     o_disp = _display(original, scale, None)
     cands, energy = _thumbs(o_disp, thetas)
@@ -125,7 +142,7 @@ def _draw_row(s, m: Measured, src: dict, pipeline: tuple, thetas: torch.Tensor) 
     o_mode = _mode_fraction(original) if structured else 0.0
     row, mark = [o_disp], [None]
     for _ in range(m.draws):
-        out = _apply(steps, src, where, stats)
+        out = _apply(steps, src, where, stats, joint)
         x, x_scale = _as_image(out)
         final.add(x, None)
         shown = _display(_unnormalise(x, normalizers), x_scale, (original, scale))
@@ -165,16 +182,20 @@ def _short(step, limit: int = 70) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _apply(steps: list, src: dict, where: str, stats: list) -> Any:
-    """One augmented draw of ``src``, step by step, recording each step's output statistics."""
-    x = src["x"]
+def _apply(steps: list, src: dict, where: str, stats: list, joint: bool = False) -> Any:
+    """One augmented draw of ``src``, step by step, recording each step's output statistics. A
+    joint transform takes the image and its target together and hands both on; its output's image
+    is what is recorded and returned."""
+    x, target = src["x"], src.get("target")
     for i, step in enumerate(steps):
         try:
-            y = step(x)
+            y = step(x, target) if joint else step(x)
         except Exception as exc:
             what = f"step {i + 1} ({_short(step, 50)}) of {where}" if len(steps) > 1 else where
             raise UserError(f"the train transform, {what}, raised {describe_exception(exc)} "
                             f"on sample {src['index']}") from exc
+        if joint and isinstance(y, (tuple, list)) and len(y) == 2:
+            y, target = y
         stats[i].add(*_tensor_or_none(y), before=x)
         x = y
     return x

@@ -1,4 +1,4 @@
-"""aug-preview's rules, one per finding code (DLC601-606), and its summary and metrics: functions
+"""aug-preview's rules, one per finding code (DLC601-607), and its summary and metrics: functions
 of the measured numbers alone (dlcheck/rules.py)."""
 
 from __future__ import annotations
@@ -90,8 +90,28 @@ def output_scale(m: Measured, task, s: Settings) -> Finding | None:
         return finding("DLC606", f"outputs lie in [0, 1] with mean {_mean(means):.2f}: scaled but not zero-centred")
 
 
+def mask_mismatch(m: Measured, task, s: Settings) -> Finding | None:
+    """DLC607: segmentation-style masks that do not follow their image's geometric augmentation."""
+    frac = m.mask_fraction
+    if frac is None or frac < s["mask_fail"] or m.mask_mismatched < 2:
+        return None
+    moved = m.mask_mismatched - m.mask_resized
+    how = []
+    if m.mask_still:
+        how.append(f"in {m.mask_still} the image moved (flipped, cropped, rotated) while its mask stayed as it was")
+    if moved - m.mask_still > 0:
+        how.append(f"in {moved - m.mask_still} the mask moved differently from its image")
+    if m.mask_resized:
+        how.append(f"in {m.mask_resized} image and mask came out with different heights and widths")
+    steps = f" (its steps that move pixels: {', '.join(m.mask_steps)})" if m.mask_steps else ""
+    return finding("DLC607", f"{m.mask_mismatched} of {m.mask_judged} draws ({frac:.0%}) of segmentation-style "
+                             f"samples through {m.where}{steps} have a mask that does not follow the image: "
+                             + "; ".join(how) + f" (samples #{', #'.join(m.mask_examples)}; framed red in the "
+                             f"mask grid)")
+
+
 #: The rules, in the order their findings are reported.
-RULES = (no_transform, destroyed, blank, double_normalise, output_scale)
+RULES = (no_transform, destroyed, blank, double_normalise, output_scale, mask_mismatch)
 
 
 # -- summary and metrics ------------------------------------------------------------------------
@@ -105,6 +125,10 @@ def metrics(m: Measured) -> dict:
     }
     if m.grid:
         out["grid"] = m.grid
+    if m.mask_judged:
+        out.update(mask_judged_draws=m.mask_judged, mask_mismatch_fraction=rounded(m.mask_fraction))
+    if m.mask_grid:
+        out["mask_grid"] = m.mask_grid
     return out
 
 
@@ -117,7 +141,16 @@ def summary(m: Measured) -> str:
               else "sources too flat to judge damage")
     return (f"{m.images} images x {m.draws} draws through {len(m.steps)} steps: {damage}; output "
             f"range [{m.lo:.3g}, {m.hi:.3g}], mean ({means}), std ({stds})"
-            + (f"; grid: {m.grid}" if m.grid else ""))
+            + (f"; grid: {m.grid}" if m.grid else "") + _mask_summary(m))
+
+
+def _mask_summary(m: Measured) -> str:
+    if m.mask_note:
+        return f"; masks not judged: {m.mask_note}"
+    if not m.mask_judged:
+        return ""
+    return (f"; masks: {m.mask_mismatched} of {m.mask_judged} draws do not follow their image"
+            + (f" (grid: {m.mask_grid})" if m.mask_grid else ""))
 
 
 def _mean(values) -> float:

@@ -1,7 +1,11 @@
 """aug-preview: the train transform and the raw samples it is applied to (every dataset's
-transform switched off while they are read)."""
+transform switched off while they are read). A transform may take the image alone or the image
+and its target together (``transforms`` of torchvision's VisionDataset, ``transform(image,
+mask)``): a joint one is called with both."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import torch
@@ -21,8 +25,14 @@ def _several(keys, where: str) -> SeveralInputs:
                          f"says which one the transform makes: set input_key (--input-key) to preview it")
 
 
-def _identity(x):
-    return x
+def _identity(*args):
+    """Stands in for a dataset's transform while raw samples are read: one argument back as it
+    came, several (a joint transform's image and target) back as a tuple."""
+    return args[0] if len(args) == 1 else args
+
+
+#: The dataset attributes that hold a transform: the image's, then the joint one (VisionDataset).
+_ATTRIBUTES = ("transform", "transforms")
 
 
 def _datasets(dataset, path: str):
@@ -38,15 +48,31 @@ def _datasets(dataset, path: str):
 
 
 def _find_transform(ctx: Context):
-    """The target's ``train_transform``, else the first ``transform`` on the train dataset."""
+    """The target's ``train_transform``, else the first ``transform`` (or joint ``transforms``) on
+    the train dataset: (transform, where, joint), joint when it takes the image and its target."""
     if ctx.target.train_transform is not None:
-        return ctx.target.train_transform, ctx.target.where("train_transform")
+        transform = ctx.target.train_transform
+        return transform, ctx.target.where("train_transform"), _takes_two(transform)
     loader = ctx.loader("train")
     for ds, path in _datasets(getattr(loader, "dataset", None), "train_loader.dataset"):
-        transform = getattr(ds, "transform", None)
-        if transform is not None and callable(transform):
-            return transform, f"{path}.transform"
-    return None, None
+        for attr in _ATTRIBUTES:
+            transform = getattr(ds, attr, None)
+            if transform is None or not callable(transform):
+                continue
+            if type(transform).__name__ == "StandardTransform":  # VisionDataset's wrapper of `transform`
+                continue
+            return transform, f"{path}.{attr}", attr == "transforms" or _takes_two(transform)
+    return None, None, False
+
+
+def _takes_two(transform) -> bool:
+    """True for a callable with two or more required positional parameters (``fn(image, mask)``)."""
+    try:
+        params = inspect.signature(transform).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds and p.default is inspect.Parameter.empty for p in params) >= 2
 
 
 def _raw_sources(ctx: Context, count: int) -> list[dict]:
@@ -60,8 +86,8 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
             x, y = ctx.split(batch, i)
             if isinstance(x, dict):
                 raise _several(x, f"each batch of {ctx.target.where('train_loader')}")
-            inputs += [{"index": len(inputs) + j, "x": x[j], "label": _label(y[j] if y is not None else None)}
-                       for j in range(len(x))]
+            inputs += [{"index": len(inputs) + j, "x": x[j], "target": y[j] if y is not None else None,
+                        "label": _label(y[j] if y is not None else None)} for j in range(len(x))]
             if len(inputs) >= count:
                 break
         return inputs[:count]
@@ -72,13 +98,14 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
     swapped = []  # (dataset, its transform): put back in finally, also on error and Ctrl-C
     try:
         for ds, path in _datasets(dataset, "train_loader.dataset"):
-            saved = getattr(ds, "transform", None)
-            if saved is not None:
-                try:
-                    ds.transform = _identity
-                except AttributeError:
-                    raise UserError(f"{path}.transform cannot be switched off to read raw samples") from None
-                swapped.append((ds, saved))
+            for attr in _ATTRIBUTES:
+                saved = getattr(ds, attr, None)
+                if saved is not None and callable(saved):
+                    try:
+                        setattr(ds, attr, _identity)
+                    except AttributeError:
+                        raise UserError(f"{path}.{attr} cannot be switched off to read raw samples") from None
+                    swapped.append((ds, attr, saved))
         sources = []
         for i in order:
             try:
@@ -87,11 +114,11 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
                 raise UserError(f"{ctx.target.where('train_loader')}'s dataset raised "
                                 f"{describe_exception(exc)} on sample {i}") from exc
             x, y = _split_item(item, ctx)
-            sources.append({"index": i, "x": x, "label": _label(y)})
+            sources.append({"index": i, "x": x, "target": y, "label": _label(y)})
         return sources
     finally:
-        for ds, saved in reversed(swapped):
-            ds.transform = saved
+        for ds, attr, saved in reversed(swapped):
+            setattr(ds, attr, saved)
 
 
 def _split_item(item, ctx: Context):
