@@ -35,6 +35,7 @@ CAUGHT = {
     "bug_nan_inputs": [("data-check", "DLC704"), ("init-loss", "DLC104")],
     "bug_destructive_aug": [("aug-preview", "DLC602")],
     "bug_double_normalise": [("aug-preview", "DLC605")],
+    "bug_mask_not_flipped": [("aug-preview", "DLC607")],
     "bug_lstm_not_batch_first": [("batch-independence", "DLC801")],
     "bug_view_not_permute": [("batch-independence", "DLC801")],
 }

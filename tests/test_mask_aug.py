@@ -18,7 +18,7 @@ from dlcheck import registry as checks
 
 MODERN = Path(__file__).resolve().parent / "modern"
 BUG = str(MODERN / "maskaug_bug_image_only_flip.py")
-HEALTHY = ["maskaug_ok_v2_joint", "maskaug_ok_pair_flip", "maskaug_ok_photometric"]
+HEALTHY = ["maskaug_ok_v2_joint", "maskaug_ok_pair_flip", "maskaug_ok_photometric", "maskaug_ok_photo_v2"]
 
 
 def load(name: str):

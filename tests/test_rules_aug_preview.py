@@ -45,6 +45,14 @@ CASES = [
     Case("DLC604", ap.output_scale, measured(steps=[TO_TENSOR, NORMALISE], lo=-1.0, hi=1.0,
                                              means=(1.5, 0.0, 0.0), stds=(0.3, 1.0, 1.0)), None, S,
          name="far-from-0-and-1", says=("mean (1.50, 0.00, 0.00)", "after its Normalize")),
+    Case("DLC607", ap.mask_mismatch, measured(mask_judged=96, mask_mismatched=48, mask_still=48,
+                                              mask_examples=["44", "118"], mask_steps=["RandomHorizontalFlip(p=0.5)"]),
+         None, S, says=("48 of 96 draws (50%)", "RandomHorizontalFlip(p=0.5)", "stayed as it was", "#44, #118"),
+         advises=("tv_tensors.Mask",)),
+    Case("DLC607", ap.mask_mismatch, measured(mask_judged=50, mask_mismatched=5, mask_resized=2,
+                                              mask_examples=["3"]),
+         None, S, name="moved-differently-and-resized", says=("5 of 50", "in 3 the mask moved differently",
+                                                            "in 2 image and mask came out with different")),
     Case("DLC606", ap.output_scale, measured(steps=[TO_TENSOR], lo=0.0, hi=1.0, means=(0.45, 0.45, 0.4),
                                              stds=(0.25, 0.25, 0.25)), None, S, says=("[0, 1]", "0.43")),
 ]
@@ -65,6 +73,10 @@ QUIET = [
     Quiet(ap.output_scale, measured(steps=[TO_TENSOR, NORMALISE, SECOND], lo=0.0, hi=255.0, means=(120.0,),
                                     stds=(60.0,)), None, S, name="doubled-normalize-says-it-instead"),
     Quiet(ap.output_scale, ap.Measured(), None, S, name="no-transform"),
+    Quiet(ap.mask_mismatch, measured(mask_judged=100, mask_mismatched=9, mask_still=9), None, S,
+          name="just-under-fail"),
+    Quiet(ap.mask_mismatch, measured(mask_judged=10, mask_mismatched=1), None, S, name="one-draw"),
+    Quiet(ap.mask_mismatch, measured(), None, S, name="no-dense-targets"),
 ]
 
 
@@ -80,3 +92,7 @@ def test_summary_and_metrics_are_functions_of_the_numbers():
     assert ap.summary(m).startswith("48 images x 7 draws through 1 steps: 20% destroyed, 5% blank")
     assert ap.metrics(m)["destroyed_fraction"] == 0.2 and ap.metrics(m)["grid"] == "out/aug-preview/grid.png"
     assert ap.summary(ap.Measured()) == "no train transform found: nothing to preview"
+    m = measured(mask_judged=96, mask_mismatched=48, mask_grid="out/aug-preview-masks.png")
+    assert ap.summary(m).endswith("masks: 48 of 96 draws do not follow their image (grid: out/aug-preview-masks.png)")
+    assert ap.metrics(m)["mask_mismatch_fraction"] == 0.5 and ap.metrics(m)["mask_judged_draws"] == 96
+    assert "mask_judged_draws" not in ap.metrics(measured())  # not segmentation-style: no mask keys
