@@ -12,6 +12,7 @@ import torch
 
 from dlcheck.batches import dict_keys
 from dlcheck.context import Context
+from dlcheck.datasets import TRANSFORM_ATTRIBUTES, inner_datasets, transforms_off
 from dlcheck.errors import UserError, describe_exception
 
 
@@ -25,28 +26,6 @@ def _several(keys, where: str) -> SeveralInputs:
                          f"says which one the transform makes: set input_key (--input-key) to preview it")
 
 
-def _identity(*args):
-    """Stands in for a dataset's transform while raw samples are read: one argument back as it
-    came, several (a joint transform's image and target) back as a tuple."""
-    return args[0] if len(args) == 1 else args
-
-
-#: The dataset attributes that hold a transform: the image's, then the joint one (VisionDataset).
-_ATTRIBUTES = ("transform", "transforms")
-
-
-def _datasets(dataset, path: str):
-    """The dataset and every dataset inside Subset / ConcatDataset wrappers, with access paths."""
-    if dataset is None:
-        return
-    yield dataset, path
-    inner = getattr(dataset, "dataset", None)
-    if inner is not None and inner is not dataset:
-        yield from _datasets(inner, path + ".dataset")
-    for i, part in enumerate(getattr(dataset, "datasets", None) or []):
-        yield from _datasets(part, f"{path}.datasets[{i}]")
-
-
 def _find_transform(ctx: Context):
     """The target's ``train_transform``, else the first ``transform`` (or joint ``transforms``) on
     the train dataset: (transform, where, joint), joint when it takes the image and its target."""
@@ -54,8 +33,8 @@ def _find_transform(ctx: Context):
         transform = ctx.target.train_transform
         return transform, ctx.target.where("train_transform"), _takes_two(transform)
     loader = ctx.loader("train")
-    for ds, path in _datasets(getattr(loader, "dataset", None), "train_loader.dataset"):
-        for attr in _ATTRIBUTES:
+    for ds, path in inner_datasets(getattr(loader, "dataset", None), "train_loader.dataset"):
+        for attr in TRANSFORM_ATTRIBUTES:
             transform = getattr(ds, attr, None)
             if transform is None or not callable(transform):
                 continue
@@ -95,17 +74,7 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
     if n == 0:
         raise UserError(f"{ctx.target.where('train_loader')} has an empty dataset")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed))[:count].tolist()
-    swapped = []  # (dataset, its transform): put back in finally, also on error and Ctrl-C
-    try:
-        for ds, path in _datasets(dataset, "train_loader.dataset"):
-            for attr in _ATTRIBUTES:
-                saved = getattr(ds, attr, None)
-                if saved is not None and callable(saved):
-                    try:
-                        setattr(ds, attr, _identity)
-                    except AttributeError:
-                        raise UserError(f"{path}.{attr} cannot be switched off to read raw samples") from None
-                    swapped.append((ds, attr, saved))
+    with transforms_off((dataset, "train_loader.dataset")):
         sources = []
         for i in order:
             try:
@@ -116,9 +85,6 @@ def _raw_sources(ctx: Context, count: int) -> list[dict]:
             x, y = _split_item(item, ctx)
             sources.append({"index": i, "x": x, "target": y, "label": _label(y)})
         return sources
-    finally:
-        for ds, attr, saved in reversed(swapped):
-            setattr(ds, attr, saved)
 
 
 def _split_item(item, ctx: Context):
@@ -138,7 +104,7 @@ def _split_item(item, ctx: Context):
 def _class_names(ctx: Context) -> list[str] | None:
     """``dataset.classes`` (torchvision's datasets, ImageFolder) of the train dataset or of a
     dataset inside its wrappers, when it is a list of names."""
-    for ds, _ in _datasets(getattr(ctx.loader("train"), "dataset", None), "train_loader.dataset"):
+    for ds, _ in inner_datasets(getattr(ctx.loader("train"), "dataset", None), "train_loader.dataset"):
         names = getattr(ds, "classes", None)
         if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
             return list(names)

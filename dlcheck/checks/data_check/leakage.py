@@ -16,7 +16,6 @@ not the split; the rule (:func:`leakage`) says so instead of blaming the split.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +25,9 @@ import torch
 from torch.utils.data import IterableDataset, SequentialSampler
 
 from dlcheck.batches import dict_keys
-from dlcheck.checks.aug_preview.sources import _datasets, _identity
 from dlcheck.checks.data_check import parts
 from dlcheck.context import Context
+from dlcheck.datasets import transforms_off
 from dlcheck.errors import UserError, describe_exception
 from dlcheck.results import Finding
 from dlcheck.rules import finding
@@ -98,28 +97,9 @@ def _indexable(loader):
     return ds
 
 
-@contextlib.contextmanager
-def _transforms_off(*named):
-    """Every ``transform`` on the datasets (and inside their Subset/Concat wrappers) swapped for the
-    identity, put back in ``finally``; a transform that cannot be swapped stays."""
-    swapped = []
-    try:
-        for dataset, path in named:
-            for ds, _ in _datasets(dataset, path):
-                saved = getattr(ds, "transform", None)
-                if saved is not None and saved is not _identity:
-                    with contextlib.suppress(AttributeError):
-                        ds.transform = _identity
-                        swapped.append((ds, saved))
-        yield
-    finally:
-        for ds, saved in reversed(swapped):
-            ds.transform = saved
-
-
 def _items(ctx: Context, train, val, cap: int) -> Leakage:
     lk = Leakage(how=ITEMS, train_total=len(train), val_total=len(val))
-    with _transforms_off((train, "train_loader.dataset"), (val, "val_loader.dataset")):
+    with transforms_off((train, "train_loader.dataset"), (val, "val_loader.dataset"), strict=False):
         for ds, name in ((train, "train"), (val, "val")):
             if len(ds) and _item_digest(ctx, ds, 0, name) != _item_digest(ctx, ds, 0, name):
                 return Leakage(reason=f"the {name} dataset gives a different item each time it is read, even "
