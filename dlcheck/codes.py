@@ -3,8 +3,8 @@ severity, and the text `dlcheck explain CODE` prints.
 
 Blocks by check: DLC0xx general, DLC1xx init-loss, DLC2xx overfit-small, DLC3xx lr-find,
 DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check, DLC8xx
-batch-independence, DLC90x grid, DLC95x curves. A code is never reused for another meaning; a
-retired code stays in the table. No torch import here.
+batch-independence, DLC90x grid, DLC95x curves, DLC97x optimizer. A code is never reused for
+another meaning; a retired code stays in the table. No torch import here.
 """
 
 from __future__ import annotations
@@ -609,6 +609,41 @@ _TABLE = [
          "inputs, or an unstable layer; the model loses what it had learned and may not recover.",
          "Look at the steps the message names: the learning rate schedule there, and the batches "
          "read there (dlcheck data-check); lower the peak LR, add warm-up or gradient clipping."),
+    # -- optimizer ---------------------------------------------------------------------------
+    Code("DLC971", "optimizer-misses-params", "optimizer", "fail",
+         "Parameters that require grad are in no param group of the optimizer (fail when the output "
+         "layer or most of the trainable parameters are left out, warn otherwise).",
+         "The optimizer only changes the parameters it holds: the others keep their initial values "
+         "while the rest trains around them. The classic case is an optimizer built before the head "
+         "was replaced (the new head is not in it), or a factory that builds it from parameters it "
+         "closed over instead of the params it is handed.",
+         "Build the optimizer from the final model: `lambda params, lr: torch.optim.AdamW(params, lr=lr)` "
+         "(the params dlcheck hands it), after every layer is replaced; freeze on purpose with "
+         "requires_grad_(False)."),
+    Code("DLC972", "params-without-gradient", "optimizer", "warn",
+         "Parameters the optimizer updates got no gradient (grad None after backward) in a training step.",
+         "The loss does not depend on them: a module built but not used in forward, or one that a "
+         "routing model (mixture of experts, layer drop) did not choose for this batch. Under "
+         "DistributedDataParallel such parameters stop training with its unused-parameter error "
+         "unless find_unused_parameters=True (an extra pass over the graph every step), and they take "
+         "memory without learning.",
+         "Remove the unused module, or freeze it (requires_grad_(False)); for a model that routes on "
+         "purpose, set find_unused_parameters=True under DDP."),
+    Code("DLC973", "adam-coupled-weight-decay", "optimizer", "warn",
+         "Adam (Adamax, NAdam, RAdam) with a non-zero weight_decay: an L2 term, not weight decay.",
+         "These optimizers add weight_decay * w to the gradient, which the adaptive step then divides "
+         "by the gradient's running scale: parameters with large gradients are hardly decayed, and "
+         "the regularisation is not what the value suggests (Loshchilov & Hutter, Decoupled Weight "
+         "Decay Regularization). AdamW decouples the decay, and is what is usually meant.",
+         "Use torch.optim.AdamW with the weight decay (or decoupled_weight_decay=True), and retune "
+         "the value (dlcheck grid)."),
+    Code("DLC974", "decay-on-norms-and-biases", "optimizer", "info",
+         "A large weight decay also applies to normalisation-layer weights and biases.",
+         "Decay pulls parameters towards 0; for norm scales and biases that is no regularisation, "
+         "just a pull away from their natural values, which is why BERT, GPT-2 and timm recipes "
+         "exempt them. Many models still train fine with it: this is a note, not a bug.",
+         "Put norm weights and biases in a param group with weight_decay=0 (e.g. every parameter with "
+         "p.ndim <= 1)."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
