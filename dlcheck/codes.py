@@ -622,13 +622,15 @@ _TABLE = [
          "requires_grad_(False)."),
     Code("DLC972", "params-without-gradient", "optimizer", "warn",
          "Parameters the optimizer updates got no gradient (grad None after backward) in a training step.",
-         "The loss does not depend on them: a module built but not used in forward, or one that a "
-         "routing model (mixture of experts, layer drop) did not choose for this batch. Under "
+         "The loss does not depend on them: a module never called, or one whose output the loss does "
+         "not use (a Hugging Face BertModel's pooler under a head that reads last_hidden_state), or "
+         "one that a routing model (mixture of experts, layer drop) did not choose for this batch. Under "
          "DistributedDataParallel such parameters stop training with its unused-parameter error "
          "unless find_unused_parameters=True (an extra pass over the graph every step), and they take "
          "memory without learning.",
-         "Remove the unused module, or freeze it (requires_grad_(False)); for a model that routes on "
-         "purpose, set find_unused_parameters=True under DDP."),
+         "Remove the unused module (BertModel(config, add_pooling_layer=False)), or freeze it "
+         "(requires_grad_(False)); for a model that routes on purpose, set find_unused_parameters=True "
+         "under DDP."),
     Code("DLC973", "adam-coupled-weight-decay", "optimizer", "warn",
          "Adam (Adamax, NAdam, RAdam) with a non-zero weight_decay: an L2 term, not weight decay.",
          "These optimizers add weight_decay * w to the gradient, which the adaptive step then divides "

@@ -44,9 +44,10 @@ def without_gradient(m: Measured, task, s: Settings) -> Finding | None:
         return None
     return finding("DLC972", f"{len(m.no_grad)} of the model's parameters in the optimizer got no gradient "
                              f"(grad None after backward) in one training step: {_names(m.no_grad, s)}. The "
-                             f"loss does not depend on them on this batch: a module built but not used by the "
-                             f"forward, or, in a model that routes (mixture of experts, layer drop), one not "
-                             f"chosen for this batch. DistributedDataParallel stops with its unused-parameter "
+                             f"loss does not depend on them on this batch: a module never called, or one whose "
+                             f"output the loss does not use (a BertModel's pooler under a head that reads "
+                             f"last_hidden_state), or, in a model that routes (mixture of experts, layer drop), "
+                             f"one not chosen for this batch. DistributedDataParallel stops with its unused-parameter "
                              f"error unless find_unused_parameters=True, and they take memory without learning")
 
 
