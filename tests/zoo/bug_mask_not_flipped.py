@@ -1,5 +1,6 @@
-"""Bug: a segmentation dataset whose transform flips the photo but not its mask (the mask marks
-the photo's left half and its brightest quarter; half the masks end up mirrored)."""
+"""Bug: a segmentation dataset whose transform randomly flips the photo but not its mask.
+
+The mask marks the photo's left half and its brightest quarter; half the masks end up mirrored."""
 
 import torch
 from _data import photo_patches
