@@ -10,7 +10,9 @@
 Bad input raises :class:`dlcheck.errors.UserError` (one sentence naming what is wrong). The
 caller's global RNG state (Python, NumPy, torch) is the same after a call as before it, also when
 the call imports a target file. Ctrl-C raises :class:`dlcheck.errors.Interrupted` (a
-KeyboardInterrupt) whose ``report`` holds the checks that finished.
+KeyboardInterrupt) whose ``report`` holds the checks that finished; a ``SystemExit`` (the caller's
+SIGTERM handler calling ``sys.exit``) is re-raised as it came. Either comes after the model object
+was handed back as found.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str
                     for check, values in check_settings.items() for key in values})
     return Settings(target=target, device=device, seed=seed, out=out, ignore=list(ignore), lr=lr,
                     amp=amp, budget=budget, checks=checks, quiet=True, check_settings=check_settings,
-                    origins=origins)
+                    origins=origins, raise_exits=True)
 
 
 def run(target=None, *, checks: list[str] | None = None, model=None, train_loader=None, val_loader=None,

@@ -47,7 +47,7 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
         opt("loss", Optional[str], None, "--loss", help="loss function spec"),
         opt("device", Optional[str], None, "--device", help="auto | cpu | cuda | cuda:N (default: auto)"),
         opt("seed", Optional[int], None, "--seed", help="seed for torch, numpy and random (default: 0)"),
-        opt("json", Optional[str], None, "--json", help="write the JSON report here ('-' for stdout)"),
+        opt("json", Optional[str], None, "--json", help="write the JSON report here ('-' or /dev/stdout: stdout)"),
         opt("junit", Optional[str], None, "--junit", help="write a JUnit XML report here"),
         opt("markdown", Optional[str], None, "--markdown", help="write a Markdown summary here"),
         opt("html", Optional[str], None, "--html", help="write one self-contained HTML report here"),
@@ -110,6 +110,7 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
         raise typer.Exit(_launch(nproc))
     session = distributed.start()
     if session is None:
+        _handle_signals()
         _dispatch_here(name, kwargs, flags)
         return
     code = 0
@@ -188,21 +189,62 @@ def _dispatch_here(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, 
         report = runner.execute(settings, names)
     except UserError as exc:
         _fail_with(exc, debug)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or user code raising it: the checks that finished are reported
-        import os
-        import signal
-
-        try:
-            signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # a second Ctrl-C ends quietly
-        except ValueError:  # not the main thread
-            pass
-        if getattr(exc, "report", None) is not None:
-            _render(exc.report, settings)
-        message = getattr(exc, "message", None) or "interrupted before any check ran; nothing was written"
-        typer.echo(f"dlcheck: {message}", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, or user code raising it: what finished is reported
+        _interrupted(exc, settings)
     code = _render(report, settings)
     raise typer.Exit(code)
+
+
+def _handle_signals() -> None:
+    """SIGTERM (what CI sends on cancel) is handled as Ctrl-C is: the first raises (Terminated, a
+    KeyboardInterrupt) where the run is, so the model is handed back and what finished reported;
+    a second Ctrl-C or SIGTERM ends the process at once, exit 130 or 143, never by the signal."""
+    import signal
+
+    from dlcheck import errors
+
+    def first(signum, frame):
+        errors.received.append(signum)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, again)
+        raise errors.Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def again(signum, frame):
+        os._exit(128 + signum)
+
+    errors.received.clear()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, first)
+    except ValueError:  # not the main thread (an embedding app): its own handlers stay
+        pass
+
+
+def _interrupted(exc: KeyboardInterrupt, settings) -> None:
+    """The end of an interrupted run: the report of the checks that finished, one sentence, exit
+    130 (Ctrl-C) or 143 (SIGTERM); later signals are ignored while the process exits."""
+    import signal
+
+    from dlcheck import errors
+
+    code = 143 if isinstance(exc, errors.Terminated) or errors.received[:1] == [signal.SIGTERM] else 130
+    try:
+        if not errors.received:  # user code raised it: a real Ctrl-C from now on ends quietly
+            signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    except ValueError:  # not the main thread
+        pass
+    if getattr(exc, "report", None) is not None:
+        _render(exc.report, settings, interrupted=code)
+    message = getattr(exc, "message", None) or "interrupted before any check ran; nothing was written"
+    if code == 143 and not message.startswith("interrupted by SIGTERM"):
+        message = message.replace("interrupted", "interrupted by SIGTERM", 1)
+    typer.echo(f"dlcheck: {message}", err=True)
+    try:  # a signal now would kill the exiting process by signal: its code is decided
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+    except ValueError:
+        pass
+    raise typer.Exit(code) from None
 
 
 def _fail_with(exc: UserError, debug: bool):
@@ -217,22 +259,23 @@ def _fail_with(exc: UserError, debug: bool):
     raise typer.Exit(2) from None
 
 
-def _render(report, settings) -> int:
-    """Write every report the settings ask for; print errors; return the exit code."""
+def _render(report, settings, interrupted: int | None = None) -> int:
+    """Write every report the settings ask for; print errors; return the exit code (``interrupted``:
+    the run's exit code, 130 or 143, when a signal cut it short)."""
     from dlcheck import distributed
     from dlcheck.render import console
     from dlcheck.render._write import write_reports
 
     if not distributed.is_main():  # under torchrun only rank 0 writes and prints (DESIGN §4)
         return report.exit_code(settings.strict)
-    to_stdout_json = settings.json == "-"
+    to_stdout = "-" in (settings.json, settings.junit, settings.markdown, settings.html)
     try:  # all of them or none (the paths were proved writable before any check ran)
         write_reports(report, json=settings.json, junit=settings.junit, markdown=settings.markdown,
                       html=settings.html)
     except UserError as exc:
         _fail_with(exc, settings.debug)
     if not settings.quiet:
-        console.print_report(report, stderr=to_stdout_json, strict=settings.strict)
+        console.print_report(report, stderr=to_stdout, strict=settings.strict, interrupted=interrupted)
     for check in report.checks:
         if check.status == "error":
             if settings.debug and check.traceback:

@@ -66,13 +66,17 @@ class Settings:
     #: how each setting was given, for messages: {"seed": "--seed", "lr": "recipe 'r.yaml': 'lr'",
     #: "overfit-small.batches": "--batches"}; a setting missing here is named by its key
     origins: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the Python API: a SystemExit from the caller's process (its own SIGTERM handler, sys.exit in
+    #: its code) is re-raised once the model is handed back, not turned into an ``error`` result
+    raise_exits: bool = False
 
     def name_of(self, key: str) -> str:
         """How a message names setting ``key`` (``seed``, ``overfit-small.batches``)."""
         return self.origins.get(key, f"'{key}'")
 
 
-_OPTION_KEYS = {f.name for f in fields(Settings)} - {"check_settings", "base_dir", "config", "debug", "origins"}
+_OPTION_KEYS = {f.name for f in fields(Settings)} - {"check_settings", "base_dir", "config", "debug", "origins",
+                                                     "raise_exits"}
 _TYPES = {"seed": int, "lr": float, "budget": float, "strict": bool, "quiet": bool, "amp": bool}
 
 #: torch.manual_seed takes a 64-bit seed, signed or unsigned; anything else overflows inside it

@@ -40,6 +40,17 @@ class Interrupted(KeyboardInterrupt):
         self.report = report
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI sends on cancel), raised by the CLI's handler: handled as Ctrl-C is (the
+    model handed back, the check's artifacts removed, what finished reported), exit 143."""
+
+
+#: the signals (SIGINT, SIGTERM) the CLI's handlers received during this run, first first: a
+#: check that caught the KeyboardInterrupt itself (``curves`` reads the curves trained so far)
+#: still ends the run once it returns
+received: list[int] = []
+
+
 class SetupFailure(Exception):
     """The set-up is broken in a way that is a verdict, not bad input (e.g. nothing can train):
     the check that meets it ends in ``fail`` with this finding instead of ``error``."""

@@ -10,22 +10,63 @@ from pathlib import Path
 
 from dlcheck import registry
 from dlcheck.config import Settings, check_settings_for, take_target_keys, validate
-from dlcheck.errors import Interrupted, SetupFailure, UserError, describe_exception
+from dlcheck import errors
+from dlcheck.errors import Interrupted, SetupFailure, Terminated, UserError, describe_exception
 from dlcheck.results import CheckResult, Report
 from dlcheck.runstate import preflight
 
 
-def validate_outputs(settings: Settings) -> None:
-    """Fail before any work when an output cannot be written, naming the option and the user's
-    path: each report's temporary file is created beside it for real (and removed), and --out's
-    deepest existing folder takes a file (nothing is created for it yet)."""
-    from dlcheck.render._write import probe, probe_folder
+REPORT_OPTIONS = (("--json", "json"), ("--junit", "junit"), ("--markdown", "markdown"), ("--html", "html"))
 
-    for option, value in (("--json", settings.json), ("--junit", settings.junit),
-                          ("--markdown", settings.markdown), ("--html", getattr(settings, "html", None))):
+
+def validate_outputs(settings: Settings) -> None:
+    """Fail before any work (before the target's import) when an output cannot be written, naming
+    the option and the user's path: a report on an input file (the target, the recipe, a --model
+    file) or on another report's path is refused; each report's temporary file is created beside
+    it for real (and removed), and --out's deepest existing folder takes a file (nothing is
+    created for it yet). /dev/stdout is '-' (standard output) from here on."""
+    from dlcheck.render._write import STDOUT_PATHS, probe, probe_folder, refuse_clashes
+
+    reports = []
+    for option, key in REPORT_OPTIONS:
+        value = getattr(settings, key, None)
+        if value in STDOUT_PATHS:
+            setattr(settings, key, value := "-")
+        if value:
+            reports.append((option, value))
+    refuse_clashes(reports, input_files(settings))
+    for option, value in reports:
         probe(value, option)
     if settings.out:
         probe_folder(settings.out)
+
+
+def input_files(settings: Settings) -> list[tuple[str, str]]:
+    """``(label, path)`` of every file the run reads, found without importing anything: the
+    recipe, the target and the --model/--data/--val-data/--loss files (a module name: its file
+    under the working or recipe folder, when there is one)."""
+    files = [("the recipe", settings.config)] if settings.config else []
+    refs = [("the target", settings.target)] if isinstance(settings.target, str) else []
+    for option, key in (("--model", "model"), ("--data", "data"), ("--val-data", "val_data"), ("--loss", "loss")):
+        spec = getattr(settings, key, None)
+        if isinstance(spec, str) and ":" in spec:
+            refs.append((f"the {option} file", spec.rpartition(":")[0]))
+    for label, ref in refs:
+        files += [(label, str(path)) for path in _ref_files(ref, settings.base_dir)]
+    return files
+
+
+def _ref_files(ref: str, base_dir: str | None) -> list[Path]:
+    """The files a target reference may name: ``x.py`` (against the recipe's folder), or a
+    module ``pkg.setup`` as ``pkg/setup.py`` / ``pkg/setup/__init__.py`` here or there."""
+    if ref.endswith(".py") or "/" in ref or os.sep in ref:
+        path = Path(ref)
+        return [Path(base_dir) / path if base_dir and not path.is_absolute() else path]
+    folders = [Path.cwd()] + ([Path(base_dir)] if base_dir else [])
+    stem = Path(*ref.split(".")) if ref.replace(".", "").replace("_", "").isalnum() else None
+    if stem is None:
+        return []
+    return [f / p for f in folders for p in (stem.with_suffix(".py"), stem / "__init__.py")]
 
 
 def prepare(settings: Settings, names: list[str], loaded=None):
@@ -52,6 +93,8 @@ def prepare(settings: Settings, names: list[str], loaded=None):
             modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
         state = preflight(target, device, settings)
     except SystemExit as exc:  # the user's code called sys.exit() while dlcheck read the set-up
+        if settings.raise_exits:  # the Python API: the caller's process is ending; let it
+            raise
         raise UserError(f"{_exit_call(exc)} while dlcheck read the set-up (the model factory, the "
                         f"first batch or the target's import); no check ran") from None
     return device, target, modules, state
@@ -129,6 +172,8 @@ def run_check(name, module, check_settings, target, device, settings: Settings, 
         result.status = "error"
         if isinstance(stopped, SystemExit):
             result.summary = f"{_exit_call(stopped)}; dlcheck stopped the run there"
+        elif isinstance(stopped, Terminated):
+            result.summary = f"interrupted by SIGTERM after {result.seconds:.1f} s"
         else:
             result.summary = f"interrupted (KeyboardInterrupt) after {result.seconds:.1f} s"
         result.findings.append(_error_finding("DLC002", result.summary))
@@ -194,6 +239,8 @@ def execute(settings: Settings, names: list[str]) -> Report:
             if session is not None:
                 _agree_check(session, name, stop.result)
             left = ordered[index + 1:]
+            if isinstance(stop.cause, SystemExit) and settings.raise_exits:
+                raise stop.cause from None  # the API: the caller's exit, after the model came back
             if isinstance(stop.cause, SystemExit):  # an error of this check; the rest do not run
                 if left:
                     stop.result.summary += f" (not run: {', '.join(left)})"
@@ -201,6 +248,9 @@ def execute(settings: Settings, names: list[str]) -> Report:
                 break
             raise Interrupted(_interrupted_message(name, report, target, left, stop.removed),
                               _settled(report, settings)) from None
+        if errors.received and index + 1 < len(ordered):  # the check caught the signal itself
+            raise Interrupted(_interrupted_message(name, report, target, ordered[index + 1:], 0, after=True),
+                              _settled(report, settings))
     return _settled(report, settings)
 
 
@@ -248,8 +298,9 @@ def _agree_check(session, name: str, result: CheckResult) -> None:
         result.findings.append(_error_finding("DLC010", result.summary))
 
 
-def _interrupted_message(name: str, report: Report, target, left: list[str], removed: int) -> str:
-    """Where a Ctrl-C stopped the run and what was handed back, in one sentence."""
+def _interrupted_message(name: str, report: Report, target, left: list[str], removed: int,
+                         after: bool = False) -> str:
+    """Where a Ctrl-C (or SIGTERM) stopped the run and what was handed back, in one sentence."""
     from torch import nn
 
     done = [c.name for c in report.checks]
@@ -261,7 +312,10 @@ def _interrupted_message(name: str, report: Report, target, left: list[str], rem
         parts.append(f"{name}'s {removed} half-made artifact{'s' if removed != 1 else ''} removed")
     if left:
         parts.append(f"not run: {', '.join(left)}")
-    return f"interrupted during {name}; " + "; ".join(parts)
+    import signal
+
+    how = " by SIGTERM" if errors.received[:1] == [signal.SIGTERM] else ""
+    return f"interrupted{how} {'after' if after else 'during'} {name}; " + "; ".join(parts)
 
 
 def _settled(report: Report, settings: Settings) -> Report:

@@ -25,9 +25,40 @@ def _label(option: str | None, path: str) -> str:
     return f"{option} {path}" if option else f"'{path}'"
 
 
+#: paths that name this process's standard output: the same as '-'
+STDOUT_PATHS = ("-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+
+
 def _resolved(path: str) -> Path:
-    """The file a report path names, through symlinks (a dangling link: the file it names)."""
+    """The file a report path names, through symlinks (a dangling link: the file it names). A
+    device or a pipe (``/dev/stderr`` into a pipe) is kept as named: its real path may not exist."""
+    if _is_special(Path(path)):
+        return Path(path)
     return Path(os.path.realpath(path))
+
+
+def same_file_key(path: str) -> str:
+    """What two paths naming one file have in common: '-' for standard output, else the real path
+    (``./r.out``, ``r.out`` and a symlink to it are one file)."""
+    if path in STDOUT_PATHS:
+        return "-"
+    return os.path.realpath(path)
+
+
+def refuse_clashes(reports: list[tuple[str, str]], inputs: list[tuple[str, str]]) -> None:
+    """Fail (UserError) when a report (``(option, path)``) would overwrite an input file (``(label,
+    path)``: the target, the recipe, a --model/--data/--loss file) or another report of the run."""
+    given = {same_file_key(path): label for label, path in inputs if path}
+    seen: dict[str, str] = {}
+    for option, path in reports:
+        key = same_file_key(path)
+        if key in given:
+            raise UserError(f"{option} {path} is {given[key]}: a report there would overwrite it; "
+                            f"name another file")
+        if key in seen:
+            where = "standard output" if key == "-" else f"one file ('{path}')"
+            raise UserError(f"{seen[key]} and {option} both write to {where}: give each report its own path")
+        seen[key] = option
 
 
 def _create_temp(target: Path) -> tuple[int, Path]:
@@ -49,7 +80,7 @@ def _is_special(target: Path) -> bool:
 def probe(path: str, option: str | None = None) -> None:
     """Fail (UserError naming ``option`` and the user's ``path``) unless a report can be written
     there: creates the temporary file beside the target for real, and removes it."""
-    if not path or path == "-":
+    if not path or path in STDOUT_PATHS:
         return
     label = _label(option, path)
     target = _resolved(path)
@@ -91,24 +122,25 @@ def probe_folder(path: str, option: str = "--out") -> None:
 
 
 def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
-    """Write ``(option, path, text, append)`` items all or none. ``path`` '-' is stdout (written
-    last); ``append`` keeps what the file holds and adds ``text`` (``$GITHUB_STEP_SUMMARY``).
+    """Write ``(option, path, text, append)`` items all or none. ``path`` '-' (or /dev/stdout) is
+    stdout (written last); a device or pipe is written before the files are put in place, so a
+    full device (``/dev/full``) leaves every file as it was; ``append`` keeps what the file holds and adds ``text`` (``$GITHUB_STEP_SUMMARY``).
     Raises UserError naming the option and the user's path; no target is touched then."""
     staged: list[tuple[Path, Path, str]] = []  # (temporary file, target, label), renamed at the end
-    direct: list[tuple[Path, str, bool]] = []  # devices and pipes
+    direct: list[tuple[Path, str, bool, str]] = []  # devices and pipes
     to_stdout: list[str] = []
     label = ""
     try:
         for option, path, text, append in files:
             label = _label(option, path)
-            if path == "-":
+            if path in STDOUT_PATHS:
                 to_stdout.append(text)
                 continue
             target = _resolved(path)
             if target.is_dir():
                 raise UserError(f"{label} is a directory, not a file")
             if _is_special(target):
-                direct.append((target, text, append))
+                direct.append((target, text, append, label))
                 continue
             data = text.encode("utf-8")
             mode = None
@@ -122,6 +154,9 @@ def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
                 handle.write(data)
             if mode is not None:
                 os.chmod(tmp, mode)
+        for target, text, append, label in direct:  # before the renames: a full device stops them
+            with open(target, "a" if append else "w", encoding="utf-8") as handle:
+                handle.write(text)
         for tmp, target, label in staged:
             os.replace(tmp, target)
         staged = []
@@ -130,9 +165,6 @@ def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
     finally:
         for tmp, _, _ in staged:  # an error or Ctrl-C before the renames: no target was touched
             tmp.unlink(missing_ok=True)
-    for target, text, append in direct:
-        with open(target, "a" if append else "w", encoding="utf-8") as handle:
-            handle.write(text)
     for text in to_stdout:
         sys.stdout.write(text)
         sys.stdout.flush()

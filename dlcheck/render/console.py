@@ -5,6 +5,9 @@ A per-item table shows the columns that carry the verdict first and adds the oth
 fit; numbers keep three significant digits and are never cut (a column is left out instead, and a
 one-line note says which, and where the full table is); long layer names are shortened from the
 middle (``layer3.…conv2``). Notes are kept to one line, so nothing wraps mid-phrase.
+
+Every string reaches rich as a ``Text`` (never as markup): a layer named ``[/]`` or an exception
+saying ``[bold red]x[/bold red]`` prints as written.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ def status_label(check) -> str:
     return "skipped" if getattr(check, "skipped", False) and check.status == "pass" else check.status
 
 
-def print_report(report, *, stderr: bool = False, strict: bool = False, console: Console | None = None) -> None:
+def print_report(report, *, stderr: bool = False, strict: bool = False, console: Console | None = None,
+                 interrupted: int | None = None) -> None:
     """Print ``report``; to stderr when stdout carries a machine report (``--json -``). ``console``
-    is for tests (``Console(width=80, record=True)``)."""
+    is for tests (``Console(width=80, record=True)``). ``interrupted``: the exit code of a run a
+    signal cut short (the verdict says "interrupted", never pass)."""
     out = console or _console(stderr)
     out.print(verdict_table(report))
     if report.task:
@@ -70,15 +75,20 @@ def print_report(report, *, stderr: bool = False, strict: bool = False, console:
                        style="yellow"))
     code = report.exit_code(strict)
     verdict = Text("verdict: ")
-    verdict.append(report.status, style=STYLES[report.status])
-    verdict.append(f"  (exit {code}{', --strict' if strict else ''})")
+    if interrupted is not None:
+        verdict.append("interrupted", style=STYLES["error"])
+        verdict.append(f"  (exit {interrupted}; the {len(report.checks)} check{'s' if len(report.checks) != 1 else ''}"
+                       f" that finished: {report.status})")
+    else:
+        verdict.append(report.status, style=STYLES[report.status])
+        verdict.append(f"  (exit {code}{', --strict' if strict else ''})")
     out.print(verdict)
 
 
 def verdict_table(report) -> Table:
     """One row per check: name, status (``skipped`` with its reason), seconds, summary."""
-    table = Table(title=f"dlcheck {report.target}  ·  {report.device}  ·  seed {report.seed}",
-                  title_justify="left", show_lines=False)
+    title = Text(f"dlcheck {report.target}  ·  {report.device}  ·  seed {report.seed}", style="table.title")
+    table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("check", style="bold", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
@@ -88,7 +98,7 @@ def verdict_table(report) -> Table:
         summary = c.summary
         if label == "skipped" and c.reason:
             summary = c.reason
-        table.add_row(c.name, Text(label, style=STYLES[label]), f"{c.seconds:.1f}s", summary)
+        table.add_row(Text(c.name), Text(label, style=STYLES[label]), f"{c.seconds:.1f}s", Text(summary))
     return table
 
 
@@ -245,16 +255,16 @@ def details_table(title: str, rows: list[dict], max_rows: int = MAX_ROWS, width:
     shown = _fitting_columns(title, columns, widths, width)
     left_out = [headers[c] for c in columns if c not in shown]
 
-    table = Table(title=title.replace("_", " "), title_justify="left", show_edge=False, pad_edge=False,
-                  title_style="italic")
+    table = Table(title=Text(title.replace("_", " "), style="italic"), title_justify="left", show_edge=False,
+                  pad_edge=False)
     for c in shown:
         justify = "left" if c in TEXT_COLUMNS else "right"
-        table.add_column(_wrap_header(headers[c], widths[c]), justify=justify, no_wrap=True,
+        table.add_column(Text(_wrap_header(headers[c], widths[c])), justify=justify, no_wrap=True,
                          min_width=widths[c])
     for i in range(len(shown_rows)):
         if hidden and i == len(head):
             table.add_row(*(["…"] * len(shown)), style="dim")
-        table.add_row(*(cells[c][i] for c in shown))
+        table.add_row(*(Text(cells[c][i]) for c in shown))
     notes = _table_notes(width, len(rows), hidden, left_out, full_at)
     return Group(table, *[Text(n, style="dim") for n in notes])
 
@@ -332,6 +342,6 @@ def print_code(code) -> None:
     out = _console(False)
     out.print(Text(f"{code.code} {code.name}", style="bold"),
               Text(f"({code.check}, {code.severity})", style=STYLES.get(code.severity, "")))
-    out.print(Text("What it means: ", style="bold"), code.title)
-    out.print(Text("Why it matters: ", style="bold"), code.why)
-    out.print(Text("How to fix it: ", style="bold"), code.fix)
+    out.print(Text("What it means: ", style="bold"), Text(code.title))
+    out.print(Text("Why it matters: ", style="bold"), Text(code.why))
+    out.print(Text("How to fix it: ", style="bold"), Text(code.fix))
