@@ -110,8 +110,13 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
         raise typer.Exit(_launch(nproc))
     session = distributed.start()
     if session is None:
-        _handle_signals()
-        _dispatch_here(name, kwargs, flags)
+        from dlcheck.errors import handle_signals, restore_signals
+
+        previous = handle_signals()
+        try:
+            _dispatch_here(name, kwargs, flags)
+        finally:
+            restore_signals(previous)
         return
     code = 0
     try:
@@ -193,31 +198,6 @@ def _dispatch_here(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, 
         _interrupted(exc, settings)
     code = _render(report, settings)
     raise typer.Exit(code)
-
-
-def _handle_signals() -> None:
-    """SIGTERM (what CI sends on cancel) is handled as Ctrl-C is: the first raises (Terminated, a
-    KeyboardInterrupt) where the run is, so the model is handed back and what finished reported;
-    a second Ctrl-C or SIGTERM ends the process at once, exit 130 or 143, never by the signal."""
-    import signal
-
-    from dlcheck import errors
-
-    def first(signum, frame):
-        errors.received.append(signum)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, again)
-        raise errors.Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-
-    def again(signum, frame):
-        os._exit(128 + signum)
-
-    errors.received.clear()
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, first)
-    except ValueError:  # not the main thread (an embedding app): its own handlers stay
-        pass
 
 
 def _interrupted(exc: KeyboardInterrupt, settings) -> None:

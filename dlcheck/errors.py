@@ -1,4 +1,5 @@
-"""The one exception type for "the user's set-up is wrong".
+"""The one exception type for "the user's set-up is wrong" (and the CLI's handling of SIGINT and
+SIGTERM: :func:`handle_signals`).
 
 Domain code raises :class:`UserError` with one sentence naming what is wrong and where; only the
 CLI turns it into a red one-liner on stderr and exit code 2 (a check that raises it ends in the
@@ -49,6 +50,44 @@ class Terminated(KeyboardInterrupt):
 #: check that caught the KeyboardInterrupt itself (``curves`` reads the curves trained so far)
 #: still ends the run once it returns
 received: list[int] = []
+
+
+def handle_signals() -> dict:
+    """For the CLI: SIGTERM (what CI sends on cancel) is handled as Ctrl-C is: the first raises (Terminated, a
+    KeyboardInterrupt) where the run is, so the model is handed back and what finished reported;
+    a second Ctrl-C or SIGTERM ends the process at once, exit 130 or 143, never by the signal.
+    Returns the handlers it replaced."""
+    import signal
+
+    def first(signum, frame):
+        received.append(signum)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, again)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def again(signum, frame):
+        import os
+
+        os._exit(128 + signum)
+
+    received.clear()
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, first)
+    except ValueError:  # not the main thread (an embedding app): its own handlers stay
+        pass
+    return previous
+
+
+def restore_signals(previous: dict) -> None:
+    """The handlers as they were (a caller running the CLI in-process keeps its own), unless a
+    signal came: then the process is on its way out and later signals stay ignored."""
+    import signal
+
+    if not received:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class SetupFailure(Exception):

@@ -123,18 +123,18 @@ def probe_folder(path: str, option: str = "--out") -> None:
 
 def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
     """Write ``(option, path, text, append)`` items all or none. ``path`` '-' (or /dev/stdout) is
-    stdout (written last); a device or pipe is written before the files are put in place, so a
-    full device (``/dev/full``) leaves every file as it was; ``append`` keeps what the file holds and adds ``text`` (``$GITHUB_STEP_SUMMARY``).
+    stdout; devices, pipes and stdout are written before the files are put in place, so a full
+    device (``/dev/full``) or a closed pipe leaves every file as it was; ``append`` keeps what the file holds and adds ``text`` (``$GITHUB_STEP_SUMMARY``).
     Raises UserError naming the option and the user's path; no target is touched then."""
     staged: list[tuple[Path, Path, str]] = []  # (temporary file, target, label), renamed at the end
     direct: list[tuple[Path, str, bool, str]] = []  # devices and pipes
-    to_stdout: list[str] = []
+    to_stdout: list[tuple[str, str]] = []
     label = ""
     try:
         for option, path, text, append in files:
             label = _label(option, path)
             if path in STDOUT_PATHS:
-                to_stdout.append(text)
+                to_stdout.append((f"{label} (standard output)", text))
                 continue
             target = _resolved(path)
             if target.is_dir():
@@ -142,7 +142,7 @@ def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
             if _is_special(target):
                 direct.append((target, text, append, label))
                 continue
-            data = text.encode("utf-8")
+            data = text.encode("utf-8", "backslashreplace")  # a lone surrogate in a user's name
             mode = None
             if target.is_file():
                 mode = stat.S_IMODE(target.stat().st_mode)
@@ -155,8 +155,11 @@ def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
             if mode is not None:
                 os.chmod(tmp, mode)
         for target, text, append, label in direct:  # before the renames: a full device stops them
-            with open(target, "a" if append else "w", encoding="utf-8") as handle:
+            with open(target, "a" if append else "w", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(text)
+        for label, text in to_stdout:  # a closed pipe stops the renames too
+            sys.stdout.write(text)
+            sys.stdout.flush()
         for tmp, target, label in staged:
             os.replace(tmp, target)
         staged = []
@@ -165,9 +168,6 @@ def write_set(files: list[tuple[str | None, str, str, bool]]) -> None:
     finally:
         for tmp, _, _ in staged:  # an error or Ctrl-C before the renames: no target was touched
             tmp.unlink(missing_ok=True)
-    for text in to_stdout:
-        sys.stdout.write(text)
-        sys.stdout.flush()
 
 
 def write_text(text: str, path: str, append: bool = False) -> None:
