@@ -59,7 +59,7 @@ def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str
 def run(target=None, *, checks: list[str] | None = None, model=None, train_loader=None, val_loader=None,
         loss_fn=None, optimizer=None, lr: float | None = None, num_classes: int | None = None,
         forward=None, train_transform=None, task: str | None = None, mixes_samples: bool | None = None,
-        device: str = "auto", seed: int = 0, out: str | None = None,
+        causal: bool | None = None, device: str = "auto", seed: int = 0, out: str | None = None,
         settings: dict[str, dict[str, Any]] | None = None, ignore: Iterable[str] = (),
         amp: bool = False, budget: float | None = None) -> Report:
     """Run ``checks`` (default: all) and return the Report. ``target`` may be a target file or
@@ -70,7 +70,7 @@ def run(target=None, *, checks: list[str] | None = None, model=None, train_loade
 
     parts = dict(model=model, train_loader=train_loader, val_loader=val_loader, loss_fn=loss_fn,
                  optimizer=optimizer, num_classes=num_classes, forward=forward,
-                 train_transform=train_transform, lr=lr, task=task, mixes_samples=mixes_samples)
+                 train_transform=train_transform, lr=lr, task=task, mixes_samples=mixes_samples, causal=causal)
     s = _settings(target, parts, device=device, seed=seed, out=out, settings=settings, ignore=ignore,
                   lr=None, amp=amp, budget=budget, checks=checks)
     return execute(s, checks or registry.run_by_default())

@@ -2,9 +2,10 @@
 severity, and the text `dlcheck explain CODE` prints.
 
 Blocks by check: DLC0xx general, DLC1xx init-loss, DLC2xx overfit-small, DLC3xx lr-find,
-DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check, DLC8xx
-batch-independence, DLC90x grid, DLC95x curves, DLC97x optimizer. A code is never reused for
-another meaning; a retired code stays in the table. No torch import here.
+DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check, DLC80x
+batch-independence, DLC85x causality, DLC90x grid, DLC95x curves, DLC97x optimizer, DLC98x
+preflight. A code is never reused for another meaning; a retired code stays in the table. No torch
+import here.
 """
 
 from __future__ import annotations
@@ -509,6 +510,25 @@ _TABLE = [
          "Batch independence could not be measured: a batch of one sample, token ids without an "
          "nn.Embedding to take the gradient at, outputs without a sample axis, or no gradient "
          "reaching the inputs.",
+         "What was not measured cannot be judged; the message says why.",
+         "Nothing to fix; for token ids, an nn.Embedding layer lets dlcheck take the gradient at "
+         "its output."),
+    # -- causality ---------------------------------------------------------------------------
+    Code("DLC851", "future-leak", "causality", "fail",
+         "An output at position t depends on inputs at positions after t: a causal (autoregressive) "
+         "model sees the future.",
+         "A model trained to predict the next token from the ones before it must not read the tokens "
+         "it predicts. With a future leak (attention without its causal mask, a bidirectional RNN, "
+         "a convolution padded on both sides) it copies the answer from the input: the training "
+         "loss falls far below what honest prediction reaches, and generation, which has no future "
+         "to read, fails.",
+         "Go to where the message says the mixing across time starts: give the attention its causal "
+         "mask (attn_mask=nn.Transformer.generate_square_subsequent_mask(T), is_causal=True, or a "
+         "lower-triangular mask before the softmax), make RNNs unidirectional, pad convolutions on "
+         "the left only. If the model may look ahead on purpose, set causal = False in the target."),
+    Code("DLC852", "causality-unmeasured", "causality", "info",
+         "Causality could not be measured: token ids without an nn.Embedding to take the gradient at, "
+         "outputs without a time axis, or no gradient reaching the inputs.",
          "What was not measured cannot be judged; the message says why.",
          "Nothing to fix; for token ids, an nn.Embedding layer lets dlcheck take the gradient at "
          "its output."),

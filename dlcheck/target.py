@@ -30,6 +30,7 @@ TARGET_NAMES = {
     "train_transform": False,
     "task": False,
     "mixes_samples": False,
+    "causal": False,
     "input_key": False,
     "target_key": False,
 }
@@ -58,6 +59,8 @@ class Target:
     task: str | None = None
     #: True when the model mixes samples across the batch by design (batch-independence)
     mixes_samples: bool = False
+    #: True: an output at position t depends on inputs at positions <= t alone; False: not (causality)
+    causal: bool | None = None
     #: the keys of the inputs and the targets in dict batches (the CLI flag or recipe key wins)
     input_key: str | None = None
     target_key: str | None = None

@@ -39,6 +39,7 @@ CAUGHT = {
     "bug_mask_not_flipped": [("aug-preview", "DLC607")],
     "bug_lstm_not_batch_first": [("batch-independence", "DLC801")],
     "bug_view_not_permute": [("batch-independence", "DLC801")],
+    "bug_causal_no_mask": [("causality", "DLC851")],
 }
 HEALTHY = ["ok_digits_mlp", "ok_digits_bn_cnn", "ok_wine_sgd", "ok_breast_cancer_dict", "ok_photo_cnn"]
 
