@@ -13,9 +13,10 @@ T = 24  # positions per window
 
 
 def _chain(steps: int, seed: int) -> torch.Tensor:
-    """A walk on a fixed sparse Markov chain: every state has 3 successors with fixed probabilities."""
+    """A walk on a fixed sparse Markov chain: every state has 3 successors with fixed probabilities,
+    and 3 predecessors (the successors are 3 permutations), so every state is visited."""
     g = torch.Generator().manual_seed(1234)  # the chain itself is the same for every split
-    successors = torch.stack([torch.randperm(TOKENS, generator=g)[:3] for _ in range(TOKENS)])
+    successors = torch.stack([torch.randperm(TOKENS, generator=g) for _ in range(3)], dim=1)
     probs = torch.tensor([0.6, 0.3, 0.1])
     walk = torch.Generator().manual_seed(seed)
     state, out = 0, []
@@ -25,28 +26,28 @@ def _chain(steps: int, seed: int) -> torch.Tensor:
     return torch.tensor(out)
 
 
-def _windows(ids: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """n windows of T + 1 ids at random offsets: inputs ids[:-1], targets ids[1:]."""
-    g = torch.Generator().manual_seed(seed)
-    starts = torch.randint(0, len(ids) - T - 1, (n,), generator=g)
-    chunks = torch.stack([ids[s:s + T + 1] for s in starts.tolist()])
+def _windows(ids: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n consecutive windows of T + 1 ids (none overlaps another): inputs ids[:-1], targets ids[1:]."""
+    chunks = ids[:n * (T + 1)].view(n, T + 1)
     return chunks[:, :-1].contiguous(), chunks[:, 1:].contiguous()
 
 
 def markov(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Next-token windows of the Markov chain (a split of its own per seed)."""
-    return _windows(_chain(n * 4 + T + 1, seed=seed), n, seed)
+    return _windows(_chain(n * (T + 1), seed=seed), n)
 
 
 def _text(sentences: int, seed: int) -> str:
     g = torch.Generator().manual_seed(seed)
-    subjects, verbs, objects = ["the cat", "a dog", "my aunt", "the old man", "a bird"], \
-        ["sees", "likes", "chases", "paints", "finds"], ["the ball", "a red hat", "the river", "some bread", "a tree"]
+    subjects = ["the cat", "a dog", "my aunt", "the old man", "a bird", "our cook", "his son"]
+    verbs = ["sees", "likes", "chases", "paints", "finds", "wants", "keeps"]
+    objects = ["the ball", "a red hat", "the river", "some bread", "a tree", "two boxes", "the moon"]
+    ends = ["", " today", " again", " at night", " slowly", " now"]
 
     def pick(words):
         return words[int(torch.randint(len(words), (1,), generator=g))]
 
-    return " ".join(f"{pick(subjects)} {pick(verbs)} {pick(objects)}." for _ in range(sentences))
+    return " ".join(f"{pick(subjects)} {pick(verbs)} {pick(objects)}{pick(ends)}." for _ in range(sentences))
 
 
 CHARS = sorted(set(_text(200, 0)))
@@ -54,8 +55,8 @@ CHARS = sorted(set(_text(200, 0)))
 
 def chars(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Next-character windows of a text of simple sentences built in code."""
-    text = _text(n + 50, seed)
-    return _windows(torch.tensor([CHARS.index(c) for c in text]), n, seed)
+    text = _text(n * (T + 1) // 16, seed)  # sentences of 19-39 characters
+    return _windows(torch.tensor([CHARS.index(c) for c in text]), n)
 
 
 def loaders(inputs, targets, val_inputs, val_targets, batch_size: int = 32):
