@@ -116,7 +116,9 @@ def _measure(ctx: Context, model: nn.Module, batch, m: Measured, positions: int)
             outputs, _ = ctx.forward(model, _replace(batch, swapped), 0)
             logits = _timed(_raw_logits(ctx, outputs), size, m.length)
             leaves = [leaf for leaf in leaves if _time_dim(leaf, m.length) is not None]
-            m.through = "embedding outputs" if not floats else "inputs"
+            embedded = {leaf.label.startswith("the output of embedding") for leaf in leaves}
+            m.through = {frozenset({True}): "embedding outputs", frozenset({False}): "inputs"}.get(
+                frozenset(embedded), "inputs and embedding outputs")
             m.unmeasured = _unmeasurable(leaves, ids, logits, m.length)
             if m.unmeasured:
                 return
