@@ -479,6 +479,23 @@ _TABLE = [
          "one positive in under 1 % of samples is learned as 'always no' unless weighted.",
          "Check how the label columns are built (an off-by-one column, a filter that removed the "
          "positives); for rare labels, set pos_weight in BCEWithLogitsLoss or resample."),
+    Code("DLC713", "data-target-dominated", "data-check", "warn",
+         "One class value is most of the target positions (padding in a language model, background "
+         "in segmentation) and the loss counts it.",
+         "The loss and its gradients are then mostly about that one value: a padded LM learns to "
+         "predict padding after padding, its loss and perplexity are not the text's, and a model that "
+         "always says the dominant value already scores its share in accuracy.",
+         "Padding: let the loss skip it, CrossEntropyLoss(ignore_index=<pad id>) (or set the padded "
+         "labels to -100). A real class that dominates: class weights (CrossEntropyLoss(weight=...)), "
+         "a Dice or focal term, or resampling."),
+    Code("DLC714", "data-multihot-softmax", "data-check", "warn",
+         "Float targets whose rows sum above 1 (several labels on at once) are given to a softmax "
+         "cross-entropy.",
+         "Softmax makes the classes compete for one unit of probability: with two labels on, the best "
+         "it can do is 0.5 each, so the loss never reaches 0 and the model cannot say 'both'. torch "
+         "accepts such targets as soft labels without a word.",
+         "Multi-label targets need one independent sigmoid per label: nn.BCEWithLogitsLoss() (and a "
+         "threshold per label at prediction time). Soft labels for cross-entropy must sum to 1 per row."),
     Code("DLC715", "data-val-in-train", "data-check", "fail",
          "Validation samples are identical to training samples (a warning for a small share, a note "
          "when the train set's own duplicates explain it).",

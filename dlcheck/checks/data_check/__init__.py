@@ -46,6 +46,14 @@ SETTINGS = {
     "prevalence_low": 0.01,  # multi-label: a label positive in fewer (or more than 1 - this) of the
     #                          samples is a note; one never (or always) positive warns (DLC712)
     "prevalence_min_samples": 50,  # ... judged only over at least this many samples
+    "dominant_share": 0.9,  # one class value this share of the targets, counted by the loss: DLC713 ...
+    "pad_share": 0.25,  # ... a padding-like value (pad_edge_share, pad_input_share) already at this share
+    "pad_edge_share": 0.9,  # padding-like: this share of the value's sequence positions fill a row's start or end
+    "pad_input_share": 0.8,  # ... and of those, this share where token-id inputs run at the row's edge too
+    "dominant_min_targets": 100,  # DLC713 judged over at least this many labels
+    "soft_sum_tolerance": 0.01,  # soft targets of cross-entropy: a row summing above 1 + this is not a
+    #                              distribution (multi-hot labels: DLC714)
+    "multihot_share": 0.05,  # ... a warning when this share of the rows does, else a note
     "pairing": True,  # run the pairing control (DLC709)
     "pair_batches": 4,  # batches in the pairing subset (spread over the batches read)
     "pair_holdout": 2,  # further batches, not trained on, on which both runs are judged afterwards

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import torch
 
 from dlcheck import scale
+from dlcheck.checks.data_check.dominance import Edges
+from dlcheck.checks.data_check.multihot import RowSums
 from dlcheck.checks.data_check.leakage import Leakage
 from dlcheck.checks.data_check.pairing import Pairing
 from dlcheck.checks.data_check.targets import TargetPart
@@ -95,6 +97,8 @@ class Measured:
     batch_entropy: float | None = None  # label entropy per batch / that of shuffled batches (None: not judged)
     batch_tops: list[tuple[float, int]] = field(default_factory=list)  # (top share, class) of the first batches
     pairing: Pairing | None = None  # the pairing control (None: turned off)
+    edges: Edges | None = None  # sequence labels at the rows' edges (padding evidence, dominance.py)
+    row_sums: RowSums | None = None  # soft targets' row sums (multihot.py)
     leakage: Leakage | None = None  # validation samples found in training (leakage.py)
 
     @property

@@ -12,7 +12,7 @@ import hashlib
 import torch
 
 from dlcheck import scale
-from dlcheck.checks.data_check import pairing, parts, reduce
+from dlcheck.checks.data_check import dominance, multihot, pairing, parts, reduce
 from dlcheck.checks.data_check import targets as targets_mod
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
 from dlcheck.checks.data_check.pairing import batch_size
@@ -150,6 +150,8 @@ class Reader:
             self._hash(index, inputs_cpu, targets_cpu)
         if targets is not None:
             self._add_targets(index, targets)
+            dominance.add(m, inputs, targets, ctx.task.ignore_index, int(ctx.settings["max_classes"]) + 1)
+            multihot.add(m, targets, index, ctx.settings["soft_sum_tolerance"])
         if index in self._keep:
             self.kept.append((index, batch, self._keep[index]))
 

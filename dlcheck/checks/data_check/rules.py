@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dlcheck import scale
+from dlcheck.checks.data_check import dominance, multihot
 from dlcheck.checks.data_check.leakage import leakage
 from dlcheck.checks.data_check.measure import InputSummary, Measured
 from dlcheck.checks.data_check.verdict import PAIRING_RULES
@@ -319,6 +320,8 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
     if m.ignored_where_varies:
         return ("the labels hold the loss's ignore_index at positions that differ from sample to sample "
                 "(masked-LM style): permuting them moves the positions the loss counts, not only the labels")
+    if (dominated := dominance.obstacle(m, task, s)) is not None:
+        return dominated
     if m.targets_are_inputs:
         return ("the targets are the batch's own inputs (an autoencoder): permuting them tests no pairing "
                 "of inputs and labels")
@@ -337,6 +340,7 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
 
 #: The rules before the pairing control, in report order.
 DATA_RULES = (inputs_unknown, inputs, duplicates, nonfinite_targets, targets_unscaled, constant_targets,
-              labels_out_of_range, targets_skipped, prevalence, imbalance, sorted_batches, leakage)
+              labels_out_of_range, targets_skipped, prevalence, imbalance, sorted_batches,
+              dominance.dominant_target, multihot.multihot_softmax, leakage)
 #: Every rule, in report order.
 RULES = DATA_RULES + PAIRING_RULES
