@@ -8,11 +8,14 @@ from dataclasses import replace
 
 from dlcheck import scale
 from dlcheck.checks import data_check as dc
+from dlcheck.checks.data_check import dominance, multihot
 from dlcheck.checks.data_check import leakage as lk
 from dlcheck.checks.data_check import rules as r
 from dlcheck.checks.data_check import verdict as v
+from dlcheck.checks.data_check.dominance import Edges
 from dlcheck.checks.data_check.leakage import Leakage
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
+from dlcheck.checks.data_check.multihot import RowSums
 from dlcheck.checks.data_check.pairing import Pairing, Run
 from dlcheck.checks.data_check.targets import TargetPart
 from dlcheck.rules import judge
@@ -201,6 +204,61 @@ QUIET += [
 ]
 
 
+# -- issue 20: the targets against the loss (dominance.py: DLC713, multihot.py: DLC714) ---------------
+PAD_CE = Task(kind="classification", loss="CrossEntropyLoss", classes=10, positions=48)
+IGNORING = Task(kind="classification", loss="CrossEntropyLoss", classes=10, options={"ignore_index": 0})
+
+
+def dominated(share: float, edge: float | None = None, inputs: float | None = None, per_position=True) -> Measured:
+    """Labels where class 0 holds ``share`` of 10,000; ``edge``: the share of its positions at the rows'
+    edges (sequence targets), ``inputs``: of those, where the inputs run too (None: no ids compared)."""
+    top = round(share * 10_000)
+    m = labels([[top] + [(10_000 - top) // 9] * 9], per_position=per_position)
+    if edge is not None:
+        m.edges = Edges(edge=[round(edge * top)], with_inputs=[round((inputs or 0) * edge * top)],
+                        inputs_seen=inputs is not None)
+    return m
+
+
+def soft_rows(rows: int, above: int, top: float = 1.0, binary: bool = False) -> Measured:
+    return Measured(target_kind="soft", row_sums=RowSums(rows=rows, above=above, top=top, binary=binary,
+                                                         first=(0, 3, top) if above else None))
+
+
+CASES += [
+    Case("DLC713", dominance.dominant_target, dominated(0.77, edge=1.0, inputs=0.97), PAD_CE, S, name="padding",
+         says=("label 0 is 77% of the", "tokens", "padding", "counts it"), advises=("ignore_index=0",)),
+    Case("DLC713", dominance.dominant_target, dominated(0.26, edge=0.95), PAD_CE, S, name="padding-float-inputs",
+         says=("26%", "padding"), advises=("ignore_index=0",)),
+    Case("DLC713", dominance.dominant_target, dominated(0.93), CE, S, name="background",
+         says=("label 0 is 93%",), advises=("weight", "Dice or focal")),
+    Case("DLC713", dominance.dominant_target, dominated(0.93, per_position=False), CE, S, name="per-sample",
+         says=("samples",), advises=("weight",)),
+    Case("DLC713", dominance.dominant_target, dominated(0.93), replace(CE, loss="my_loss", source="set in the target"),
+         S, name="unread-loss", severity="info", says=("cannot read whether it ignores",)),
+    Case("DLC714", multihot.multihot_softmax, soft_rows(1280, 1146, 4.0, binary=True), CE, S,
+         says=("1146 of 1280 target rows (90%) sum above 1", "multi-hot"), advises=("BCEWithLogitsLoss",)),
+    Case("DLC714", multihot.multihot_softmax, soft_rows(1280, 20, 2.0), CE, S, name="a-few-rows", severity="info",
+         says=("20 of 1280",)),
+]
+
+QUIET += [
+    Quiet(dominance.dominant_target, dominated(0.75), CE, S, name="segmentation-background-75"),
+    Quiet(dominance.dominant_target, dominated(0.89), CE, S, name="just-below-dominant-share"),
+    Quiet(dominance.dominant_target, dominated(0.24, edge=1.0, inputs=1.0), PAD_CE, S, name="padding-below-pad-share"),
+    Quiet(dominance.dominant_target, dominated(0.5, edge=0.85, inputs=1.0), PAD_CE, S, name="not-at-the-edges"),
+    Quiet(dominance.dominant_target, dominated(0.5, edge=1.0, inputs=0.5), PAD_CE, S, name="inputs-not-padded"),
+    Quiet(dominance.dominant_target, dominated(0.95), replace(CE, options={"weight": [0.1] + [1.0] * 9}), S,
+          name="class-weights"),
+    Quiet(dominance.dominant_target, dominated(0.95), replace(CE, soft_targets=True), S, name="soft-targets"),
+    Quiet(dominance.dominant_target, replace(dominated(0.77, edge=1.0, inputs=1.0), labels=LabelSummary(
+        classes=10, source="", batch_counts=[[0] + [255] * 9], valid=2295, low=1, high=9)), IGNORING, S,
+          name="padding-ignored"),
+    Quiet(multihot.multihot_softmax, soft_rows(1280, 0, 1.0), CE, S, name="mixup-or-smoothing"),
+    Quiet(multihot.multihot_softmax, Measured(target_kind="soft"), CE, S, name="nothing-read"),
+]
+
+
 def test_rules_are_pure_and_in_report_order():
     assert dc.RULES == r.DATA_RULES + v.PAIRING_RULES
     raw_with_a_blank = image([120.0, 115.0, 7.0], [60.0, 58.0, 0.0], [0.0, 0.0, 7.0], [255.0, 255.0, 7.0])
@@ -223,6 +281,8 @@ def test_the_pairing_obstacle_reads_the_numbers():
     assert r.obstacle(Measured(target_kind="none"), None, S).endswith("nothing to pair")
     assert r.obstacle(Measured(target_kind="unused"), None, S).startswith("the loss does not depend on the labels")
     assert r.obstacle(Measured(target_kind="parts", target_parts=CTC_PARTS), None, S).startswith("no part")
+    assert "padding the loss counts; DLC713" in r.obstacle(dominated(0.77, edge=1.0, inputs=0.97), PAD_CE, S)
+    assert r.obstacle(dominated(0.75), CE, S) is None  # segmentation's background: paired as usual
 
 
 def test_readable_percentages():
