@@ -120,3 +120,21 @@ def test_the_healthy_twins_pass_every_check(setup, seed):
         assert c.status == "pass", (c.name, c.status, c.summary, [(f.code, f.message) for f in c.findings])
         assert not c.skipped or c.reason, c.name
         assert not NEW & {f.code for f in c.findings}, c.name
+
+
+def test_under_torchrun_the_edges_and_row_sums_are_reduced_over_ranks(tmp_path):
+    """Two ranks, each reading every other batch: the padding evidence and the row sums are summed
+    over ranks (dominance.reduce_ranks, multihot.reduce_ranks), so the verdicts are the global ones."""
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(dlcheck.__file__).parent.parent), "OMP_NUM_THREADS": "1"}
+    for setup, code in (("targets20_bug_lm_pad_counted", "DLC713"), ("targets20_bug_multihot_ce", "DLC714")):
+        out = tmp_path / f"{setup}.json"
+        subprocess.run([sys.executable, "-m", "dlcheck", "run", str(MODERN / f"{setup}.py"), "--nproc", "2",
+                        "--checks", "data-check", "--json", str(out), "-q"], env=env, timeout=180)
+        check = json.loads(out.read_text())["checks"][0]
+        found = {f["code"]: f for f in check["findings"]}
+        assert found[code]["severity"] == "warn", found
+        assert ("77%" if code == "DLC713" else "(90%)") in found[code]["message"], found[code]

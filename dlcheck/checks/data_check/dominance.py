@@ -76,6 +76,22 @@ def add(m: Measured, inputs, targets: torch.Tensor, ignore_index: int, cap: int)
         _accumulate(e.with_inputs, t[edge & _runs(ids.long())])
 
 
+def reduce_ranks(m: Measured) -> None:
+    """Under torchrun (on every rank): the edge counts summed over ranks."""
+    from dlcheck import distributed
+
+    e = m.edges or Edges()
+    have, inputs, width = distributed.reduce_floats(
+        [float(m.edges is not None), float(e.inputs_seen), float(max(len(e.edge), len(e.with_inputs)))],
+        ["max", "max", "max"])
+    if not have:
+        return
+    width = int(width)
+    padded = [float(v) for xs in (e.edge, e.with_inputs) for v in xs + [0] * (width - len(xs))]
+    out = [int(v) for v in distributed.reduce_floats(padded, ["sum"] * len(padded))]
+    m.edges = Edges(edge=out[:width], with_inputs=out[width:], inputs_seen=bool(inputs))
+
+
 def _accumulate(into: list[int], values: torch.Tensor) -> None:
     if not values.numel():
         return

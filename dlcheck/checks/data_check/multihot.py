@@ -49,6 +49,22 @@ def add(m: Measured, targets: torch.Tensor, index: int, tolerance: float) -> Non
         r.first = (index, i, float(sums[i]))
 
 
+def reduce_ranks(m: Measured, first_batch) -> None:
+    """Under torchrun (on every rank): rows summed, the largest sum and the first row above 1 over
+    ranks (``first_batch``: a rank's batch index made the loader's)."""
+    from dlcheck import distributed
+
+    r = m.row_sums or RowSums()
+    inf = float("inf")
+    have, rows, above, top, binary = distributed.reduce_floats(
+        [float(m.row_sums is not None), r.rows, r.above, r.top, float(r.binary)], ["max", "sum", "sum", "max", "min"])
+    mine = [inf, 0.0, 0.0] if r.first is None else [float(first_batch(r.first[0])), float(r.first[1]), r.first[2]]
+    first = min(distributed.gather_floats(mine), key=lambda row: row[0])
+    if have:
+        m.row_sums = RowSums(rows=int(rows), above=int(above), top=top, binary=bool(binary),
+                             first=None if first[0] == inf else (int(first[0]), int(first[1]), first[2]))
+
+
 def multihot_softmax(m: Measured, task, s) -> object:
     """DLC714: rows of cross-entropy targets summing above 1; a note when only a few do."""
     r = m.row_sums

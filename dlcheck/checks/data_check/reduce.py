@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from dlcheck import distributed, scale
+from dlcheck.checks.data_check import dominance, multihot
 from dlcheck.errors import UserError
 
 
@@ -34,6 +35,8 @@ def reduce(reader) -> None:
         m.target_bad = None if row is None else (int(row[1]), int(row[0]))
     if m.labels is not None:
         _labels(reader, g, world)
+    dominance.reduce_ranks(m)
+    multihot.reduce_ranks(m, g)
     _duplicates(reader, world)
 
 
