@@ -151,9 +151,8 @@ def dominant_target(m: Measured, task, s) -> object:
         return None
     what = f"label {d.value} is {d.share:.0%} of the {d.total} target {d.unit}"
     if d.padding:
-        where = f"it fills the start or end of the rows ({d.edge:.0%} of its {d.unit} there"
-        where += f", with the inputs padded there too ({d.inputs:.0%}))" if d.inputs is not None else ")"
-        what += f"; {where}: padding"
+        what += f" and looks like padding (it fills the start or end of the rows: {d.edge:.0%} of its {d.unit}"
+        what += f"; the inputs are padded there too: {d.inputs:.0%})" if d.inputs is not None else ")"
     if not loss_read(task):
         return finding("DLC713", f"{what}; the loss is {task.loss} and dlcheck cannot read whether it ignores "
                                  f"or down-weights it", severity="info")
@@ -161,7 +160,7 @@ def dominant_target(m: Measured, task, s) -> object:
            f"to -100)." if d.padding else
            f"If {d.value} is a real class (background): class weights (CrossEntropyLoss(weight=...)), a Dice "
            f"or focal term, or resampling; if it is padding, CrossEntropyLoss(ignore_index={d.value}).")
-    return finding("DLC713", f"{what}, and the loss {task.loss} counts it (no ignore_index for it, no class "
+    return finding("DLC713", f"{what}; the loss {task.loss} counts it (no ignore_index for it, no class "
                              f"weights)", advice=fix)
 
 
