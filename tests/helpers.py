@@ -1,4 +1,5 @@
-"""Helpers tests import: model snapshots for the state-restored promise (DESIGN §5)."""
+"""Helpers tests import: model snapshots for the state-restored promise (DESIGN §5), set-ups loaded
+as modules."""
 
 from __future__ import annotations
 
@@ -26,3 +27,21 @@ def assert_same(before: dict, model: torch.nn.Module) -> None:
     assert before["state"].keys() == after["state"].keys()
     for key, value in before["state"].items():
         assert torch.equal(value, after["state"][key]), f"{key} changed"
+
+
+def load_setup(path) -> object:
+    """A set-up file imported as a module, with its folder on sys.path while it loads (its data
+    helpers beside it), as a test's plain-PyTorch loop uses it."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(path)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path.parent))

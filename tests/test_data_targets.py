@@ -7,7 +7,6 @@ healthy twin comes out of every check of `dlcheck run` clean."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 import torch
 
 import dlcheck
+from helpers import load_setup
 
 MODERN = Path(__file__).resolve().parent / "modern"
 TASKS = Path(__file__).resolve().parent / "tasks"
@@ -22,14 +22,7 @@ NEW = {"DLC713", "DLC714"}
 
 
 def load(name: str):
-    sys.path.insert(0, str(MODERN))
-    try:
-        spec = importlib.util.spec_from_file_location(f"_{name}", MODERN / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(MODERN))
+    return load_setup(MODERN / f"{name}.py")
 
 
 def train(t, epochs: int):

@@ -6,14 +6,13 @@ augmentation of the image. The small FCN is proved to learn by a plain loop here
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 import dlcheck
+from helpers import load_setup
 from dlcheck import registry as checks
 
 MODERN = Path(__file__).resolve().parent / "modern"
@@ -22,14 +21,7 @@ HEALTHY = ["maskaug_ok_v2_joint", "maskaug_ok_pair_flip", "maskaug_ok_photometri
 
 
 def load(name: str):
-    sys.path.insert(0, str(MODERN))
-    try:
-        spec = importlib.util.spec_from_file_location(f"_{name}", MODERN / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(MODERN))
+    return load_setup(MODERN / f"{name}.py")
 
 
 def test_the_fcn_learns_the_masks_through_the_joint_augmentation():

@@ -6,28 +6,20 @@ target parts it cannot judge skipped with their reasons (never DLC001 / DLC709).
 from __future__ import annotations
 
 import functools
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 import dlcheck
+from helpers import load_setup
 
 MODERN = Path(__file__).resolve().parent / "modern"
 SETUPS = ["targets_selfsup", "targets_ctc", "targets_distill", "targets_vae"]
 
 
 def load(name: str):
-    sys.path.insert(0, str(MODERN))
-    try:
-        spec = importlib.util.spec_from_file_location(f"_{name}", MODERN / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(MODERN))
+    return load_setup(MODERN / f"{name}.py")
 
 
 def train(t, epochs: int):
