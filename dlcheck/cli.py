@@ -52,6 +52,8 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
         opt("markdown", Optional[str], None, "--markdown", help="write a Markdown summary here"),
         opt("html", Optional[str], None, "--html", help="write one self-contained HTML report here"),
         opt("out", Optional[str], None, "--out", help="folder for artifacts (plots, grids, CSV)"),
+        opt("tensorboard", Optional[str], None, "--tensorboard",
+            help="folder for a TensorBoard event file: curves, plots, tables, verdicts"),
         opt("strict", Optional[bool], None, "--strict", help="warnings fail (exit 1)", ),
         opt("quiet", Optional[bool], None, "--quiet", "-q", help="no report on the console, no progress bars"),
         opt("ignore", Optional[list[str]], None, "--ignore", help="drop findings with this code (repeatable)"),
@@ -251,7 +253,7 @@ def _render(report, settings, interrupted: int | None = None) -> int:
     to_stdout = "-" in (settings.json, settings.junit, settings.markdown, settings.html)
     try:  # all of them or none (the paths were proved writable before any check ran)
         write_reports(report, json=settings.json, junit=settings.junit, markdown=settings.markdown,
-                      html=settings.html)
+                      html=settings.html, tensorboard=settings.tensorboard)
     except UserError as exc:
         _fail_with(exc, settings.debug)
     if not settings.quiet:

@@ -47,6 +47,7 @@ class Settings:
     markdown: str | None = None
     html: str | None = None  # --html PATH: one self-contained HTML report
     out: str | None = None
+    tensorboard: str | None = None  # --tensorboard DIR: one new TensorBoard event file there
     strict: bool = False
     quiet: bool = False
     debug: bool = False

@@ -39,6 +39,12 @@ def validate_outputs(settings: Settings) -> None:
         probe(value, option)
     if settings.out:
         probe_folder(settings.out)
+    if getattr(settings, "tensorboard", None):
+        from dlcheck.render import tensorboard
+
+        if not tensorboard.available():
+            raise UserError(tensorboard.MISSING)
+        probe_folder(settings.tensorboard, "--tensorboard")
 
 
 def input_files(settings: Settings) -> list[tuple[str, str]]:

@@ -176,11 +176,26 @@ def write_text(text: str, path: str, append: bool = False) -> None:
 
 
 def write_reports(report, *, json: str | None = None, junit: str | None = None,
-                  markdown: str | None = None, html: str | None = None) -> None:
-    """Every report a run asks for, as one set (see :func:`write_set`)."""
+                  markdown: str | None = None, html: str | None = None, tensorboard: str | None = None) -> None:
+    """Every report a run asks for, as one set (see :func:`write_set`). ``tensorboard`` is a folder
+    that gains one event file: staged beside it first, moved in once the other files are written."""
     import importlib
 
     files = [("--json", json, "json", False), ("--junit", junit, "junit", False),
              ("--markdown", markdown, "markdown", True), ("--html", html, "html", False)]
-    write_set([(option, path, importlib.import_module(f"dlcheck.render.{module}").dumps(report), append)
-               for option, path, module, append in files if path])
+    staged = None
+    if tensorboard:
+        from dlcheck.render import tensorboard as tb
+
+        staged = tb.stage(report, tensorboard)
+    try:
+        write_set([(option, path, importlib.import_module(f"dlcheck.render.{module}").dumps(report), append)
+                   for option, path, module, append in files if path])
+    except BaseException:
+        if staged is not None:
+            import shutil
+
+            shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if staged is not None:
+        tb.commit(staged, tensorboard)

@@ -21,14 +21,18 @@ def figure(width: float = 6.4, height: float = 4.0):
     return plt.subplots(figsize=(width, height))
 
 
+class PNGBuffer(io.BytesIO):
+    """A binary file object that gets a PNG, not an SVG (TensorBoard's images, ``png_bytes``)."""
+
+
 def save(fig, path) -> None:
-    """Write ``fig`` as PNG to a path, or as SVG to a binary file object, and free it."""
+    """Write ``fig`` as PNG to a path or a PNGBuffer, or as SVG to a binary file object, and free it."""
     import matplotlib
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    if isinstance(path, (str, Path)):
-        fig.savefig(path, dpi=110)
+    if isinstance(path, (str, Path, PNGBuffer)):
+        fig.savefig(path, dpi=110, format="png")
     else:  # text stays text (small files, crisp at any zoom); fixed ids: the same run, the same bytes
         with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "dlcheck"}):
             fig.savefig(path, format="svg", metadata={"Date": None})
@@ -45,6 +49,17 @@ def draw(figure) -> tuple[str, bytes]:
     buffer = io.BytesIO()
     KINDS[figure.kind](buffer, **figure.data)
     return ("image/png" if figure.kind == "aug_grid" else "image/svg+xml"), buffer.getvalue()
+
+
+def png_bytes(figure) -> bytes:
+    """A ``results.Figure`` drawn in memory as a PNG (what ``write_png`` writes)."""
+    if figure.kind == "png":
+        return bytes(figure.data["png"])
+    if figure.kind not in KINDS:
+        raise ValueError(f"unknown plot kind '{figure.kind}' (known: {', '.join(KINDS)})")
+    buffer = PNGBuffer()
+    KINDS[figure.kind](buffer, **figure.data)
+    return buffer.getvalue()
 
 
 def write_png(figure, path) -> None:
