@@ -122,7 +122,7 @@ def _images(check) -> tuple[list[tuple[str, str, bytes]], list[str]]:
     """(title, MIME type, bytes) of each plot of ``check``, and notes on plots that could not be
     drawn. The PNGs the check wrote to --out when they are there; else the plots drawn from the
     result.s own data (its figures)."""
-    from dlcheck.render import plots
+    from dlcheck.render import plots, svg
 
     written = [Path(a) for a in check.artifacts if a.lower().endswith(".png")]
     if written and all(p.is_file() for p in written):
@@ -130,7 +130,8 @@ def _images(check) -> tuple[list[tuple[str, str, bytes]], list[str]]:
     images, notes = [], []
     for fig in check.figures:
         try:
-            mime, data = plots.draw(fig)
+            drawn = svg.draw(fig)  # cheap: no matplotlib; else the matplotlib drawing
+            mime, data = ("image/svg+xml", drawn) if drawn is not None else plots.draw(fig)
         except Exception as exc:  # a plot that cannot be drawn must not cost the report
             notes.append(f"{fig.title or fig.kind} could not be drawn: {type(exc).__name__}: {exc}")
             continue
