@@ -26,7 +26,7 @@ from dlcheck.target import TARGET_NAMES
 
 def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str | None,
               settings: dict[str, dict[str, Any]] | None, ignore: Iterable[str], lr: float | None,
-              amp: bool, budget: float | None, checks: list[str] | None) -> Settings:
+              amp: bool, budget: float | None, checks: list[str] | None, verify_fixes: bool = False) -> Settings:
     from dlcheck.target import Target, load_target
 
     from dlcheck.state import preserve_rng
@@ -53,7 +53,7 @@ def _settings(target, parts: dict[str, Any], *, device: str, seed: int, out: str
                     for check, values in check_settings.items() for key in values})
     return Settings(target=target, device=device, seed=seed, out=out, ignore=list(ignore), lr=lr,
                     amp=amp, budget=budget, checks=checks, quiet=True, check_settings=check_settings,
-                    origins=origins, raise_exits=True)
+                    origins=origins, raise_exits=True, verify_fixes=verify_fixes)
 
 
 def run(target=None, *, checks: list[str] | None = None, model=None, train_loader=None, val_loader=None,
@@ -61,10 +61,12 @@ def run(target=None, *, checks: list[str] | None = None, model=None, train_loade
         forward=None, train_transform=None, task: str | None = None, mixes_samples: bool | None = None,
         causal: bool | None = None, device: str = "auto", seed: int = 0, out: str | None = None,
         settings: dict[str, dict[str, Any]] | None = None, ignore: Iterable[str] = (),
-        amp: bool = False, budget: float | None = None) -> Report:
+        amp: bool = False, budget: float | None = None, verify_fixes: bool = False) -> Report:
     """Run ``checks`` (default: all) and return the Report. ``target`` may be a target file or
     module; keyword parts (``model=``, ``train_loader=`` ...) add to or replace its names.
-    ``settings`` maps a check name to its thresholds, as in a recipe."""
+    ``settings`` maps a check name to its thresholds, as in a recipe. ``verify_fixes``: try each
+    warn/fail finding's catalogued fix on a copy of the set-up and re-run its check
+    (``finding.fix``, dlcheck.fixes)."""
     from dlcheck import registry
     from dlcheck.runner import execute
 
@@ -72,7 +74,7 @@ def run(target=None, *, checks: list[str] | None = None, model=None, train_loade
                  optimizer=optimizer, num_classes=num_classes, forward=forward,
                  train_transform=train_transform, lr=lr, task=task, mixes_samples=mixes_samples, causal=causal)
     s = _settings(target, parts, device=device, seed=seed, out=out, settings=settings, ignore=ignore,
-                  lr=None, amp=amp, budget=budget, checks=checks)
+                  lr=None, amp=amp, budget=budget, checks=checks, verify_fixes=verify_fixes)
     return execute(s, checks or registry.run_by_default())
 
 

@@ -60,6 +60,8 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
         opt("input_key", Optional[str], None, "--input-key", help="key of the inputs in dict batches"),
         opt("target_key", Optional[str], None, "--target-key", help="key of the targets in dict batches"),
         opt("budget", Optional[float], None, "--budget", help="seconds each check may take"),
+        opt("verify_fixes", Optional[bool], None, "--verify-fixes",
+            help="try each finding's catalogued fix on a copy of the set-up and re-run its check"),
         opt("debug", bool, False, "--debug", help="show tracebacks"),
     ]
     if trains:

@@ -59,6 +59,7 @@ class Settings:
     target_key: str | None = None
     budget: float | None = None  # seconds per check
     task: str | None = None  # the task when inference cannot tell (wins over the target's)
+    verify_fixes: bool = False  # try each finding's catalogued fix on a copy and re-run its check
     #: per-check settings: {"init-loss": {"far_above_ratio": 2.0}}
     check_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the recipe's folder: relative paths in the recipe resolve against it
@@ -78,7 +79,7 @@ class Settings:
 
 _OPTION_KEYS = {f.name for f in fields(Settings)} - {"check_settings", "base_dir", "config", "debug", "origins",
                                                      "raise_exits"}
-_TYPES = {"seed": int, "lr": float, "budget": float, "strict": bool, "quiet": bool, "amp": bool}
+_TYPES = {"seed": int, "lr": float, "budget": float, "strict": bool, "quiet": bool, "amp": bool, "verify_fixes": bool}
 
 #: torch.manual_seed takes a 64-bit seed, signed or unsigned; anything else overflows inside it
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1

@@ -49,9 +49,15 @@ class Finding:
     severity: str
     message: str
     advice: str = ""
+    #: ``--verify-fixes``: the catalogued fix tried on a fresh copy of the set-up and what the check
+    #: said after it (dlcheck.fixes); written to JSON only when set
+    fix: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["fix"] is None:
+            del data["fix"]
+        return data
 
 
 @dataclass

@@ -48,6 +48,7 @@ SETTINGS = {
     "collapse_fraction": 0.95,  # share of predictions that go to one class ...
     "collapse_margin": 0.5,  # ... with a mean top probability this far from chance (1/C) towards 1: DLC105
     "imbalance_ratio": 0.9,  # constant / expected below this: note the imbalance (DLC109, DLC111)
+    "fix_ratio": 1.1,  # --verify-fixes: the final layer is scaled by the largest factor reaching this ratio
 }
 
 
@@ -313,3 +314,7 @@ def _head_advice(task: Task, m: Measured) -> str:
         return (f"the outputs are far from the targets' scale at init: scale {where}'s weights down, "
                 f"set its bias to the targets' mean, or standardise the targets")
     return f"the logits are too large at init: scale {where}'s weights down (e.g. x0.01) and zero its bias"
+
+
+
+from dlcheck.checks.init_loss_fixes import FIXES  # noqa: E402  (the fixes --verify-fixes tries)

@@ -57,3 +57,5 @@ def run(ctx: Context) -> CheckResult:
     if reason is not None:
         result.skip(reason)
     return result
+
+from .fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries; dlcheck.fixes)

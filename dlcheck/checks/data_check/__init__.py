@@ -112,3 +112,5 @@ def _keep_curves(result: CheckResult, true_curve: list[float], perm_curve: list[
 
 
 __all__ = ["NAME", "SETTINGS", "run", "Measured", "InputSummary", "LabelSummary", "RULES", "INPUT_RULES"]
+
+from .fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries; dlcheck.fixes)

@@ -71,3 +71,5 @@ def _write_curve(ctx: Context, curve: list[float]) -> None:
     ctx.result.table("loss.csv", [{"step": i + 1, "loss": v} for i, v in enumerate(curve)])
     title = "overfit-small: training loss on the tiny subset"
     ctx.result.figure("loss_curve", title, file="loss.png", losses=curve, title=title)
+
+from .fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries; dlcheck.fixes)

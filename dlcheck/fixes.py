@@ -1,0 +1,184 @@
+"""Verified fixes (``--verify-fixes``): apply a finding's catalogued fix to a fresh copy of the
+set-up in memory, re-run the check that raised it, and record before → after.
+
+The catalogue lives next to the rules it answers: a check module may have ``FIXES``, a dict
+``{code: fix}`` (registry.py's docstring). A fix is a small named function
+
+    fix(given: Given) -> Applied | None
+
+that returns the fixed set-up — a new :class:`~dlcheck.target.Target` whose model factory or
+loader wraps the user's (a model object is deep-copied first; the user's files, objects and
+loaders are never changed) — and the line a user pastes, or None when the fix does not apply to
+this set-up. ``verify`` runs the check on the fixed set-up and writes the outcome on the finding
+(``finding.fix``); a fix that did not remove the finding, or that raised a new warn/fail finding,
+is reported as tried and not verified.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dlcheck.results import STATUS_ORDER
+
+#: Findings of these severities get their catalogued fix tried.
+FIXABLE = ("warn", "fail")
+
+
+@dataclass
+class Given:
+    """What a fix works from: the user's set-up, the finding, the check's result before, and a
+    Context on the user's set-up (``ctx.model()``, ``ctx.batches``, ``ctx.loss``) to measure with."""
+
+    target: Any
+    finding: Any
+    result: Any
+    ctx: Any
+
+
+@dataclass
+class Applied:
+    """A fix made: the fixed set-up (a fresh copy) and the line a user pastes."""
+
+    target: Any
+    line: str
+
+
+def catalogue() -> dict[str, tuple[str, Callable]]:
+    """``{code: (check, fix)}`` over every check module that has ``FIXES`` (imports them)."""
+    from dlcheck import registry
+
+    out = {}
+    for name in registry.available():
+        for code, fix in getattr(registry.load(name), "FIXES", {}).items():
+            out[code] = (name, fix)
+    return out
+
+
+def describe(fix: Callable) -> str:
+    """A fix's name and its first docstring line: ``scale_final_layer: ...``."""
+    doc = (fix.__doc__ or "").strip().splitlines()
+    return f"{fix.__name__}" + (f": {doc[0]}" if doc else "")
+
+
+# -- the fixed copies ---------------------------------------------------------------------------
+def with_model(target, change: Callable) -> Any:
+    """``target`` with its model changed by ``change(model) -> model``: a factory is wrapped (the
+    change runs on each fresh build), a model object is deep-copied first."""
+    from torch import nn
+
+    spec = target.model
+    if isinstance(spec, nn.Module):
+        model = change(copy.deepcopy(spec))
+    else:
+        def model():
+            return change(spec())
+    return dataclasses.replace(target, model=model, origin=dict(target.origin))
+
+
+def with_loader(target, change: Callable, name: str = "train_loader") -> Any:
+    """``target`` with a loader changed by ``change(loader) -> new loader`` (a factory wrapped)."""
+    spec = getattr(target, name)
+    if spec is not None and callable(spec) and not hasattr(spec, "__iter__"):
+        def loader():
+            return change(spec())
+    else:
+        loader = change(spec)
+    return dataclasses.replace(target, origin=dict(target.origin), **{name: loader})
+
+
+def rebuild_loader(loader, *, shuffle: bool | None = None, collate: Callable | None = None, seed: int = 0):
+    """A new DataLoader over the same dataset with the same batches' settings, shuffled when
+    ``shuffle`` and with ``collate(batch)`` applied after its own collate; None when ``loader`` is
+    not a map-style DataLoader with plain batching (the fix then does not apply)."""
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, IterableDataset, RandomSampler, SequentialSampler
+
+    if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset) \
+            or loader.batch_size is None or type(loader.batch_sampler) is not BatchSampler:
+        return None
+    kwargs = dict(batch_size=loader.batch_size, drop_last=loader.drop_last, num_workers=loader.num_workers,
+                  collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, timeout=loader.timeout,
+                  worker_init_fn=loader.worker_init_fn, generator=loader.generator)
+    if shuffle:
+        kwargs.update(shuffle=True, generator=loader.generator or torch.Generator().manual_seed(seed))
+    elif type(loader.sampler) in (RandomSampler, SequentialSampler):
+        kwargs["shuffle"] = isinstance(loader.sampler, RandomSampler)
+    else:
+        kwargs["sampler"] = loader.sampler
+    if collate is not None:
+        kwargs["collate_fn"] = _Then(loader.collate_fn, collate)
+    return DataLoader(loader.dataset, **kwargs)
+
+
+@dataclass
+class _Then:
+    """``second(first(items))``: a collate function with a step after it (picklable for workers)."""
+
+    first: Callable
+    second: Callable
+
+    def __call__(self, items):
+        return self.second(self.first(items))
+
+
+def attribute_path(name: str, root: str = "model") -> str:
+    """``model.blocks[2].fc`` for the module name ``blocks.2.fc``."""
+    return root + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in name.split(".") if p)
+
+
+# -- verifying ----------------------------------------------------------------------------------
+def verify(report, settings, target, device, modules: dict, state) -> None:
+    """Try the catalogued fix of every warn/fail finding of ``report`` and record the outcome on
+    the finding (``finding.fix``). Nothing is tried for a healthy set-up (no such finding)."""
+    for result in report.checks:
+        module, check_settings = modules.get(result.name, (None, None))
+        fixes = getattr(module, "FIXES", {}) if module is not None else {}
+        for finding in result.findings:
+            if finding.severity in FIXABLE and finding.code in fixes:
+                finding.fix = _try(fixes[finding.code], result, finding, module, check_settings,
+                                   settings, target, device, state)
+
+
+def _try(fix, result, finding, module, check_settings, settings, target, device, state) -> dict:
+    """Apply ``fix``, re-run the check on the fixed copy, and say what changed."""
+    from dlcheck.context import Context
+    from dlcheck.errors import describe_exception
+    from dlcheck.runner import run_check
+    from dlcheck.runstate import RunState, preflight
+    from dlcheck.state import preserve_rng
+
+    out = {"name": fix.__name__, "code": finding.code, "applied": None, "before": finding.message,
+           "after": None, "status_before": result.status, "status_after": None, "new_findings": [],
+           "verified": False}
+    quiet = dataclasses.replace(settings, out=None, quiet=True)
+    ctx = Context(result.name, target, device, settings.seed, check_settings, input_key=settings.input_key,
+                  target_key=settings.target_key, state=RunState(task=state.task, keywords=state.keywords))
+    try:
+        with preserve_rng():
+            applied = fix(Given(target=target, finding=finding, result=result, ctx=ctx))
+        if applied is None:
+            out["after"] = "the fix does not apply to this set-up"
+            return out
+        out["applied"] = applied.line
+        after = run_check(result.name, module, check_settings, applied.target, device, quiet,
+                          preflight(applied.target, device, quiet))
+    except Exception as exc:  # a fix that breaks the set-up is no fix
+        out["after"] = f"the fixed set-up raised {describe_exception(exc)}"
+        return out
+    return _compare(out, result, finding, after)
+
+
+def _compare(out: dict, before, finding, after) -> dict:
+    """Fill ``out`` from the check's result after the fix."""
+    same = [f for f in after.findings if f.code == finding.code and f.severity in FIXABLE]
+    known = {f.code for f in before.findings}
+    new = [f for f in after.findings if f.code not in known and f.severity in FIXABLE + ("error",)]
+    out["after"] = same[0].message if same else "gone"
+    out["status_after"] = after.status
+    out["new_findings"] = [f"{f.code} {f.severity}: {f.message}" for f in new]
+    worse = STATUS_ORDER.index(after.status) > STATUS_ORDER.index(before.status)
+    out["verified"] = not same and not new and not worse
+    return out
