@@ -59,8 +59,8 @@ def catalogue() -> dict[str, tuple[str, Callable]]:
 
 def describe(fix: Callable) -> str:
     """A fix's name and its first docstring line: ``scale_final_layer: ...``."""
-    doc = (fix.__doc__ or "").strip().splitlines()
-    return f"{fix.__name__}" + (f": {doc[0]}" if doc else "")
+    doc = " ".join((fix.__doc__ or "").strip().split("\n\n")[0].split())
+    return fix.__name__ + (f": {doc}" if doc else "")
 
 
 # -- the fixed copies ---------------------------------------------------------------------------

@@ -117,6 +117,8 @@ def _print_findings(out: Console, report) -> None:
             body = Text(f.message)
             if f.advice:
                 body.append(f"\n→ {f.advice}", style="dim")
+            if f.fix:
+                body.append(fix_line(f.fix), style="green" if f.fix["verified"] else "yellow")
             grid.add_row(Text(f"  {f.code} {f.severity}", style=STYLES.get(f.severity, "")), body)
         out.print(grid)
 
@@ -345,3 +347,19 @@ def print_code(code) -> None:
     out.print(Text("What it means: ", style="bold"), Text(code.title))
     out.print(Text("Why it matters: ", style="bold"), Text(code.why))
     out.print(Text("How to fix it: ", style="bold"), Text(code.fix))
+    from dlcheck import fixes
+
+    found = fixes.catalogue().get(code.code)
+    if found is not None:
+        out.print(Text("Verified fix: ", style="bold"), Text(f"{fixes.describe(found[1])} (tried by --verify-fixes)"))
+
+
+def fix_line(fix: dict) -> str:
+    """A finding's --verify-fixes outcome in a line or two (dlcheck.fixes)."""
+    if fix["applied"] is None:
+        return f"\n✗ fix {fix['name']}: {fix['after']}"
+    if fix["verified"]:
+        return f"\n✓ verified fix: {fix['applied']}\n  {fix['status_before']} → {fix['status_after']}: the finding is gone"
+    new = f"; new: {'; '.join(fix['new_findings'])}" if fix["new_findings"] else ""
+    after = "the finding is gone" if fix["after"] == "gone" else f"still: {fix['after']}"
+    return f"\n✗ tried {fix['applied']}: not a fix ({fix['status_before']} → {fix['status_after']}; {after}{new})"

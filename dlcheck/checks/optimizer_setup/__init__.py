@@ -39,3 +39,5 @@ def run(ctx: Context) -> CheckResult:
     result.findings += judge(RULES, m, ctx.task, ctx.settings)
     result.summary = summary(m)
     return result
+
+from dlcheck.checks.optimizer_setup.fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries)
