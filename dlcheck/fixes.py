@@ -63,6 +63,17 @@ def describe(fix: Callable) -> str:
     return fix.__name__ + (f": {doc}" if doc else "")
 
 
+def fix_for(code: str) -> str:
+    """`dlcheck explain`'s words on the fix the catalogue has for ``code`` ('' when none)."""
+    found = catalogue().get(code)
+    return "" if found is None else f"\nVerified fix: {describe(found[1])} (tried by --verify-fixes)"
+
+
+def fix_text(fix: dict | None) -> tuple[str, str]:
+    """``(text, style)`` of a finding's --verify-fixes outcome for the console ('' without one)."""
+    return ("", "") if fix is None else (fix_line(fix), "green" if fix["verified"] else "yellow")
+
+
 # -- the fixed copies ---------------------------------------------------------------------------
 def with_model(target, change: Callable) -> Any:
     """``target`` with its model changed by ``change(model) -> model``: a factory is wrapped (the
@@ -182,3 +193,15 @@ def _compare(out: dict, before, finding, after) -> dict:
     worse = STATUS_ORDER.index(after.status) > STATUS_ORDER.index(before.status)
     out["verified"] = not same and not new and not worse
     return out
+
+
+
+def fix_line(fix: dict) -> str:
+    """A finding's --verify-fixes outcome in a line or two (dlcheck.fixes)."""
+    if fix["applied"] is None:
+        return f"\n✗ fix {fix['name']}: {fix['after']}"
+    if fix["verified"]:
+        return f"\n✓ verified fix: {fix['applied']}\n  {fix['status_before']} → {fix['status_after']}: the finding is gone"
+    new = f"; new: {'; '.join(fix['new_findings'])}" if fix["new_findings"] else ""
+    after = "the finding is gone" if fix["after"] == "gone" else f"still: {fix['after']}"
+    return f"\n✗ tried {fix['applied']}: not a fix ({fix['status_before']} → {fix['status_after']}; {after}{new})"

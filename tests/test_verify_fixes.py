@@ -53,7 +53,7 @@ def test_a_fix_that_does_not_help_is_not_reported_as_verified():
     fix = finding.fix
     assert fix["applied"] and not fix["verified"], fix
     assert fix["after"].startswith("initial loss") and fix["status_after"] in ("warn", "fail")
-    from dlcheck.render.console import fix_line
+    from dlcheck.fixes import fix_line
 
     assert "not a fix" in fix_line(fix) and "still: initial loss" in fix_line(fix)
 

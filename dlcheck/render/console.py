@@ -18,6 +18,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from dlcheck.fixes import fix_for, fix_text
+
 STYLES = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "error": "bold magenta",
           "info": "cyan", "skipped": "bold cyan"}
 
@@ -117,8 +119,7 @@ def _print_findings(out: Console, report) -> None:
             body = Text(f.message)
             if f.advice:
                 body.append(f"\n→ {f.advice}", style="dim")
-            if f.fix:
-                body.append(fix_line(f.fix), style="green" if f.fix["verified"] else "yellow")
+            body.append(*fix_text(f.fix))  # --verify-fixes: before -> after (nothing without it)
             grid.add_row(Text(f"  {f.code} {f.severity}", style=STYLES.get(f.severity, "")), body)
         out.print(grid)
 
@@ -346,20 +347,4 @@ def print_code(code) -> None:
               Text(f"({code.check}, {code.severity})", style=STYLES.get(code.severity, "")))
     out.print(Text("What it means: ", style="bold"), Text(code.title))
     out.print(Text("Why it matters: ", style="bold"), Text(code.why))
-    out.print(Text("How to fix it: ", style="bold"), Text(code.fix))
-    from dlcheck import fixes
-
-    found = fixes.catalogue().get(code.code)
-    if found is not None:
-        out.print(Text("Verified fix: ", style="bold"), Text(f"{fixes.describe(found[1])} (tried by --verify-fixes)"))
-
-
-def fix_line(fix: dict) -> str:
-    """A finding's --verify-fixes outcome in a line or two (dlcheck.fixes)."""
-    if fix["applied"] is None:
-        return f"\n✗ fix {fix['name']}: {fix['after']}"
-    if fix["verified"]:
-        return f"\n✓ verified fix: {fix['applied']}\n  {fix['status_before']} → {fix['status_after']}: the finding is gone"
-    new = f"; new: {'; '.join(fix['new_findings'])}" if fix["new_findings"] else ""
-    after = "the finding is gone" if fix["after"] == "gone" else f"still: {fix['after']}"
-    return f"\n✗ tried {fix['applied']}: not a fix ({fix['status_before']} → {fix['status_after']}; {after}{new})"
+    out.print(Text("How to fix it: ", style="bold"), Text(code.fix + fix_for(code.code)))
