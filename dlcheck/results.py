@@ -221,6 +221,30 @@ class Report:
             return 1
         return 0
 
+    def problems(self, strict: bool = False) -> str:
+        """The checks that make this report red (fail, error; warn too under ``strict``), each
+        with its findings and their advice, as text; empty when the report is green."""
+        bad = ("fail", "error", "warn") if strict else ("fail", "error")
+        lines = []
+        for check in self.checks:
+            if check.status not in bad:
+                continue
+            lines.append(f"{check.name}: {check.status} - {check.summary}".rstrip(" -"))
+            for f in check.findings:
+                if f.severity != "info":
+                    lines.append(f"  [{f.severity}] {f.code} {f.message}")
+                    lines.extend([f"      advice: {f.advice}"] if f.advice else [])
+        return "\n".join(lines)
+
+    def assert_ok(self, strict: bool = False) -> "Report":
+        """Raise AssertionError whose message is every failing check with its findings when the
+        report is red (any fail or error; any warn too under ``strict``), as ``exit_code`` judges;
+        return the report otherwise: ``dlcheck.run("train_setup.py").assert_ok()`` in a test."""
+        __tracebackhide__ = True  # pytest shows the test's line, not this one
+        if self.exit_code(strict):
+            raise AssertionError(f"dlcheck {self.target}: {self.status}\n{self.problems(strict)}")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         from dlcheck import __version__
 

@@ -1,0 +1,27 @@
+"""Healthy: a ReLU MLP on scikit-learn's digits (standardised), Adam, written as factories
+(the train_setup.py of the README's pytest and GitHub Actions examples)."""
+
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+X, y = load_digits(return_X_y=True)
+X = torch.tensor(X, dtype=torch.float32)
+y = torch.tensor(y, dtype=torch.long)
+X = (X - X.mean(0)) / X.std(0).clamp_min(1e-6)
+num_classes = 10
+lr = 1e-3
+
+
+def model():
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def train_loader():
+    return DataLoader(TensorDataset(X[:1200], y[:1200]), batch_size=64, shuffle=True,
+                      generator=torch.Generator().manual_seed(0))
+
+
+def val_loader():
+    return DataLoader(TensorDataset(X[1200:], y[1200:]), batch_size=64)
