@@ -51,6 +51,7 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
         opt("junit", Optional[str], None, "--junit", help="write a JUnit XML report here"),
         opt("markdown", Optional[str], None, "--markdown", help="write a Markdown summary here"),
         opt("html", Optional[str], None, "--html", help="write one self-contained HTML report here"),
+        opt("sarif", Optional[str], None, "--sarif", help="write a SARIF 2.1.0 report here (GitHub code scanning)"),
         opt("out", Optional[str], None, "--out", help="folder for artifacts (plots, grids, CSV)"),
         opt("tensorboard", Optional[str], None, "--tensorboard",
             help="folder for a TensorBoard event file: curves, plots, tables, verdicts"),
@@ -252,10 +253,10 @@ def _render(report, settings, interrupted: int | None = None) -> int:
 
     if not distributed.is_main():  # under torchrun only rank 0 writes and prints (DESIGN §4)
         return report.exit_code(settings.strict)
-    to_stdout = "-" in (settings.json, settings.junit, settings.markdown, settings.html)
+    to_stdout = "-" in (settings.json, settings.junit, settings.markdown, settings.html, settings.sarif)
     try:  # all of them or none (the paths were proved writable before any check ran)
         write_reports(report, json=settings.json, junit=settings.junit, markdown=settings.markdown,
-                      html=settings.html, tensorboard=settings.tensorboard)
+                      html=settings.html, tensorboard=settings.tensorboard, sarif=settings.sarif)
     except UserError as exc:
         _fail_with(exc, settings.debug)
     if not settings.quiet:

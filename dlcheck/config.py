@@ -46,6 +46,7 @@ class Settings:
     junit: str | None = None
     markdown: str | None = None
     html: str | None = None  # --html PATH: one self-contained HTML report
+    sarif: str | None = None  # --sarif PATH: SARIF 2.1.0 for code scanning
     out: str | None = None
     tensorboard: str | None = None  # --tensorboard DIR: one new TensorBoard event file there
     strict: bool = False

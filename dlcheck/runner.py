@@ -16,7 +16,8 @@ from dlcheck.results import CheckResult, Report
 from dlcheck.runstate import preflight
 
 
-REPORT_OPTIONS = (("--json", "json"), ("--junit", "junit"), ("--markdown", "markdown"), ("--html", "html"))
+REPORT_OPTIONS = (("--json", "json"), ("--junit", "junit"), ("--markdown", "markdown"), ("--html", "html"),
+                  ("--sarif", "sarif"))
 
 
 def validate_outputs(settings: Settings) -> None:

@@ -176,13 +176,15 @@ def write_text(text: str, path: str, append: bool = False) -> None:
 
 
 def write_reports(report, *, json: str | None = None, junit: str | None = None,
-                  markdown: str | None = None, html: str | None = None, tensorboard: str | None = None) -> None:
+                  markdown: str | None = None, html: str | None = None, tensorboard: str | None = None,
+                  sarif: str | None = None) -> None:
     """Every report a run asks for, as one set (see :func:`write_set`). ``tensorboard`` is a folder
     that gains one event file: staged beside it first, moved in once the other files are written."""
     import importlib
 
     files = [("--json", json, "json", False), ("--junit", junit, "junit", False),
-             ("--markdown", markdown, "markdown", True), ("--html", html, "html", False)]
+             ("--markdown", markdown, "markdown", True), ("--html", html, "html", False),
+             ("--sarif", sarif, "sarif", False)]
     staged = None
     if tensorboard:
         from dlcheck.render import tensorboard as tb
