@@ -151,3 +151,18 @@ def test_bad_targets_and_unknown_checks_say_so(tmp_path):
     unknown = _pytest(tmp_path, "--dlcheck", "missing_setup.py", "--dlcheck-checks", "init-los")
     assert unknown.returncode == 4  # pytest's usage error
     assert "--dlcheck-checks: unknown check 'init-los'" in unknown.stderr
+
+
+def test_assert_ok_raises_on_red_reports_only_and_strict_counts_warnings():
+    import pytest
+
+    from dlcheck.results import CheckResult, Finding, Report
+
+    warn = CheckResult("init-stats", "warn", "1 warning",
+                       findings=[Finding("DLC407", "warn", "0 [Linear]: weight std 0.01", "use Xavier")])
+    report = Report("train_setup.py", "cpu", 0, checks=[warn, CheckResult("init-loss", "pass", "ok")])
+    assert report.assert_ok() is report
+    with pytest.raises(AssertionError) as caught:
+        report.assert_ok(strict=True)
+    assert str(caught.value) == ("dlcheck train_setup.py: warn\ninit-stats: warn - 1 warning\n"
+                                 "  [warn] DLC407 0 [Linear]: weight std 0.01\n      advice: use Xavier")

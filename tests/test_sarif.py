@@ -129,3 +129,14 @@ def test_sarif_is_refused_on_an_input_and_written_with_the_other_reports(cli, tm
     assert both.exit_code == 0
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
     assert (tmp_path / "r.json").is_file()
+
+
+def test_the_healthy_twin_is_clean_and_the_frozen_one_caught_on_seeds_0_1_2():
+    import dlcheck
+
+    for seed in (0, 1, 2):
+        healthy = dlcheck.run(str(ROOT / HEALTHY), device="cpu", seed=seed)
+        assert healthy.status == "pass", (seed, healthy.problems(strict=True))
+        assert not [f for c in healthy.checks for f in c.findings if f.severity != "info"], seed
+        frozen = dlcheck.run(str(ROOT / FROZEN), device="cpu", seed=seed, checks=["overfit-small"])
+        assert [f.code for f in frozen.checks[0].findings if f.severity == "fail"] == ["DLC204"], seed
