@@ -124,3 +124,7 @@ def test_a_failing_setup_fails_the_step_and_still_leaves_the_reports(tmp_path):
     assert [r["ruleId"] for r in sarif["runs"][0]["results"] if r["level"] == "error"] == ["DLC204"]
     assert sarif["runs"][0]["properties"]["seed"] == 1
     assert (checkout / "dlcheck-report.html").is_file()  # what the upload steps (if: always()) send
+
+
+def test_readme_shows_this_workflow():
+    assert README_WORKFLOW in (ROOT / "README.md").read_text(encoding="utf-8")

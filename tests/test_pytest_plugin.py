@@ -94,14 +94,15 @@ def test_dlcheck_option_gives_one_item_per_check(tmp_path):
     done = _pytest(folder, *args)
     assert done.returncode == 1, done.stdout + done.stderr
     outcomes = _junit(folder / "dlcheck.xml")
-    checks = ["init-loss", "overfit-small", "lr-find", "init-stats", "optimizer", "bn-gap",
-              "aug-preview", "data-check", "batch-independence"]
-    skipped = {"bn-gap", "aug-preview"}  # no BatchNorm layer, no train_transform
-    healthy = {f"train_setup::{c}": "skipped" if c in skipped else "passed" for c in checks}
+    from dlcheck import registry
+
+    checks = registry.run_by_default()  # every check of `dlcheck run`, one item each
+    assert {"bn-gap", "aug-preview"} <= {c for c in checks if outcomes[f"train_setup::{c}"] == "skipped"}
+    assert {c for c in checks if outcomes[f"train_setup::{c}"] not in ("passed", "skipped")} == set()
     failing = {"overfit-small", "lr-find"}
-    frozen = {f"frozen_setup::{c}": "failure" if c in failing else "skipped" if c in skipped else "passed"
-              for c in checks}
-    assert outcomes == {**healthy, **frozen}  # -m dlcheck: test_sanity.py was deselected
+    assert {c for c in checks if outcomes[f"frozen_setup::{c}"] == "failure"} >= failing
+    assert set(outcomes) == {f"{s}::{c}" for s in ("train_setup", "frozen_setup") for c in checks}
+    # -m dlcheck: test_sanity.py was deselected
     assert "1 deselected" in done.stdout
     assert "SKIPPED [1] train_setup.py:1: bn-gap: the model has no BatchNorm layer" in done.stdout
     assert "FAILED frozen_setup.py::overfit-small" in done.stdout
@@ -166,3 +167,8 @@ def test_assert_ok_raises_on_red_reports_only_and_strict_counts_warnings():
         report.assert_ok(strict=True)
     assert str(caught.value) == ("dlcheck train_setup.py: warn\ninit-stats: warn - 1 warning\n"
                                  "  [warn] DLC407 0 [Linear]: weight std 0.01\n      advice: use Xavier")
+
+
+def test_readme_shows_these_examples():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert README_TEST in readme and README_COMMAND in readme
