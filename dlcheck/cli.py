@@ -73,6 +73,15 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
     return params
 
 
+def _integration_params() -> list[inspect.Parameter]:
+    """``run``'s --lightning/--datamodule/--hf-trainer: a target built from a framework's objects."""
+    helps = {"lightning": ("--lightning", "LightningModule class or factory as pkg.module:name (no target file)"),
+             "datamodule": ("--datamodule", "LightningDataModule class or factory for --lightning"),
+             "hf_trainer": ("--hf-trainer", "factory returning a transformers Trainer, as pkg.module:name")}
+    return [inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option(option, help=text, show_default=False)]) for key, (option, text) in helps.items()]
+
+
 def _flag_params(flags: tuple[Flag, ...]) -> list[inspect.Parameter]:
     params = []
     for flag in flags:
@@ -96,6 +105,7 @@ def _make_command(name: str | None):
             Optional[int], typer.Option("--nproc", help="run as N processes on this machine under torchrun "
                                                         "(torch.distributed.run); gloo on the CPU, NCCL on CUDA",
                                         show_default=False)]))
+        params += _integration_params()
 
     def command(**kwargs):
         _dispatch(name, kwargs, flags)
@@ -178,18 +188,23 @@ def _dispatch_here(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, 
     checks = kwargs.pop("checks", None)
     target = kwargs.pop("target")
     recipe_path = kwargs.pop("config")
+    frameworks = {key: kwargs.pop(key, None) for key in ("lightning", "datamodule", "hf_trainer")}
     try:
         if target and target.lower().endswith((".yaml", ".yml")):
             if recipe_path:
                 raise UserError(f"two recipes given: '{target}' and --config {recipe_path}")
             recipe_path, target = target, None
         recipe = config.load_recipe(recipe_path) if recipe_path else None
+        if any(frameworks.values()):
+            from dlcheck.integrations.cli import framework_target
+
+            target = framework_target(target, **frameworks)  # a Target object
         if target:
             kwargs["target"] = target
         if checks:
             kwargs["checks"] = [c.strip() for c in checks.split(",") if c.strip()]
         for key in ("target", "model", "data", "val_data", "loss"):
-            if recipe and kwargs.get(key):  # paths typed here are relative to here, not to the recipe
+            if recipe and isinstance(kwargs.get(key), str):  # paths typed here are relative to here, not to the recipe
                 kwargs[key] = config.absolute_ref(kwargs[key])
         settings = config.merge(recipe, kwargs, {name: check_flags} if name else {})
         settings.debug = debug
