@@ -138,3 +138,12 @@ def test_the_cli_checks_a_trainer_factory():
 def test_the_cli_refuses_a_factory_that_returns_no_trainer():
     done = _cli("--hf-trainer", "hf_trainer_tokens:make_model", "--checks", "init-loss")
     assert done.returncode == 2 and "not a transformers.Trainer" in done.stderr
+
+
+def test_the_readme_example_runs_as_written():
+    done = subprocess.run([sys.executable, str(EXAMPLES / "hf_trainer_tokens.py")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120",
+                                            "PYTHONPATH": os.pathsep.join([str(EXAMPLES.parent.parent),
+                                                                           os.environ.get("PYTHONPATH", "")])})
+    assert done.returncode == 0, done.stderr
+    assert "verdict: pass" in done.stdout and "train_runtime" in done.stdout + done.stderr

@@ -153,3 +153,27 @@ def test_the_cli_says_what_is_wrong_in_one_sentence():
     done = _cli("--lightning", "lightning_digits:DigitsData")
     assert done.returncode == 2
     assert "not a LightningModule" in done.stderr
+
+
+def test_the_package_imports_no_framework_and_a_missing_one_is_named():
+    code = ("import sys; import dlcheck.integrations; assert 'torch' not in sys.modules, 'torch'; "
+            "sys.modules['lightning.pytorch'] = None; sys.modules['transformers'] = None\n"
+            "from dlcheck.errors import UserError\n"
+            "for name, package in (('lightning', 'lightning'), ('transformers', 'transformers')):\n"
+            "    try:\n"
+            "        __import__('dlcheck.integrations.' + name)\n"
+            "    except UserError as exc:\n"
+            "        assert f'pip install {package}' in str(exc), exc\n"
+            "    else:\n"
+            "        raise AssertionError(name)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(EXAMPLES.parent.parent)})
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_readme_example_runs_as_written():
+    done = subprocess.run([sys.executable, str(EXAMPLES / "lightning_digits.py")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120",
+                                            "PYTHONPATH": str(EXAMPLES.parent.parent)})
+    assert done.returncode == 0, done.stderr
+    assert "verdict: pass" in done.stdout and "max_epochs=1` reached" in done.stderr

@@ -53,6 +53,6 @@ class LitDigits(L.LightningModule):
 
 
 if __name__ == "__main__":
-    trainer = L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                         callbacks=[DLCheck(checks=["init-loss", "overfit-small", "lr-find"], policy="stop_on_fail")])
     trainer.fit(LitDigits(), datamodule=DigitsData())
