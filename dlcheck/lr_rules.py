@@ -10,6 +10,7 @@ benchmarks can score rules on stored curves.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -32,20 +33,34 @@ def divergence_index(smoothed: list[float], factor: float, skip: int = 0, floor:
     loss climbs back above it after having fallen more than ``margin`` below it (points from
     ``settle`` on: a model that dies at a high LR goes back to about ln C, never to 4x the best).
     ``None`` when it never diverges."""
-    best, settled = math.inf, math.inf
-    for i, value in enumerate(smoothed):
+    scan = Divergence(factor, skip, floor, initial, margin, settle)
+    return next((i for i, value in enumerate(smoothed) if scan.diverged(i, value)), None)
+
+
+class Divergence:
+    """:func:`divergence_index` one point at a time: ``diverged(i, value)`` for i = 0, 1, ...
+    (the state is the best and the settled loss so far), so that a sweep scans each point once."""
+
+    def __init__(self, factor: float, skip: int = 0, floor: float | None = None, initial: float | None = None,
+                 margin: float = 0.0, settle: int = 0):
+        self.factor, self.skip, self.floor, self.initial = factor, skip, floor, initial
+        self.margin, self.settle = margin, settle
+        self.best, self.settled = math.inf, math.inf
+
+    def diverged(self, i: int, value: float) -> bool:
         if not math.isfinite(value):
-            return i
-        if i >= skip:
+            return True
+        best, floor = self.best, self.floor
+        if i >= self.skip:
             gap = best - floor if floor is not None and best > floor else abs(best)
-            if value - best > (factor - 1) * gap:  # also for losses below zero
-                return i
-        if initial is not None and i >= settle:
-            if settled < initial - margin and value > initial:
-                return i
-            settled = min(settled, value)
-        best = min(best, value)
-    return None
+            if value - best > (self.factor - 1) * gap:  # also for losses below zero
+                return True
+        if self.initial is not None and i >= self.settle:
+            if self.settled < self.initial - self.margin and value > self.initial:
+                return True
+            self.settled = min(self.settled, value)
+        self.best = min(best, value)
+        return False
 
 
 def steepest(lrs: list[float], smoothed: list[float]) -> int | None:
@@ -66,21 +81,27 @@ def steepest(lrs: list[float], smoothed: list[float]) -> int | None:
 def valley(smoothed: list[float]) -> int | None:
     """fastai's 'valley' rule: the longest decreasing subsequence of the loss marks a valley
     (its end, and a start as many points back as it is long); suggest a point half-way into the
-    valley's middle third."""
+    valley's middle third. The longest strictly decreasing run ending at each point by patience
+    sorting (O(n log n)); its end is the first point where the longest is reached."""
     n = len(smoothed)
     if n < 3:
         return None
-    length = [1] * n
-    end = 0
-    for i in range(1, n):
-        for j in range(i):
-            if smoothed[i] < smoothed[j] and length[j] + 1 > length[i]:
-                length[i] = length[j] + 1
-        if length[i] > length[end]:
-            end = i
-    if length[end] < 3:
+    tails: list[float] = []  # tails[k]: -(the highest last value of a decreasing run of k + 1 points)
+    longest, end = 0, 0
+    for i, value in enumerate(smoothed):
+        length = 1
+        if value == value:  # a NaN extends nothing and is extended by nothing
+            k = bisect.bisect_left(tails, -value)
+            length = k + 1
+            if k == len(tails):
+                tails.append(-value)
+            else:
+                tails[k] = -value
+        if length > longest:
+            longest, end = length, i
+    if longest < 3:
         return None
-    start = end - length[end]
+    start = end - longest
     third = (end - start) / 3
     return max(0, start + int(third) + int(third / 2))
 
@@ -183,18 +204,72 @@ def measure(lrs: list[float], losses: list[float], *, beta: float, factor: float
     """The Curve of a sweep's raw losses: the loss at init and its noise from the first
     ``window`` steps, then where it diverged (relative to the floor, or back above the loss at
     init once it had measurably fallen)."""
-    smoothed = smooth(losses, beta)
-    window = max(2, min(window, len(losses) // 5))
-    head = [v for v in losses[:window] if math.isfinite(v)] or [float("nan")]
-    curve = Curve(lrs=list(lrs[:len(losses)]), losses=list(losses), smoothed=smoothed, usable=len(smoothed),
-                  diverge_lr=None, window=window, initial=sum(head) / len(head),
-                  noise=noise_of(losses[:window]), floor=floor, beta=beta)
-    margin = max(curve.band(z), onset_share * curve.span)
-    stop = divergence_index(smoothed, factor, skip=1, floor=floor, initial=curve.initial, margin=margin,
-                            settle=window)
-    if stop is not None:
-        curve.usable, curve.diverge_lr = stop, lrs[stop]
-    return curve
+    tracker = Tracker(lrs, beta=beta, factor=factor, window=window, floor=floor, z=z, onset_share=onset_share)
+    tracker.extend(losses)
+    return tracker.curve()
+
+
+class Tracker:
+    """A sweep's :func:`measure`, kept as the losses come in chunk by chunk: the LRs, the EMA and the
+    divergence scan are extended, never recomputed, so the bookkeeping per step stays flat however
+    long the sweep (the scan restarts only while the noise window still grows with the curve, its
+    first ``5 x window`` points). ``stop()`` is where ``measure(...).usable`` ends; ``curve()``
+    equals ``measure`` on the losses so far."""
+
+    def __init__(self, lrs, *, beta: float, factor: float, window: int, floor: float | None, z: float,
+                 onset_share: float):
+        self.schedule, self.beta, self.factor, self.window, self.floor = lrs, beta, factor, window, floor
+        self.z, self.onset_share = z, onset_share
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.smoothed: list[float] = []
+        self._avg = 0.0
+        self._key, self._scan, self._scanned, self._stop = None, None, 0, None
+
+    def extend(self, losses: list[float]) -> None:
+        beta, avg, n = self.beta, self._avg, len(self.losses)
+        for i, value in enumerate(losses, start=n + 1):
+            avg = beta * avg + (1 - beta) * value
+            self.smoothed.append(avg / (1 - beta ** i))
+        self._avg = avg
+        self.losses += losses
+        self.lrs += self.schedule[n:len(self.losses)]
+
+    def _head(self) -> Curve:
+        """The Curve without the divergence: its window, loss at init and noise (plain numbers)."""
+        losses = self.losses
+        window = max(2, min(self.window, len(losses) // 5))
+        head = [v for v in losses[:window] if math.isfinite(v)] or [float("nan")]
+        return Curve(lrs=self.lrs, losses=losses, smoothed=self.smoothed, usable=len(self.smoothed),
+                     diverge_lr=None, window=window, initial=sum(head) / len(head),
+                     noise=noise_of(losses[:window]), floor=self.floor, beta=self.beta)
+
+    def stop(self, head: Curve | None = None) -> int | None:
+        """The first diverged point so far (None: none yet); scans only the points not yet scanned."""
+        if head is not None or self._key is None or self._key[0] != max(2, self.window):
+            c = head or self._head()  # once the window is full, its numbers no longer change
+            margin = max(c.band(self.z), self.onset_share * c.span)
+            key = (c.window, c.initial, margin)
+            if key != self._key:  # the window is still growing: scan afresh
+                self._key, self._scanned, self._stop = key, 0, None
+                self._scan = Divergence(self.factor, skip=1, floor=self.floor, initial=c.initial, margin=margin,
+                                        settle=c.window)
+        smoothed, scan = self.smoothed, self._scan
+        while self._stop is None and self._scanned < len(smoothed):
+            i = self._scanned
+            if scan.diverged(i, smoothed[i]):
+                self._stop = i
+            self._scanned += 1
+        return self._stop
+
+    def curve(self) -> Curve:
+        """The Curve of the losses so far (copies of the lists, the divergence cut)."""
+        c = self._head()
+        stop = self.stop(c)
+        c.lrs, c.losses, c.smoothed = list(c.lrs), list(c.losses), list(c.smoothed)
+        if stop is not None:
+            c.usable, c.diverge_lr = stop, c.lrs[stop]
+        return c
 
 
 @dataclass

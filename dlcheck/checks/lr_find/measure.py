@@ -120,34 +120,41 @@ def _sweep(ctx: Context, model, lrs: list[float]) -> tuple[list[float], float | 
     optimizer = ctx.optimizer(model.parameters(), lr=lrs[0])
     set_lr = _lr_setter(optimizer)
     trainer = Trainer(ctx, model, optimizer)
-    pending, losses, first, floor = [], [], None, None  # first: the first step's output, until read
+    pending, first, floor, tracker = [], None, None, None  # first: the first step's output, until read
     with ctx.progress(len(lrs), "lr-find") as advance:
-        for (index, batch), lr in zip(ctx.stream(len(lrs)), lrs):
+        for step, ((index, batch), lr) in enumerate(zip(ctx.stream(len(lrs)), lrs)):
             set_lr(lr)
             out = trainer.step(batch, index)
             pending.append(out.loss.float())
-            if not losses and first is None:
+            if tracker is None and first is None:
                 first = out
             advance()
-            if len(pending) < chunk and len(losses) + len(pending) < len(lrs):
+            if len(pending) < chunk and step + 1 < len(lrs):
                 continue
-            losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
-            pending = []
             if first is not None:  # once: the floor from the first step's outputs (a few syncs)
                 floor, first = _floor(ctx, first), None
-            curve = _curve(ctx, lrs, losses, floor)
-            if curve.diverge_lr is not None:
-                return losses[:curve.usable + 1], floor
+                tracker = _tracker(ctx, lrs, floor)
+            tracker.extend(chunk_losses(pending).tolist())  # one transfer per chunk (all ranks' mean)
+            pending = []
+            stop = tracker.stop()  # the curve kept incrementally: flat bookkeeping per step
+            if stop is not None:
+                return tracker.losses[:stop + 1], floor
             if ctx.out_of_time():
                 break
-    return losses, floor
+    return tracker.losses if tracker is not None else [], floor
+
+
+def _tracker(ctx: Context, lrs, floor: float | None) -> lr_rules.Tracker:
+    s = ctx.settings
+    return lr_rules.Tracker(lrs, beta=float(s["beta"]), factor=float(s["diverge_factor"]),
+                            window=int(s["noise_steps"]), floor=floor, z=float(s["noise_z"]),
+                            onset_share=float(s["onset_fall"]))
 
 
 def _curve(ctx: Context, lrs: list[float], losses: list[float], floor: float | None) -> Curve:
-    s = ctx.settings
-    return lr_rules.measure(lrs, losses, beta=float(s["beta"]), factor=float(s["diverge_factor"]),
-                            window=int(s["noise_steps"]), floor=floor, z=float(s["noise_z"]),
-                            onset_share=float(s["onset_fall"]))
+    tracker = _tracker(ctx, lrs, floor)
+    tracker.extend(losses)
+    return tracker.curve()
 
 
 def _floor(ctx: Context, out) -> float | None:
