@@ -8,8 +8,8 @@ Oracle: ``STEPS`` steps from the same init at 13 LRs from 1e-5 to 1 (2.6x apart)
 two seeds, mean training loss of the last 20 steps. The loss at a suggestion is measured the same
 way (same init, data order, steps and seeds).
 
-Run: `.venv/bin/python benchmarks/lr_quality.py` (3-6 minutes on one thread). The weights of
-lr-find's blend were chosen on the first four tasks; the fifth is held out.
+Run: `.venv/bin/python benchmarks/lr_quality.py [task name part]` (3-6 minutes on one thread). The weights of
+lr-find's blend were chosen on the first four tasks; the fifth and sixth are held out.
 """
 
 from __future__ import annotations
@@ -54,11 +54,13 @@ class Task:
 def tasks() -> list[Task]:
     dx, dy = standardised("digits")
     bx, by = standardised("breast_cancer")
+    wx, wy = standardised("wine")
     mlp = lambda: nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     cnn = lambda: nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
                                 nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
                                 nn.Flatten(), nn.Linear(128, 10))
     tab = lambda: nn.Sequential(nn.Linear(30, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
+    wine = lambda: nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
     adam = lambda p, lr: torch.optim.Adam(p, lr=lr)
     return [
         Task("digits MLP, Adam", mlp, adam, dx, dy),
@@ -67,6 +69,8 @@ def tasks() -> list[Task]:
         Task("breast-cancer MLP, plain SGD", tab, lambda p, lr: torch.optim.SGD(p, lr=lr), bx, by),
         # held out: not used when the blend's weights were chosen
         Task("held out: digits CNN, SGD momentum 0.9", cnn, lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9), dx, dy),
+        # held out (added with issue 24): another dataset, width and class count, plain SGD again
+        Task("held out: wine MLP, plain SGD", wine, lambda p, lr: torch.optim.SGD(p, lr=lr), wx, wy),
     ]
 
 
@@ -114,10 +118,12 @@ def torch_lr_finder_suggestion(task: Task) -> float | None:
     return lr
 
 
-def main() -> None:
+def main(only: str | None = None) -> None:
     rows = []
     print(f"oracle: {STEPS} steps at {len(GRID)} LRs 1e-5..1, seeds {SEEDS}; score = loss at suggestion / oracle loss")
     for task in tasks():
+        if only and only not in task.name:
+            continue
         grid = {lr: final_loss(task, lr) for lr in GRID}
         best_lr = min(grid, key=grid.get)
         oracle = grid[best_lr]
@@ -141,4 +147,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))

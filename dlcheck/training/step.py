@@ -61,14 +61,20 @@ class Trainer:
         if trainable and all(p.grad is None for p in trainable):
             raise SetupFailure("DLC005", _no_gradient(self.model, requires_grad=True))
 
-    def step(self, batch, index: int = 0) -> StepOutput:
+    def step(self, batch, index: int = 0, outputs: bool = True) -> StepOutput:
+        """One training step. ``outputs=False``: the loss alone (no logits or raw outputs kept; a
+        loop that reads only the loss pays nothing more per step than a bare loop)."""
         ctx = self.ctx
         if not self._checked:
             _check_unused_on_ranks(self, batch, index)
         try:
-            with self._autocast():
-                outputs, targets = ctx.forward(self.model, batch, index)
-                loss = ctx.loss(outputs, targets)
+            if self.autocast_dtype is None:  # no context to enter per step
+                returned, targets = ctx.forward(self.model, batch, index)
+                loss = ctx.loss(returned, targets)
+            else:
+                with self._autocast():
+                    returned, targets = ctx.forward(self.model, batch, index)
+                    loss = ctx.loss(returned, targets)
         except RuntimeError as exc:  # DDP's own report of it, when a later batch leaves one out
             if "find_unused_parameters" in str(exc) or "finished reduction in the prior iteration" in str(exc):
                 raise SetupFailure("DLC015", _ddp_unused(exc)) from exc
@@ -90,9 +96,11 @@ class Trainer:
             self._check_reached()
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        logits = ctx.logits(outputs)  # None: a model computing its own loss without logits
+        if not outputs:
+            return StepOutput(loss.detach(), None, targets)
+        logits = ctx.logits(returned)  # None: a model computing its own loss without logits
         return StepOutput(loss.detach(), None if logits is None else logits.detach(), targets,
-                          map_tensors(outputs, torch.Tensor.detach))
+                          map_tensors(returned, torch.Tensor.detach))
 
 
 def _check_unused_on_ranks(trainer: "Trainer", batch, index: int) -> None:

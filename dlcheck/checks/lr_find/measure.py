@@ -124,13 +124,13 @@ def _sweep(ctx: Context, model, lrs: list[float]) -> tuple[list[float], float | 
     with ctx.progress(len(lrs), "lr-find") as advance:
         for step, ((index, batch), lr) in enumerate(zip(ctx.stream(len(lrs)), lrs)):
             set_lr(lr)
-            out = trainer.step(batch, index)
-            pending.append(out.loss.float())
-            if tracker is None and first is None:
+            out = trainer.step(batch, index, outputs=step == 0)  # the outputs of the first step: the floor
+            pending.append(out.loss)
+            if step == 0:
                 first = out
-            advance()
             if len(pending) < chunk and step + 1 < len(lrs):
                 continue
+            advance(len(pending))  # the bar moves per chunk: nothing per step
             if first is not None:  # once: the floor from the first step's outputs (a few syncs)
                 floor, first = _floor(ctx, first), None
                 tracker = _tracker(ctx, lrs, floor)
@@ -201,7 +201,7 @@ class _Runs:
         trainer = Trainer(ctx, model, optimizer)
         pending, losses = [], []
         for i, batch in ctx.stream(steps):
-            pending.append(trainer.step(batch, i).loss.float())
+            pending.append(trainer.step(batch, i, outputs=False).loss)
             if len(pending) == chunk:
                 losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
                 pending = []

@@ -83,22 +83,22 @@ def measure(ctx: Context, task: Task) -> Measured:
         initial = {name: p.detach().clone() for name, p in model.named_parameters()}
         trainer = Trainer(ctx, model, optimizer)
         record = Record(n)
-        refs, first_outputs, last_outputs = [], None, None
-        diverged_at = fit_at = fit_loss = None
+        refs, first_outputs, last_outputs, diverged_at, fit_at, fit_loss = [], None, None, None, None, None
         limit, extended, step, judged = max_steps, False, -1, False
         with ctx.progress(max_steps, "overfit-small") as advance:
             while step + 1 < limit:
                 step += 1
-                out = trainer.step(batches[step % n], step % n)
+                tail = _last_pass(step, n, chunk, limit)  # hits (and outputs) only where the accuracy is read
+                out = trainer.step(batches[step % n], step % n, outputs=tail or step < n)
                 if step < n:  # the first pass: the references of every batch (n syncs, once)
                     refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
                     if first_outputs is None and out.outputs is not None:
                         first_outputs = out.outputs.float()
-                last_outputs = out.outputs
-                record.add(out.loss, _hits(task, out.outputs, out.targets))
-                advance()
+                record.add(out.loss, _hits(task, out.outputs, out.targets) if tail else None)
                 if (step + 1) % chunk and step + 1 != limit:
                     continue
+                last_outputs = out.outputs  # the last step's, at the flush the run may end on
+                advance(record.pending)  # the bar moves per chunk: nothing per step
                 ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
                 if not ok:
                     diverged_at = bad
@@ -128,6 +128,12 @@ def measure(ctx: Context, task: Task) -> Measured:
     if fit_at is None and diverged_at is None:
         m.trend = trend_of(curve, n, refs.floor, fit_loss, s)
     return m
+
+
+def _last_pass(step: int, n: int, chunk: int, limit: int) -> bool:
+    """Whether ``step`` lies in the last pass over the subset before the next flush (a chunk's end,
+    or the budget's): the accuracy is read over that pass only, so hits are counted only there."""
+    return step + n >= min(limit, (step // chunk + 1) * chunk)
 
 
 def _extend(s, record: Record, fit_loss: float | None, max_steps: int, refs: References) -> bool:

@@ -50,6 +50,11 @@ class Record:
             self._hits.append(hits[0].float())
             self._counts.append(hits[1].float())
 
+    @property
+    def pending(self) -> int:
+        """Steps added since the last flush."""
+        return len(self._losses)
+
     def flush(self) -> tuple[bool, int | None]:
         """Stack the chunk; whether its losses are finite, and else the step that was not."""
         losses = chunk_losses(self._losses)  # under torchrun: the global mean over ranks
