@@ -88,9 +88,11 @@ def test_junit_of_the_same_run_marks_the_check_with_nothing_to_look_at(digits_ru
     import xml.etree.ElementTree as ET
 
     suite = ET.parse(digits_run["junit"]).getroot().find("testsuite")
-    assert suite.get("skipped") == "2" and suite.get("failures") == "0"
+    said = [c["name"] for c in digits_run["report"]["checks"] if c.get("skipped")]
+    assert suite.get("skipped") == str(len(said)) and suite.get("failures") == "0"
     skipped = [c.get("name") for c in suite.iter("testcase") if c.find("skipped") is not None]
-    assert skipped == ["bn-gap", "aug-preview"]  # the digits MLP has no BatchNorm, its data no transform
+    assert skipped == said
+    assert {"bn-gap", "aug-preview"} <= set(skipped)  # the digits MLP has no BatchNorm, its data no transform
     reason = suite.find("testcase[@name='aug-preview']/skipped").get("message")
     assert reason == next(c["reason"] for c in digits_run["report"]["checks"] if c["name"] == "aug-preview")
 
