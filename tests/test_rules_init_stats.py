@@ -110,6 +110,10 @@ QUIET = [
           name="below-fraction"),
     Quiet(ist.dead_units, measured([layer("fc0"), act("1", zeros=0.9, dead=100, units=128, per_unit=8)]), None, S,
           name="too-few-values-per-unit"),
+    # a squeeze-excitation block's ReLU after global pooling: one value per sample, 16 samples seen
+    # (torchvision's Faster R-CNN on 4 batches of 4): half its units zero is not evidence enough
+    Quiet(ist.dead_units, measured([layer("fc0"), act("1", zeros=0.5, dead=16, units=32, per_unit=16)]), None, S,
+          name="pooled-units-few-samples"),
     Quiet(ist.gradients, deep([1.0] * 6, grads=[2e-3, 1.0, 1.0, 1.0, 1.0, 1.0]), None, S, name="above-vanish"),
     Quiet(ist.gradients, deep([1.0] * 6, grads=[900.0, 1.0, 1.0, 1.0, 1.0, 1.0]), None, S, name="below-explode"),
     # the head's gradient is not judged: only the body's

@@ -40,7 +40,8 @@ SETTINGS = {
     "saturation_level": 0.97,  # |tanh| (or the same point of sigmoid/hardtanh) counted as saturated
     "saturated_fraction": 0.3,  # a layer with this share of saturated outputs: DLC403
     "dead_fraction": 0.2,  # a layer with this share of dead units: DLC404
-    "min_unit_samples": 16,  # values per unit needed before a unit may be called dead
+    "min_unit_samples": 32,  # values per unit needed before a unit may be called dead (after global pooling,
+    #                          as in squeeze-excitation blocks, one value per sample, and samples share most)
     "grad_vanish_ratio": 1e-3,  # first / last layer gradient norm below this: DLC405
     "grad_explode_ratio": 1e3,  # ... above this: DLC406
     "weight_scale_factor": 3.0,  # weight std beyond this factor of both Xavier and He: DLC407
