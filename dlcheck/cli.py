@@ -33,8 +33,9 @@ app = typer.Typer(
 def _common_params(trains: bool) -> list[inspect.Parameter]:
     """The options every check command takes (DESIGN §3), as inspect Parameters for Typer."""
     def opt(name, annotation, default, *decls, help):
+        annotation, metavar = _as_text(annotation)
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                 annotation=Annotated[annotation, typer.Option(*decls, help=help)])
+                                 annotation=Annotated[annotation, typer.Option(*decls, help=help, metavar=metavar)])
 
     params = [
         inspect.Parameter("target", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
@@ -73,6 +74,13 @@ def _common_params(trains: bool) -> list[inspect.Parameter]:
     return params
 
 
+def _as_text(annotation) -> tuple[Any, str | None]:
+    """A number option is taken as text and judged by ``config`` before any work (``--seed abc``:
+    dlcheck's one sentence naming the option, not Click's usage box); --help still shows its kind."""
+    kinds = {Optional[int]: "<int>", Optional[float]: "<float>"}
+    return (Optional[str], kinds[annotation]) if annotation in kinds else (annotation, None)
+
+
 def _integration_params() -> list[inspect.Parameter]:
     """``run``'s --lightning/--datamodule/--hf-trainer: a target built from a framework's objects."""
     helps = {"lightning": ("--lightning", "LightningModule class or factory as pkg.module:name (no target file)"),
@@ -86,9 +94,11 @@ def _flag_params(flags: tuple[Flag, ...]) -> list[inspect.Parameter]:
     params = []
     for flag in flags:
         decl = flag.option if flag.type is not bool else f"{flag.option}/--no-{flag.option[2:]}"
+        annotation, metavar = _as_text(Optional[flag.type])
         params.append(inspect.Parameter(
             "check_" + flag.key, inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[Optional[flag.type], typer.Option(decl, help=flag.help, show_default=False)]))
+            annotation=Annotated[annotation, typer.Option(decl, help=flag.help, show_default=False,
+                                                          metavar=metavar)]))
     return params
 
 
@@ -102,7 +112,7 @@ def _make_command(name: str | None):
             Optional[str], typer.Option("--checks", help="comma-separated checks to run (default: the "
                                                           "recipe's, else all)")]))
         params.append(inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
-            Optional[int], typer.Option("--nproc", help="run as N processes on this machine under torchrun "
+            Optional[str], typer.Option("--nproc", metavar="<int>", help="run as N processes on this machine under torchrun "
                                                         "(torch.distributed.run); gloo on the CPU, NCCL on CUDA",
                                         show_default=False)]))
         params += _integration_params()
@@ -152,8 +162,12 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
 def _launch(nproc: int) -> int:
     """``dlcheck run --nproc N``: this same command line under ``torch.distributed.run`` (torchrun),
     N processes on this machine; the exit code is the ranks' (they all agree on it)."""
-    if nproc < 1:
-        typer.secho(f"dlcheck: error: --nproc must be at least 1, not {nproc}", fg="red", err=True)
+    from dlcheck.config import integer
+
+    try:
+        nproc = integer(nproc, "--nproc", minimum=1)
+    except UserError as exc:
+        typer.secho(f"dlcheck: error: {exc.message}", fg="red", err=True)
         return 2
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError

@@ -142,7 +142,7 @@ def integer(value: Any, name: str, *, minimum: int | None = None, maximum: int |
         wanted = "an integer"
     if not isinstance(number, int) or (minimum is not None and number < minimum) or \
             (maximum is not None and number > maximum):
-        raise UserError(f"{name} must be {wanted}, not {short(value)}")
+        raise UserError(f"{name} must be {wanted}, not {_shown(value)}")
     return number
 
 
@@ -155,8 +155,13 @@ def real(value: Any, name: str, *, positive: bool = False, minimum: float | None
     if not ok:
         wanted = "a finite number" + (" above 0" if positive else f" of at least {minimum:g}"
                                       if minimum is not None else "")
-        raise UserError(f"{name} must be {wanted}, not {short(value)}")
+        raise UserError(f"{name} must be {wanted}, not {_shown(value)}")
     return float(number)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: a number typed as text (``--batches 0``) as written, else a short repr."""
+    return value.strip() if isinstance(value, str) and _number(value) is not None else short(value)
 
 
 def validate(settings: Settings) -> Settings:
@@ -177,7 +182,22 @@ def _yaml_loader():
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_mapping(self, node, deep=False):
+            """A key given twice in one mapping is an error naming it and both lines (PyYAML
+            would silently keep the last value)."""
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True) if key_node.tag != "tag:yaml.org,2002:merge" else None
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: PyYAML's own error says so
+                    continue
+                if first is not None:
+                    raise UserError(f"recipe '{self.name}': key '{_key(key)}' is given twice, at line "
+                                    f"{first + 1} and line {key_node.start_mark.line + 1}: keep one")
+                if key is not None:
+                    seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
 
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
@@ -198,7 +218,19 @@ def load_recipe(path: str) -> Settings:
     if not file.is_file():
         raise UserError(f"recipe '{path}' does not exist")
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
+        text = file.read_text(encoding="utf-8")
+        loader = _yaml_loader()(text)
+        loader.name = str(path)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a NUL byte ...)
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise UserError(f"recipe '{path}' is not valid YAML at line {line}, column {column}: the character "
+                        f"{char!r} (U+{ord(char):04X}) is not allowed in YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

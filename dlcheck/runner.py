@@ -84,6 +84,10 @@ def prepare(settings: Settings, names: list[str], loaded=None):
     from dlcheck.device import resolve_device
     from dlcheck.target import Target, check_target, load_target
 
+    modules = {}  # every check's settings (counts, thresholds) judged before the target is imported
+    for name in names:
+        module = registry.load(name)
+        modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
     device = resolve_device(settings.device)
     try:
         if isinstance(settings.target, Target):  # the Python API hands objects over directly
@@ -94,10 +98,6 @@ def prepare(settings: Settings, names: list[str], loaded=None):
         take_target_keys(settings, target)  # input_key/target_key: the flag or recipe key wins
         if loaded is not None:  # under torchrun: the process group, once the target is imported
             loaded(device)
-        modules = {}
-        for name in names:
-            module = registry.load(name)
-            modules[name] = (module, check_settings_for(settings, name, module.SETTINGS))
         state = preflight(target, device, settings)
     except SystemExit as exc:  # the user's code called sys.exit() while dlcheck read the set-up
         if settings.raise_exits:  # the Python API: the caller's process is ending; let it

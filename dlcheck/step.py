@@ -104,3 +104,31 @@ def loss(target, loss_fn, outputs, targets) -> torch.Tensor:
         raise UserError(f"{where} returned a {type(value).__name__}, not a tensor: return the loss as a scalar "
                         f"tensor (no .item() or float() on it), so that it can be backpropagated")
     return value
+
+
+def labels_out_of_range(ctx, batch, index: int, exc: UserError) -> UserError | None:
+    """The error for a batch whose class labels fall outside the model's classes (0..C-1, the
+    loss's ignore_index aside), naming the loader, the batch and the labels; None when its labels
+    are in range (``exc``, the forward's or the loss's error, stands). A check that trains reads
+    batches past the first ones init-loss (DLC107) and data-check (DLC705) inspect."""
+    task = ctx.task
+    classes = ctx.target.num_classes or (task.classes if task.kind == "classification" else None)
+    if not classes or task.soft_targets or ctx.target.own_step:
+        return None
+    try:
+        _, targets = ctx.split(batch, index)
+    except UserError:
+        return None
+    if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.dtype == torch.bool:
+        return None
+    ignore = task.options.get("ignore_index", -100)
+    bad = ((targets < 0) | (targets >= classes)) & (targets != ignore)
+    count = int(bad.sum())
+    if not count:
+        return None
+    values = sorted({int(v) for v in targets[bad].flatten()[:1000].tolist()})
+    shown = ", ".join(map(str, values[:6])) + (" ..." if len(values) > 6 else "")
+    where = ctx.target.where("train_loader")
+    return UserError(f"{where} batch {index} holds {count} label(s) outside 0..{classes - 1} for the model's "
+                     f"{classes} classes ({shown}), so the loss failed ({exc.message[:160]}): map the labels to "
+                     f"0..{classes - 1}, or widen the model's final layer")

@@ -224,6 +224,19 @@ def _warn_misspelt(module, source: str) -> None:
         sys.stderr.flush()
 
 
+def on_meta_device(model) -> str:
+    """The parameters and buffers of a model object that live on the meta device, named (first
+    three), or '' (a factory, or a model with data)."""
+    tensors = getattr(model, "named_parameters", None), getattr(model, "named_buffers", None)
+    if not all(callable(t) for t in tensors):
+        return ""
+    try:
+        names = [n for t in tensors for n, v in t() if getattr(v, "is_meta", False)]
+    except Exception:  # noqa: BLE001 - not a torch module after all: the checks say what is wrong
+        return ""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def check_target(target: Target) -> Target:
     """Judge the target's plain values (from a file, options or the Python API) before any check
     runs: ``lr`` a finite number above 0, ``num_classes`` a whole number of at least 1, ``task`` a
@@ -256,6 +269,12 @@ def check_target(target: Target) -> Target:
         other = "loss_fn" if target.loss_fn is not None else "forward"
         raise UserError(f"{target.where('training_step')} computes the loss itself, so {target.where(other)} "
                         f"would never be used: define training_step alone, or forward/loss_fn without it")
+    meta = on_meta_device(target.model)
+    if meta:
+        raise UserError(f"{target.where('model')} is on the meta device (shapes without data: {meta}): "
+                        f"materialise it before handing it over, with model.to_empty(device='cpu') and "
+                        f"then its initialisation (e.g. reset_parameters() on each module), or build it "
+                        f"on the CPU")
     for name in ("train_loader", "val_loader"):
         loader = getattr(target, name)
         if isinstance(loader, collections.abc.Iterator):  # a generator, iter(...), map(...)

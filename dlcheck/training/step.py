@@ -17,6 +17,7 @@ from torch import nn
 from dlcheck.context import Context
 from dlcheck.device import map_tensors
 from dlcheck.errors import SetupFailure, UserError
+from dlcheck.step import labels_out_of_range
 from dlcheck.results import listing
 
 
@@ -79,6 +80,8 @@ class Trainer:
             if "find_unused_parameters" in str(exc) or "finished reduction in the prior iteration" in str(exc):
                 raise SetupFailure("DLC015", _ddp_unused(exc)) from exc
             raise
+        except UserError as exc:  # labels out of range on a later batch: named by loader and batch
+            raise labels_out_of_range(ctx, batch, index, exc) or exc
         if not self._checked:
             if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
                 shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
