@@ -14,8 +14,9 @@ INPUT_KEYS = ("inputs", "input", "x", "images", "image", "pixel_values", "input_
 TARGET_KEYS = ("targets", "target", "labels", "label", "y")
 
 
-def first_batches(loader, n: int, where: str) -> list:
-    """The first ``n`` batches of ``loader`` (fewer when it is shorter); an empty one is an error."""
+def first_batches(loader, n: int, where: str, stop=None) -> list:
+    """The first ``n`` batches of ``loader`` (fewer when it is shorter, or once ``stop()`` says so
+    after a batch: the time budget is spent); an empty one is an error."""
     try:
         iterator = iter(loader)
     except TypeError:
@@ -23,7 +24,7 @@ def first_batches(loader, n: int, where: str) -> list:
     batches = []
     for batch in iterator:
         batches.append(batch)
-        if len(batches) >= n:
+        if len(batches) >= n or (stop is not None and stop()):
             break
     if not batches:
         raise UserError(f"{where} yielded no batches")

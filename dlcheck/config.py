@@ -90,6 +90,8 @@ SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 COUNTS = frozenset({"batches", "batch_size", "steps", "max_steps", "probe_steps", "pair_steps",
                     "pair_batches", "count", "measure", "draws", "samples", "chunk", "cell_px",
                     "max_rows", "noise_steps"})
+#: step and epoch counts above MAX_STEPS need --budget (``--steps 1e9`` would train for days)
+STEP_COUNTS, MAX_STEPS = frozenset({"steps", "max_steps", "probe_steps", "pair_steps", "pair_max_steps"}), 100_000
 
 _short_repr = reprlib.Repr()
 _short_repr.maxstring = _short_repr.maxother = 40
@@ -287,6 +289,9 @@ def check_settings_for(settings: Settings, name: str, defaults: dict[str, Any]) 
     merged = dict(defaults)
     for key, value in given.items():
         merged[key] = check_value(name, key, value, defaults[key], settings.name_of(f"{name}.{key}"))
+        if (key in STEP_COUNTS or key == "epochs") and (merged[key] or 0) > MAX_STEPS and settings.budget is None:
+            raise UserError(f"{settings.name_of(f'{name}.{key}')} is {merged[key]}, above {MAX_STEPS}, the most dlcheck "
+                            f"runs without a time bound: lower it, or add --budget SECONDS to bound the check")
     return merged
 
 

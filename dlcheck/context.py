@@ -42,17 +42,14 @@ class Context:
         self.lr_override = lr
         self.amp = amp
         self.quiet = quiet
-        self.input_key = input_key
-        self.target_key = target_key
+        self.input_key, self.target_key = input_key, target_key
         self.result = CheckResult(name=name)
         self.deadline = time.perf_counter() + budget if budget else None
-        self._loaders: dict[str, Any] = {}
-        self._default_loss = None
-        from dlcheck import distributed
+        self._loaders, self._default_loss = {}, None
+        from dlcheck import distributed, registry
 
+        self._clock = self.deadline is not None and not distributed.active()  # time_up() reads it
         # under torchrun: this check reads its own shard, reduces its numbers (and trains in DDP)
-        from dlcheck import registry
-
         spec = registry.SPECS_BY_NAME.get(name)
         self.shards = distributed.active() and spec is not None and spec.shards
         self.wraps = self.shards and spec.wraps
@@ -61,11 +58,14 @@ class Context:
     def out_of_time(self) -> bool:
         """True once the check's time budget is spent (checks stop early and say so); under
         torchrun, once it is spent on any rank (every rank stops at the same step)."""
-        if self.deadline is None:
-            return False
         from dlcheck import distributed
 
-        return distributed.any_true(time.perf_counter() > self.deadline)
+        return self.deadline is not None and distributed.any_true(time.perf_counter() > self.deadline)
+
+    def time_up(self) -> bool:
+        """The budget is spent (a clock read, no collective), between batch reads and steps; under
+        torchrun False: the ranks agree through ``out_of_time`` at the checks' own points."""
+        return self._clock and time.perf_counter() > self.deadline
 
     # -- the model ----------------------------------------------------------------------------
     @contextmanager
@@ -160,8 +160,9 @@ class Context:
         if loader is None:
             raise UserError(f"no {name} was given")
         stride = self._stride(split)
-        if stride is None:
-            return first_batches(Reading(loader, self.target.where(name)), n, self.target.where(name))
+        if stride is None:  # at least one batch; no more once the budget is spent
+            return first_batches(Reading(loader, self.target.where(name)), n, self.target.where(name),
+                                 stop=self.time_up)
         rank, world = stride  # this rank's share of the first n x world batches, as many on every rank
         read = first_batches(Reading(loader, self.target.where(name)), n * world, self.target.where(name))
         if len(read) < world:
@@ -174,9 +175,7 @@ class Context:
         if not self.shards:
             return None
         from dlcheck.distributed import ddp
-
-        loader = self.loader(split)
-        where = self.target.where("train_loader" if split == "train" else "val_loader")
+        loader, where = self.loader(split), self.target.where("train_loader" if split == "train" else "val_loader")
         stride, found = ddp.stride(loader, self.state.said, where,
                                    lambda: first_batches(Reading(loader, where), 1, where)[0])
         self.result.findings += found
@@ -195,7 +194,7 @@ class Context:
     def stream(self, steps: int, split: str = "train"):
         """``steps`` batches read from the loader as training reads it (starting over when it
         ends), each moved to the device when its turn comes: what a training loop sees, with one
-        batch on the device at a time. Yields ``(index, batch)``."""
+        batch on the device at a time; none read once the budget is spent. Yields ``(index, batch)``."""
         name = "train_loader" if split == "train" else "val_loader"
         where = self.target.where(name)
         loader = self.loader(split)
@@ -220,7 +219,7 @@ class Context:
                     self._check_batch(batch, 0, where)
                 yield read - 1, to_device(batch, self.device)
                 step += 1
-                if step == steps:
+                if step == steps or self.time_up():
                     return
             if read == 0:
                 if step == 0:
@@ -307,9 +306,11 @@ class Context:
         """The target's optimizer factory (``callable(params, lr)``), default Adam; a factory that
         does not train at the LR it is handed is DLC004 (once per check)."""
         from dlcheck import optimizers
+        from dlcheck.training.step import no_parameters
 
-        lr = self.lr if lr is None else lr
-        where = self.target.where("optimizer")
+        lr, where, params = self.lr if lr is None else lr, self.target.where("optimizer"), list(params)
+        if not params:  # nothing for any optimizer to train: the verdict (DLC005), not torch's crash
+            raise no_parameters()
         opt = optimizers.build(self.target.optimizer, params, lr, where)
         if not any(f.code == "DLC004" for f in self.result.findings):
             self._say(optimizers.lr_not_taken(optimizers.group_lrs(opt), lr, where))

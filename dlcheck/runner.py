@@ -155,7 +155,7 @@ def run_check(name, module, check_settings, target, device, settings: Settings, 
             except SetupFailure as exc:  # a broken set-up is the check's verdict, not bad input
                 result = ctx.result
                 result.summary = exc.message
-                result.add(exc.code, exc.message)
+                result.add(exc.code, exc.message, getattr(exc, "advice", ""))
             except UserError as exc:
                 result = ctx.result
                 result.status = "error"

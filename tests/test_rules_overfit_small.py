@@ -50,6 +50,15 @@ LEVELLED_LOW = [4.8] * 5 + [4.0] * 495  # fell 17%, then flat: cannot tell memor
 STILL_FALLING_NEG = [1.0] * 5 + [-5.0] * 495  # below 0 and still falling steeply at the end
 STEEP = trend(-0.02, -8.0, 0.3)  # its window's fall: 0.02 x span 400 = 8, most of its whole fall
 
+# --budget ended the run after 4 passes of a large model: the loss still falling, but too few
+# points for the t test (issue 24: a 2e8-parameter model failed as stalled at 94.7 % accuracy)
+CUT = [LN10] * 5 + [1.6] * 5 + [1.1] * 5 + [0.7] * 5
+NOISY_FALL = trend(-0.1, -2.0, 0.6)
+
+
+def cut(curve=CUT, trend=NOISY_FALL, **kw) -> ofs.Measured:
+    return measured(curve, trend=trend, timed_out=True, **kw)
+
 
 def unknown(curve, trend=None, **kw) -> ofs.Measured:
     return measured(curve, refs=NO_FLOOR, fit_loss=None, trend=trend, **kw)
@@ -71,6 +80,8 @@ CASES = [
          says=("61%", "body.weight")),
     Case("DLC209", r.still_falling, measured(FELL, trend=FALLING), CE, S, says=("not converged within 500", "400"),
          advises=("--max-steps", "lr-find")),
+    Case("DLC209", r.still_falling, cut(), CE, S, says=("not converged within the time budget (20 steps)",),
+         advises=("--budget", "lr-find"), name="time-budget-ended-it-while-falling"),
     Case("DLC201", r.flat, measured(trend=FLAT_TREND), CE, S, says=("did not fall", "lr 0.001")),
     Case("DLC205", r.stalled, measured(FELL, trend=FLAT_TREND), CE, S, says=("stalled at 1", "last 25%")),
     Case("DLC205", r.stalled, unknown(LEVELLED_LOW, FLAT_TREND), OTHER, S, severity="warn",
@@ -104,6 +115,12 @@ QUIET = [
     # no floor: the loss fell 41 % within the first pass, then held (a detector's RPN losses): not flat
     Quiet(r.flat, unknown([3.2] + [1.8] * 4 + [1.9] * 495, FLAT_TREND), OTHER, S, name="fell-in-the-first-pass"),
     Quiet(r.stalled, measured(FIT, fit_at=10), CE, S, name="memorised"),
+    # --budget ended it: still falling, by however little, is not a stall
+    Quiet(r.stalled, cut(trend=trend(-1e-4, -0.1, 0.001)), CE, S, name="time-budget-falling-a-little"),
+    Quiet(r.stalled, cut(CUT[:9], trend=None), CE, S, name="time-budget-too-few-passes"),
+    Quiet(r.flat, cut(CUT[:9], trend=None), CE, S, name="time-budget-too-few-passes"),
+    # ... but a loss that rose over the window is not falling, budget or not
+    Quiet(r.still_falling, cut(trend=trend(1e-4, 0.1, -0.001)), CE, S, name="time-budget-rising"),
     # no known floor: a clear fall that levelled off (InfoNCE at ~0.8, floor ~0.6) is memorised
     Quiet(r.stalled, unknown([4.8] * 5 + [0.8] * 495, FLAT_TREND, fit_at=500), OTHER, S, name="infonce"),
     Quiet(r.stalled, unknown([4.8] * 5 + [3.6] * 495, FLAT_TREND, fit_at=500), OTHER, S, name="fell-25%"),
@@ -124,7 +141,10 @@ QUIET = [
     (measured(FELL, trend=FALLING), ["DLC209"]),
     (measured(trend=FLAT_TREND), ["DLC201"]),
     (measured(FELL, trend=FLAT_TREND, turned_off={"dropout"}), ["DLC207", "DLC205"]),
-], ids=["memorised", "diverged-first", "probabilities-before-frozen", "frozen", "falling", "flat", "stalled"])
+    (cut(), ["DLC209"]),
+    (cut(CUT[:9], trend=None), []),
+], ids=["memorised", "diverged-first", "probabilities-before-frozen", "frozen", "falling", "flat", "stalled",
+        "time-budget-falling", "time-budget-too-short"])
 def test_the_first_explanation_is_the_only_one(m, codes):
     assert [f.code for f in judge(ofs.RULES, m, CE, S)] == codes
 
@@ -134,6 +154,8 @@ def test_summary_follows_the_explanation():
     assert r.summary(measured([LN10, math.nan], diverged_at=1), S) == "the loss became non-finite at step 1"
     assert r.summary(measured(FELL, trend=FALLING), S).startswith("not converged after 500 steps")
     assert r.summary(measured(FELL, trend=FLAT_TREND), S).startswith("not memorised after 500 steps")
+    assert r.summary(cut(), S).startswith("not converged after 20 steps (the time budget ended the run)")
+    assert r.summary(cut(CUT[:9], trend=None), S).startswith("not judged after 9 steps (the time budget ended")
 
 
 def test_summary_without_a_known_floor_says_so():

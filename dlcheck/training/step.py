@@ -29,6 +29,18 @@ class StepOutput:
     raw: object = None  # what the model returned (tensors detached), for the task's references
 
 
+#: DLC005 for a model without any parameter (every check that trains fails with it)
+NO_PARAMETERS = "the model has no parameters at all: training cannot change it"
+
+
+def no_parameters() -> SetupFailure:
+    """DLC005 for a model without any parameter, with its own advice (the catalogue's is for frozen ones)."""
+    failure = SetupFailure("DLC005", NO_PARAMETERS)
+    failure.advice = ("Give the model layers with weights, or check what the model factory returns (a model "
+                      "of fixed functions only, such as nn.Sequential(nn.Flatten()), has nothing to train).")
+    return failure
+
+
 class Trainer:
     """Trains ``model`` with ``optimizer`` one batch at a time."""
 

@@ -28,7 +28,9 @@ from dlcheck import distributed
 from dlcheck.batches import dict_keys
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
+from dlcheck.errors import SetupFailure
 from dlcheck.training import Trainer
+from dlcheck.training.step import NO_PARAMETERS
 
 
 def label_slot(ctx: Context, batch, targets):
@@ -118,7 +120,12 @@ def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
     shuffled = [(i, _replace(b, slot, p)) for (i, b), p in zip(train, permuted)]
     steps, longer = int(ctx.settings["pair_steps"]), int(ctx.settings["pair_max_steps"] or 0)
     found = Pairing(batches=len(train), lr=ctx.lr)
-    found.judged.append((_fit(ctx, train, held, steps), _fit(ctx, shuffled, held, steps)))
+    try:
+        found.judged.append((_fit(ctx, train, held, steps), _fit(ctx, shuffled, held, steps)))
+    except SetupFailure as exc:  # a model without parameters: the checks that train say DLC005
+        if exc.message != NO_PARAMETERS:
+            raise
+        return Pairing(skipped=f"pairing control skipped: {NO_PARAMETERS}")
     kind = verdict(*found.judged[0], found.batches, found.lr, ctx.settings).kind
     if kind in ("apart", "weak") and longer > steps and not ctx.out_of_time():
         # no evidence of pairing after the short runs: the same two runs again, longer, before a verdict

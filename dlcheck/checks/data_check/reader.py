@@ -54,7 +54,7 @@ def first_batches(ctx: Context, n: int):
         if read % world == world - 1:  # a whole round read: every rank has its batch of it
             yield count, mine
             count, mine = count + 1, None
-            if count >= n:
+            if count >= n or ctx.time_up():  # no batch read once --budget is spent
                 break
     if not count:
         raise UserError(f"{where} yielded no batches")

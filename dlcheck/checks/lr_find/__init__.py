@@ -67,8 +67,14 @@ def run(ctx: Context) -> CheckResult:
     result = ctx.result
     result.metrics.update(metrics(ev, s))
     result.details.update(details(ev, s))
-    result.findings += judge(RULES, ev, ctx.task, s)
-    result.summary = summary(ev, s)
+    if ev.cut:  # a part of the range says nothing of the rest: the partial curve, DLC003, no verdict
+        c = ev.curve
+        result.summary = (f"not judged: the time budget ended the sweep at lr {c.lrs[-1]:.3g} after "
+                          f"{len(c.losses)} of {steps} steps" if len(c.losses) else "not judged: the time "
+                          f"budget ended the sweep before its first step")
+    else:
+        result.findings += judge(RULES, ev, ctx.task, s)
+        result.summary = summary(ev, s)
     _write_curve(ctx, ev.curve)
     return result
 

@@ -37,6 +37,7 @@ class Evidence:
     handed_lr: float | None = None  # the lr the optimizer factory is handed (ctx.lr)
     factory: bool = False  # the target has its own optimizer factory
     world: int = 1  # ranks under torchrun
+    cut: bool = False  # --budget ended the sweep before its last LR (nor did it diverge): not judged
 
 
 #: lr-find measures into its Evidence.
@@ -57,14 +58,15 @@ def measure(ctx: Context) -> Evidence:
         curve = _curve(ctx, lrs, losses, floor)
         ev = Evidence(curve=curve, lr=lr, **_whose(ctx, lr), handed_lr=ctx.lr,
                       factory=ctx.target.optimizer is not None, world=distributed.world_size())
+        ev.cut = len(losses) < len(lrs) and curve.diverge_lr is None and ctx.out_of_time()
         runs = _Runs(ctx, model, initial, curve)
-        usable = curve.usable >= int(s["min_points"])
+        usable = curve.usable >= int(s["min_points"]) and not ev.cut
         if usable and (s["probe"] or (s["auto_probe"] and not sweep_fell(curve, s))):
             ev.probe = [runs.at(float(v)) for v in s["probe_lrs"]]
             if not s["probe"] or not sweep_fell(curve, s):
                 ev.yours = runs.yours()  # a plateau: does the user's own LR get off it?
         read(ev, s)
-        if your_run_judges(ev, s) and ev.yours is None:
+        if not ev.cut and your_run_judges(ev, s) and ev.yours is None:
             ev.yours = runs.yours()  # far below the suggestion: does a short run at it train?
     return ev
 

@@ -39,6 +39,7 @@ class Measured:
     trend: Trend | None = None
     extended: bool = False  # the budget was extended because the loss was on course to fit
     lr: float | None = None  # the learning rate the run trained at
+    timed_out: bool = False  # --budget ended the run (not the step budget, a fit or a divergence)
 
     @property
     def steps(self) -> int:
@@ -84,7 +85,7 @@ def measure(ctx: Context, task: Task) -> Measured:
         trainer = Trainer(ctx, model, optimizer)
         record = Record(n)
         refs, first_outputs, last_outputs, diverged_at, fit_at, fit_loss = [], None, None, None, None, None
-        limit, extended, step, judged = max_steps, False, -1, False
+        limit, extended, step, judged, timed_out = max_steps, False, -1, False, False
         with ctx.progress(max_steps, "overfit-small") as advance:
             while step + 1 < limit:
                 step += 1
@@ -95,8 +96,8 @@ def measure(ctx: Context, task: Task) -> Measured:
                     if first_outputs is None and out.outputs is not None:
                         first_outputs = out.outputs.float()
                 record.add(out.loss, _hits(task, out.outputs, out.targets) if tail else None)
-                if (step + 1) % chunk and step + 1 != limit:
-                    continue
+                if (step + 1) % chunk and step + 1 != limit and not ctx.time_up():
+                    continue  # a flush per chunk, and where the budget is spent mid-chunk
                 last_outputs = out.outputs  # the last step's, at the flush the run may end on
                 advance(record.pending)  # the bar moves per chunk: nothing per step
                 ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
@@ -106,9 +107,9 @@ def measure(ctx: Context, task: Task) -> Measured:
                 if not judged:
                     fit_loss, judged = _fit_loss(ctx, _mean(refs), record.first, record.counts_hits), True
                 done = _done(task, record, fit_loss, step + 1, limit, s)
-                if done == "fit":
-                    fit_at = step + 1
-                if done or ctx.out_of_time():
+                fit_at = step + 1 if done == "fit" else None
+                timed_out = not done and ctx.out_of_time()
+                if done or timed_out:
                     break
                 if step + 1 == limit and not extended and _extend(s, record, fit_loss, max_steps, _mean(refs)):
                     limit, extended = int(max_steps * float(s["extend_factor"])), True
@@ -124,7 +125,7 @@ def measure(ctx: Context, task: Task) -> Measured:
     m = Measured(curve=curve, batches=n, samples=distributed.total(sum(_count(b, ctx) for b in batches)), refs=refs,
                  fit_loss=fit_loss, fit_at=fit_at, diverged_at=diverged_at, accuracy=accuracy,
                  unchanged=unchanged, frozen=frozen, total=total, probabilities=probabilities, turned_off=turned_off,
-                 extended=extended, lr=ctx.lr)
+                 extended=extended, lr=ctx.lr, timed_out=timed_out)
     if fit_at is None and diverged_at is None:
         m.trend = trend_of(curve, n, refs.floor, fit_loss, s)
     return m

@@ -49,8 +49,9 @@ def summary(m: Measured, s: Settings) -> str:
                 f"{fell:.0%}{how} ({_progress(m)}{more})")
     if m.fit_at is not None:
         return f"memorised {_batches(m.batches)} in {m.fit_at} steps ({_progress(m)}{more})"
-    verb = "not converged" if _still_falling(m, s) else "not memorised"
-    return f"{verb} after {m.steps} steps: {_progress(m)}"
+    verb = {"still_falling": "not converged", "cut": "not judged"}.get(cause(m, s), "not memorised")
+    cut = " (the time budget ended the run)" if m.timed_out else ""
+    return f"{verb} after {m.steps} steps{cut}: {_progress(m)}"
 
 
 # -- words --------------------------------------------------------------------------------------
@@ -84,6 +85,10 @@ def _left_out_share(m: Measured) -> float:
 
 
 def _still_falling(m: Measured, s: Settings) -> bool:
+    """Clearly falling at the end of the run; when --budget ended it, falling at all (a few steps
+    of a large model are too few to tell a stall from noise: not converged, never stalled)."""
+    if m.timed_out:
+        return m.trend is not None and m.trend.slope < 0 and not _flat(m, s)
     return m.trend is not None and falling(m.trend, s)
 
 
@@ -100,6 +105,8 @@ def cause(m: Measured, s: Settings) -> str:
     if _frozen_share(m) >= s["frozen_fraction"] and (_left_out_share(m) >= s["frozen_fraction"]
                                                      or not _still_falling(m, s)):
         return "frozen"
+    if m.timed_out and m.trend is None:
+        return "cut"  # --budget ended it before the trend could be read: DLC003 says so, nothing else
     if _still_falling(m, s):
         return "still_falling"
     if _flat(m, s):
@@ -172,17 +179,18 @@ def frozen(m: Measured, task: Task, s: Settings) -> Finding | None:
 
 
 def still_falling(m: Measured, task: Task, s: Settings) -> Finding | None:
-    """DLC209 (warn): the budget ran out while the loss was still falling."""
+    """DLC209 (warn): the budget (of steps, or --budget's time) ran out while the loss was still falling."""
     if cause(m, s) != "still_falling":
         return None
     needed = m.trend.steps_needed
     rate = f"falling {-m.trend.slope * 100:.2g} per 100 steps"
     more = f"; at that rate about {needed:.0f} more steps" if needed is not None and math.isfinite(needed) else ""
     target = f", memorised at {m.fit_loss:.3g}" if m.fit_loss is not None else ", no known floor"
-    return finding("DLC209", f"not converged within {m.steps} steps: the loss is still {rate} "
+    within = f"the time budget ({m.steps} steps)" if m.timed_out else f"{m.steps} steps"
+    raise_ = "raise --budget" if m.timed_out else f"raise --max-steps (e.g. to {_suggest_steps(m)})"
+    return finding("DLC209", f"not converged within {within}: the loss is still {rate} "
                              f"(at {m.final:.3g}{target}{more})",
-                   advice=f"raise --max-steps (e.g. to {_suggest_steps(m)}) or try a higher learning rate "
-                          f"(now {m.lr:g}; see dlcheck lr-find)")
+                   advice=f"{raise_} or try a higher learning rate (now {m.lr:g}; see dlcheck lr-find)")
 
 
 def flat(m: Measured, task: Task, s: Settings) -> Finding | None:
