@@ -3,9 +3,9 @@ severity, and the text `dlcheck explain CODE` prints.
 
 Blocks by check: DLC0xx general, DLC1xx init-loss, DLC2xx overfit-small, DLC3xx lr-find,
 DLC4xx init-stats, DLC5xx bn-gap, DLC6xx aug-preview, DLC7xx data-check, DLC80x
-batch-independence, DLC85x causality, DLC90x grid, DLC95x curves, DLC97x optimizer, DLC98x
-preflight. A code is never reused for another meaning; a retired code stays in the table. No torch
-import here.
+batch-independence, DLC85x causality, DLC90x grid, DLC95x curves, DLC96x resume, DLC97x optimizer,
+DLC98x preflight (DLC981-985 input pipeline and precision, DLC986-989 memory). A code is never
+reused for another meaning; a retired code stays in the table. No torch import here.
 """
 
 from __future__ import annotations
@@ -683,6 +683,41 @@ _TABLE = [
          "exempt them. Many models still train fine with it: this is a note, not a bug.",
          "Put norm weights and biases in a param group with weight_decay=0 (e.g. every parameter with "
          "p.ndim <= 1)."),
+    # -- preflight (input pipeline, precision; DLC986-989: memory) ------------------------------
+    Code("DLC981", "loader-bound", "preflight", "warn",
+         "The data loader cannot keep up with training: the device would wait for data a large "
+         "share of every step.",
+         "A training step on batches already in memory is faster than the loader delivers them, so "
+         "the accelerator sits idle while the loader reads, decodes and collates; more GPUs or a "
+         "larger model make it worse, and nothing in the loss curve shows it. Log linters flag "
+         "loader time above half the step time.",
+         "Give the DataLoader more workers (num_workers; the message names the count that removed "
+         "the wait in dlcheck's sweep), pin_memory=True on CUDA, and persistent_workers=True; if "
+         "no count helps, make __getitem__ cheaper (decode once and cache, move augmentation to "
+         "the GPU)."),
+    Code("DLC982", "fp16-overflow", "preflight", "warn",
+         "Activations exceed float16's range (65504), or the model goes non-finite under float16 "
+         "autocast; the first module that does is named.",
+         "Under fp16 mixed precision (autocast, --amp on GPUs without bf16) a value past 65504 "
+         "becomes Inf and then NaN a few modules later; loss scaling does not help with forward "
+         "overflow. bfloat16 has float32's range (3.4e38) and holds.",
+         "Train in bfloat16 (torch.autocast(device, dtype=torch.bfloat16); Ampere GPUs or newer, "
+         "recent CPUs), or fix the named layer: normalise its input or output (LayerNorm), scale "
+         "it down, or keep it in float32 (autocast(enabled=False) around it)."),
+    Code("DLC983", "fp16-gradient-underflow", "preflight", "warn",
+         "Most gradient values of some modules lie below float16's smallest subnormal (~6e-8): "
+         "in fp16 they flush to zero.",
+         "Under fp16 autocast the backward pass runs in float16; gradients this small become 0 and "
+         "those layers stop learning, silently.",
+         "Use loss scaling (torch.amp.GradScaler, which --amp does for fp16), or bfloat16, whose "
+         "range reaches 1e-38."),
+    Code("DLC984", "amp-loss-gap", "preflight", "warn",
+         "A short training run under autocast gives a loss far from the same run in float32.",
+         "Mixed precision should change the loss by rounding noise only; a large gap means some "
+         "operation loses the precision it needs (a reduction, a softmax, an exp) and the run "
+         "would train a different model than the float32 one.",
+         "Keep the sensitive part in float32 (autocast(enabled=False) around it, or compute the loss "
+         "in float32), or prefer bfloat16 for range / float16 with GradScaler for precision."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
