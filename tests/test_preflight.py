@@ -31,21 +31,22 @@ def test_a_slow_dataset_is_loader_bound_and_the_named_num_workers_removes_it():
     result = dlcheck.check("preflight", str(MODERN / "preflight_bug_slow_loader.py"), device="cpu", settings=LOADER)
     assert "DLC981" in codes(result), result.summary
     found = next(f for f in result.findings if f.code == "DLC981")
-    workers = result.metrics["loader_best_workers"]
+    workers = result.details["loader"][0]["best_workers"]
     assert workers >= 2 and f"num_workers={workers}" in found.advice
-    assert result.metrics["loader_idle_share"] > 0.5
+    assert result.details["loader"][0]["idle"] > 0.5
     assert [row["workers"] for row in result.details["loader_sweep"]][:2] == [0, 2]
     fixed = dlcheck.check("preflight", str(MODERN / "preflight_bug_slow_loader.py"), device="cpu", settings=LOADER,
                           train_loader=loader(SlowDigits(), batch_size=16, num_workers=workers))
     assert "DLC981" not in codes(fixed), fixed.summary
-    assert fixed.status == "pass" and fixed.metrics["loader_idle_share"] < 0.5
+    assert fixed.status == "pass" and fixed.details["loader"][0]["idle"] < 0.5
 
 
 def test_an_in_memory_dataset_keeps_up():
     result = dlcheck.check("preflight", str(MODERN / "preflight_digits_cnn.py"), device="cpu", settings=LOADER)
     assert result.status == "pass" and not result.findings, result.summary
     assert "loader_sweep" not in result.details  # no sweep when the loader keeps up
-    assert result.metrics["loader_samples_per_s"] > 0 and result.metrics["train_samples_per_s"] > 0
+    row = result.details["loader"][0]
+    assert row["idle"] < 0.5 and row["samples_per_s"] > 0 and row["in_memory_samples_per_s"] > 0
 
 
 def test_an_iterable_without_a_dataset_is_not_swept_and_says_so():

@@ -240,24 +240,23 @@ def summary(m: Measured) -> str:
 
 
 def metrics(m: Measured) -> dict[str, Any]:
-    if m.skipped:
-        return {}
-    out = {"loader_step_ms": rounded(m.step_s * 1000, 3), "loader_wait_ms": rounded(m.wait_s * 1000, 3),
-           "loader_idle_share": rounded(m.idle, 4)}
-    if m.batch_size:
-        out["loader_samples_per_s"] = rounded(m.rate(m.step_s + m.wait_s), 4)
-        out["train_samples_per_s"] = rounded(m.rate(m.step_s), 4)
-    if m.best is not None:
-        out["loader_best_workers"] = m.best.workers
-        out["loader_best_pin_memory"] = m.best.pin_memory
-    return out
+    """Nothing timed: metrics repeat exactly for a seed, timings never do (they are in the tables)."""
+    return {"loader_batch_size": m.batch_size} if not m.skipped and m.batch_size else {}
 
 
 def details(m: Measured) -> dict[str, list[dict]]:
+    """The timings: the loader as given (one row) and the sweep's trials."""
+    if m.skipped:
+        return {}
+    given = {"loader": "as given", "workers": "-" if m.workers is None else m.workers, "idle": rounded(m.idle, 3),
+             "wait_ms": rounded(m.wait_s * 1000, 3), "step_ms": rounded(m.step_s * 1000, 3),
+             "samples_per_s": rounded(m.rate(m.step_s + m.wait_s), 4) if m.batch_size else None,
+             "in_memory_samples_per_s": rounded(m.rate(m.step_s), 4) if m.batch_size else None,
+             "best_workers": m.best.workers if m.best else "-", "not_swept": m.not_swept or "-"}
     rows = [{"workers": t.workers, "pin_memory": t.pin_memory, "idle": rounded(t.idle, 3),
              "batch_ms": rounded(t.batch_s * 1000, 3), "samples_per_s": rounded(m.rate(t.batch_s), 4),
              "startup_s": rounded(t.startup_s, 3)} for t in m.trials]
-    return {"loader_sweep": rows} if rows else {}
+    return {"loader": [given], **({"loader_sweep": rows} if rows else {})}
 
 
 def skipped(m: Measured) -> str | None:
