@@ -705,12 +705,14 @@ _TABLE = [
          "recent CPUs), or fix the named layer: normalise its input or output (LayerNorm), scale "
          "it down, or keep it in float32 (autocast(enabled=False) around it)."),
     Code("DLC983", "fp16-gradient-underflow", "preflight", "warn",
-         "Most gradient values of some modules lie below float16's smallest subnormal (~6e-8): "
-         "in fp16 they flush to zero.",
-         "Under fp16 autocast the backward pass runs in float16; gradients this small become 0 and "
+         "Most gradient values of some modules lie below float16's smallest subnormal (~6e-8) even "
+         "multiplied by GradScaler's default loss scale (65536): in fp16 they flush to zero.",
+         "Under fp16 autocast the backward pass runs in float16; GradScaler multiplies the loss so "
+         "small gradients survive, but gradients this small stay below fp16's range even then, and "
          "those layers stop learning, silently.",
-         "Use loss scaling (torch.amp.GradScaler, which --amp does for fp16), or bfloat16, whose "
-         "range reaches 1e-38."),
+         "Train in bfloat16 (range down to 1e-38), or give the GradScaler a larger init_scale; "
+         "then look at why the gradients are so small (a loss summed where it should be averaged "
+         "the other way round, a saturated layer)."),
     Code("DLC984", "amp-loss-gap", "preflight", "warn",
          "A short training run under autocast gives a loss far from the same run in float32.",
          "Mixed precision should change the loss by rounding noise only; a large gap means some "

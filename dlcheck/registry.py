@@ -117,7 +117,7 @@ SPECS: tuple[Spec, ...] = (
                               "best_workers", "workers", "not_swept")),
                   ("loader_sweep", ("workers", "idle", "samples_per_s", "pin_memory", "batch_ms", "startup_s")),
                   ("precision", ("module", "fp16", "act_init", "act_after", "grad_init", "grad_after",
-                                 "grad_below_fp16", "type")),
+                                 "grad_lost_fp16", "type")),
                   ("autocast", ("dtype", "loss_gap", "first_nonfinite", "losses", "error"))),
          flags=(Flag("parts", str, "the parts to run, comma-separated: loader, precision (default: all)"),
                 Flag("loader_steps", int, "training steps fed by the loader"),

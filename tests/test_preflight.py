@@ -35,8 +35,11 @@ def test_a_slow_dataset_is_loader_bound_and_the_named_num_workers_removes_it():
     assert workers >= 2 and f"num_workers={workers}" in found.advice
     assert result.details["loader"][0]["idle"] > 0.5
     assert [row["workers"] for row in result.details["loader_sweep"]][:2] == [0, 2]
-    fixed = dlcheck.check("preflight", str(MODERN / "preflight_bug_slow_loader.py"), device="cpu", settings=LOADER,
-                          train_loader=loader(SlowDigits(), batch_size=16, num_workers=workers))
+    for attempt in range(3):  # timed: worker processes on a busy 2-core machine may be starved for a moment
+        fixed = dlcheck.check("preflight", str(MODERN / "preflight_bug_slow_loader.py"), device="cpu",
+                              settings=LOADER, train_loader=loader(SlowDigits(), batch_size=16, num_workers=workers))
+        if "DLC981" not in codes(fixed):
+            break
     assert "DLC981" not in codes(fixed), fixed.summary
     assert fixed.status == "pass" and fixed.details["loader"][0]["idle"] < 0.5
 

@@ -50,7 +50,7 @@ CASES = [
          ranged(layer("a"), runs=[Run("float16", [math.inf], math.inf, "a.exp")]), None, S, name="autocast-only",
          says=("non-finite output is 'a.exp'",)),
     Case("DLC983", precision.gradient_underflow, ranged(layer("emb", grad=1e-8, under=0.9), layer("head")), None, S,
-         says=("'emb'", "90%")),
+         says=("'emb'", "90%", "loss scale of 65536")),
     Case("DLC984", precision.loss_gap,
          ranged(layer("a"), runs=[Run("float16", [2.3, 2.3, 2.3], 0.4)], fp32=[2.3, 1.9, 1.6]), None, S,
          says=("float16", "40%")),

@@ -98,12 +98,12 @@ def measure(ctx: Context) -> Measured:
             synchronize(ctx.device)
             times.append(time.perf_counter() - t0)
         m.step_s = statistics.median(times[1:])
-        waits, total = _real_steps(ctx, trainer, steps)
+        waits, compute = _real_steps(ctx, trainer, steps)
     if len(waits) < 2:
         m.skipped = "the loader yields too few batches to time"
         return m
-    m.wait_s = statistics.median(waits)
-    m.idle = sum(waits) / total if total > 0 else 0.0
+    m.wait_s = statistics.median(waits)  # medians: one slow read on a busy machine is not the loader's rate
+    m.idle = m.wait_s / (m.wait_s + compute) if m.wait_s + compute > 0 else 0.0
     bound = m.idle > float(s["loader_idle_max"]) and m.wait_s * 1000 >= float(s["loader_min_wait_ms"])
     if bound or s["loader_sweep_always"]:
         m.not_swept = _sweep(ctx, loader, m)
@@ -112,8 +112,8 @@ def measure(ctx: Context) -> Measured:
 
 def _real_steps(ctx: Context, trainer, steps: int) -> tuple[list[float], float]:
     """Training steps fed by the user's loader as training reads it: the wait for each batch (the
-    first, which pays the workers' start-up, left out) and the time of the steps counted."""
-    waits, total = [], 0.0
+    first, which pays the workers' start-up, left out) and the median step once a batch is there."""
+    waits, steps_s = [], []
     t_end = time.perf_counter()
     for i, batch in ctx.stream(steps + 1):
         got = time.perf_counter()
@@ -122,9 +122,9 @@ def _real_steps(ctx: Context, trainer, steps: int) -> tuple[list[float], float]:
         t_done = time.perf_counter()
         if i > 0:
             waits.append(got - t_end)
-            total += t_done - t_end
+            steps_s.append(t_done - got)
         t_end = t_done
-    return waits, total
+    return waits, statistics.median(steps_s) if steps_s else 0.0
 
 
 def _samples(ctx: Context, batch) -> int | None:

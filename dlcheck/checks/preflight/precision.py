@@ -3,7 +3,8 @@
 Per leaf module (execution order), the largest absolute output and output gradient on one batch
 at init and again after ``precision_steps`` float32 training steps, against float16's range
 (65504; smallest subnormal ~6e-8) and bfloat16's (3.4e38); for gradients, the share of nonzero
-values below fp16's smallest subnormal (they flush to zero without loss scaling). Then the same
+values that stay below fp16's smallest subnormal even multiplied by GradScaler's default scale
+(``loss_scale``, 65536): those flush to zero in fp16 training as it is usually run. Then the same
 steps from the same weights under ``torch.autocast`` (fp16 on CUDA, with a GradScaler; bf16 where
 supported; on the CPU bf16 and fp16): the loss gap to float32 and the first module whose output
 goes non-finite. Weights, buffers and RNG are put back; ``ctx.model()`` hands the model back.
@@ -33,7 +34,8 @@ BF16_MAX = float(torch.finfo(torch.bfloat16).max)
 
 SETTINGS = {
     "precision_steps": 3,  # float32 (and autocast) training steps before the second look
-    "underflow_share": 0.5,  # a module's nonzero gradient values below fp16's smallest subnormal above this share: DLC983
+    "loss_scale": 65536.0,  # the loss scale gradients are judged at (GradScaler's init_scale; 1: no scaling)
+    "underflow_share": 0.5,  # a module's nonzero gradients below fp16's smallest subnormal at that scale above this share: DLC983
     "amp_loss_gap_max": 0.1,  # |autocast loss - float32 loss| / max(|float32 loss|, 0.1) above this: DLC984
 }
 
@@ -44,7 +46,7 @@ class Layer:
     kind: str
     act: list[float] = field(default_factory=lambda: [0.0, 0.0])  # largest |output|: at init, after steps
     grad: list[float] = field(default_factory=lambda: [0.0, 0.0])  # largest |output gradient|
-    under: list[float] = field(default_factory=lambda: [0.0, 0.0])  # share of nonzero gradients below FP16_TINY
+    under: list[float] = field(default_factory=lambda: [0.0, 0.0])  # share of nonzero gradients lost in fp16 at the loss scale
 
 
 @dataclass
@@ -80,10 +82,11 @@ def measure(ctx: Context) -> Measured:
         batches = ctx.batches(min(steps, 2))
         start = copy.deepcopy(model.state_dict())
         layers = {name: Layer(name, type(mod).__name__) for name, mod in _leaves(model)}
+        tiny = FP16_TINY / max(1.0, float(ctx.settings["loss_scale"]))
         order: list[str] = []  # execution order, as the first look saw it
-        _look(ctx, model, batches[0], layers, 0, order)
+        _look(ctx, model, batches[0], layers, 0, order, tiny)
         m.fp32 = _train(ctx, model, batches, steps, None)
-        _look(ctx, model, batches[0], layers, 1, order)
+        _look(ctx, model, batches[0], layers, 1, order, tiny)
         m.layers = [layers[n] for n in order]
         for dtype in _dtypes(ctx.device):
             model.load_state_dict(start)
@@ -116,7 +119,7 @@ def _tensors(output) -> list[torch.Tensor]:
     return found
 
 
-def _look(ctx: Context, model, batch, layers: dict[str, Layer], when: int, order: list[str]) -> None:
+def _look(ctx: Context, model, batch, layers: dict[str, Layer], when: int, order: list[str], tiny: float) -> None:
     """One forward and backward (no step): the largest |output| and |output gradient| per module."""
     def forward_hook(name):
         def hook(_mod, _inp, output):
@@ -135,7 +138,7 @@ def _look(ctx: Context, model, batch, layers: dict[str, Layer], when: int, order
             layer.grad[when] = max(layer.grad[when], _finite_max(g))
             nonzero = int((g > 0).sum())
             if nonzero:
-                layer.under[when] = max(layer.under[when], int(((g > 0) & (g < FP16_TINY)).sum()) / nonzero)
+                layer.under[when] = max(layer.under[when], int(((g > 0) & (g < tiny)).sum()) / nonzero)
         return hook
 
     was = [(mod, mod.training) for mod in model.modules()]
@@ -227,14 +230,15 @@ def fp16_overflow(m: Measured, task, s: Settings) -> Finding | None:
 
 
 def gradient_underflow(m: Measured, task, s: Settings) -> Finding | None:
-    """DLC983: most nonzero output gradients of some modules below fp16's smallest subnormal."""
-    limit = float(s["underflow_share"])
+    """DLC983: most nonzero output gradients of some modules lost in fp16 even at the loss scale."""
+    limit, scale = float(s["underflow_share"]), float(s["loss_scale"])
     under = [l for l in m.layers if max(l.under) > limit]
     if not under:
         return None
     first = under[0]
+    at = f" even multiplied by a loss scale of {scale:g}" if scale > 1 else ""
     return finding("DLC983", f"{len(under)} module(s) have most of their gradient values below float16's smallest "
-                             f"subnormal (6e-8): first '{first.name}' ({max(first.under):.0%} of its nonzero "
+                             f"subnormal (6e-8){at}: first '{first.name}' ({max(first.under):.0%} of its nonzero "
                              f"values, |max| {max(first.grad):.2g})"
                              + (f", then {listing([repr(l.name) for l in under[1:]], 3)}" if len(under) > 1 else ""))
 
@@ -275,7 +279,7 @@ def details(m: Measured) -> dict[str, list[dict]]:
     rows = [{"module": l.name, "fp16": "overflow" if max(l.act) > FP16_MAX else
              "underflow" if max(l.under) > 0.5 else "ok", "act_init": rounded(l.act[0], 4),
              "act_after": rounded(l.act[1], 4), "grad_init": rounded(l.grad[0], 4), "grad_after": rounded(l.grad[1], 4),
-             "grad_below_fp16": rounded(max(l.under), 4), "type": l.kind} for l in m.layers]
+             "grad_lost_fp16": rounded(max(l.under), 4), "type": l.kind} for l in m.layers]
     runs = [{"dtype": r.dtype, "loss_gap": rounded(r.gap, 6) if math.isfinite(r.gap) else None,
              "first_nonfinite": r.first_nonfinite or "-", "losses": _losses(r.losses), "error": r.error or "-"}
             for r in m.runs]
