@@ -22,6 +22,7 @@ import torch
 
 from dlcheck.context import Context
 from dlcheck.device import map_tensors
+from dlcheck.errors import UserError
 from dlcheck.modules import unwrap
 from dlcheck.results import Finding, listing, rounded
 from dlcheck.rules import finding
@@ -93,8 +94,10 @@ def measure(ctx: Context) -> Measured:
             run = Run(str(dtype).removeprefix("torch."))
             try:
                 run.losses = _train(ctx, model, batches, steps, dtype, run)
-            except (RuntimeError, NotImplementedError) as exc:  # an op without this dtype on this device
-                run.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            except (RuntimeError, NotImplementedError, UserError) as exc:  # an op without this dtype here
+                cause = exc.__cause__ if isinstance(exc, UserError) and exc.__cause__ is not None else exc
+                run.error = f"{type(cause).__name__}: {str(cause).splitlines()[0][:120]}"
+                model.zero_grad(set_to_none=True)
             run.gap = _gap(run.losses, m.fp32)
             m.runs.append(run)
         model.load_state_dict(start)
