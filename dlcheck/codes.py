@@ -720,6 +720,38 @@ _TABLE = [
          "would train a different model than the float32 one.",
          "Keep the sensitive part in float32 (autocast(enabled=False) around it, or compute the loss "
          "in float32), or prefer bfloat16 for range / float16 with GradScaler for precision."),
+    Code("DLC986", "batch-does-not-fit", "preflight", "fail",
+         "The batch the loader yields runs out of device memory in a training step (warn: predicted "
+         "for a card named with --device-memory).",
+         "Out of memory at the first steps is the most common way a GPU-day ends early, and the "
+         "optimizer's state (Adam keeps two tensors per parameter) appears only after the first step, "
+         "so a batch that survives step 1 can still fail at step 2. dlcheck ran full steps (forward, "
+         "backward, optimizer step) at least twice per trial, and searched the largest batch that "
+         "leaves the margin free.",
+         "Train with the micro-batch dlcheck names and accumulate gradients over the steps it names "
+         "(the same samples per optimizer step), or save memory: bf16 autocast, activation "
+         "checkpointing, a lighter optimizer state."),
+    Code("DLC987", "batch-near-memory-limit", "preflight", "warn",
+         "The batch fits, but its peak leaves less device memory free than the margin.",
+         "Peaks vary: a longer sequence, a larger image, an evaluation pass, the allocator's "
+         "fragmentation or another process on the card tip a batch at the edge over, hours in. "
+         "The margin (--memory-margin, default 10 %) is the headroom a run needs to be safe.",
+         "Use the largest batch dlcheck found within the margin, with gradient accumulation to keep "
+         "the samples per optimizer step, or save memory (bf16 autocast, activation checkpointing)."),
+    Code("DLC988", "memory-not-linear-in-batch", "preflight", "info",
+         "Activation memory is not linear in the batch size, so no largest batch is predicted for the card.",
+         "The prediction for a card the user does not have rests on activation bytes growing by a "
+         "fixed amount per sample. Batches whose shapes change with their samples (padding to the "
+         "longest sequence, variable image sizes) break that, and a prediction would be a guess.",
+         "Measure on the card itself (dlcheck preflight on the GPU runs the search for real), or pad "
+         "batches to a fixed shape for the prediction."),
+    Code("DLC989", "model-does-not-fit", "preflight", "fail",
+         "Not even a batch of one fits the device with the margin left free.",
+         "Weights, gradients and optimizer state (for Adam in fp32, 16 bytes per parameter) are held "
+         "whatever the batch size; when they and one sample's activations already fill the card, no "
+         "batch size or accumulation helps.",
+         "Shard the model and its optimizer state over GPUs (FSDP, DeepSpeed ZeRO), keep a lighter "
+         "optimizer state (8-bit Adam, Adafactor, SGD), train in bf16, or use a card with more memory."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
