@@ -174,6 +174,19 @@ def test_the_model_is_handed_back_and_nothing_of_a_trial_stays():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_batches_the_target_reads_itself_are_measured_but_not_re_cut():
+    def forward(model, batch):
+        x, y = batch
+        return model(x), y
+
+    s = dict(mem.SETTINGS, simulated_limit="1GiB")
+    target = Target(model=mlp, train_loader=loader(), forward=forward)
+    m = mem.measure(Context("preflight", target, torch.device("cpu"), 0, s))
+    assert m.batch_size is None and m.fits and m.largest is None and "cannot be re-cut" in m.reason
+    assert m.optimizer == pytest.approx(2 * params(mlp) * 4, rel=0.05) and m.activations > 0
+    assert len(m.trials) == 1 and not codes(m)
+
+
 def test_the_counted_limit_raises_torchs_own_out_of_memory_error():
     model = mlp()
     meter = Meter(model, limit=1000)

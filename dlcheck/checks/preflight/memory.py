@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dlcheck import distributed
+from dlcheck.batches import rebatch
 from dlcheck.checks.preflight.memory_bench import (Bench, accumulation, linear_fit, parse_bytes, predicted_largest,
                                                    samples, search, size, tensor_bytes)
 from dlcheck.device import to_device
@@ -129,6 +130,8 @@ def _budget(ctx, s, weights: int) -> tuple[str | None, int | None, str]:
 
 
 def measure(ctx) -> Measured:
+    """The split at the user's batch, the activation fit, then the search (a device to measure on)
+    or the prediction (``device_memory``); see the module's docstring."""
     s = ctx.settings
     steps, margin = _number(s, "trial_steps", 2), _number(s, "memory_margin", 0, float, 1)
     cap = _number(s, "max_batch_size", 1)
@@ -146,28 +149,42 @@ def measure(ctx) -> Measured:
         limit = m.budget if s["simulated_limit"] is not None else None
         bench = Bench(ctx, model, pool, b0, steps, limit)
         _split(m, bench.trial(None))
-        if b0:
+        m.reason = _uncut(bench, b0)
+        if m.reason is None:
             _fit(m, bench)
-        if m.mode == "measured" and b0:
-            usable = m.usable
-
-            def fits(n: int) -> bool:
-                row = bench.trial(n)
-                return row["result"] == "fits" and row["peak"] <= usable
-
-            m.largest, m.capped = search(fits, b0, cap, _number(s, "search_precision", 0, float))
-            m.largest = int(distributed.reduce_floats([m.largest], ["min"])[0])
-        elif m.mode == "predicted":
-            _predict(m, s, cap)
+            if m.mode == "measured":
+                _search(m, bench, s, cap)
+            elif m.mode == "predicted":
+                _predict(m, s, cap)
         m.trials = list(bench.rows.values())
     if m.mode is None:
         m.reason = ("no GPU here: set device_memory (--device-memory 80GiB, or a card name such as A100-80GB) "
                     "to predict the largest batch for a card")
-    elif not b0:
-        m.reason = "the target reads its batches itself (forward or training_step): they cannot be re-cut"
     if m.largest and m.effective and m.effective > m.largest:
         m.micro, m.accumulate = accumulation(m.effective, m.largest)
     return m
+
+
+def _uncut(bench: Bench, b0: int | None) -> str | None:
+    """Why the user's batches cannot be cut to other sizes (None: they can)."""
+    if not b0:
+        return "the target reads its batches itself (forward or training_step): they cannot be re-cut"
+    try:
+        rebatch([bench.pool], b0, bench.where)
+    except UserError:
+        return "the batches hold more than tensors with a sample dimension: they cannot be re-cut"
+    return None
+
+
+def _search(m: Measured, bench: Bench, s, cap: int) -> None:
+    usable = m.usable
+
+    def fits(n: int) -> bool:
+        row = bench.trial(n)
+        return row["result"] == "fits" and row["peak"] <= usable
+
+    m.largest, m.capped = search(fits, m.batch_size, cap, _number(s, "search_precision", 0, float))
+    m.largest = int(distributed.reduce_floats([m.largest], ["min"])[0])  # under torchrun: every rank's
 
 
 def _split(m: Measured, row: dict) -> None:
