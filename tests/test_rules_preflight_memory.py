@@ -29,7 +29,7 @@ CASES = [
                                               micro=64, accumulate=4), None, S, severity="fail", name="step-2",
          says=("a batch of 256 runs out of memory on NVIDIA H100", "in step 2, after the first optimizer step",
                "largest batch that leaves 10% free is 96"),
-         advises=("micro-batches of 64", "over 4 steps", "256 wanted")),
+         advises=("micro-batches of 64", "over 4 steps", "(256 samples per optimizer step)")),
     Case("DLC986", mem.does_not_fit, measured(fits=False, failed_step=1, largest=None), None, S, severity="fail",
          name="own-step", says=("in step 1", "optimizer state 20.0 MiB")),
     Case("DLC986", mem.does_not_fit, measured(mode="predicted", batch_size=256, fits=False, peak=160 * MIB,

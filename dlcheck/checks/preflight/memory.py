@@ -231,8 +231,9 @@ def _advice(m: Measured) -> str:
             "with momentum, 8-bit Adam)")
     if not m.micro:
         return f"Save memory: {save}."
+    last = ", the last micro-batch smaller" if m.micro * m.accumulate != m.effective else ""
     return (f"Train with micro-batches of {m.micro} and accumulate gradients over {m.accumulate} steps "
-            f"({m.micro * m.accumulate} samples per optimizer step; {m.effective} wanted), or save memory: {save}.")
+            f"({m.effective} samples per optimizer step{last}), or save memory: {save}.")
 
 
 def does_not_fit(m: Measured, task, s) -> Finding | None:

@@ -259,9 +259,10 @@ def search(fits, start: int, cap: int, precision: float = 0.0) -> tuple[int, boo
 
 def accumulation(effective: int, largest: int) -> tuple[int, int]:
     """(micro-batch, steps) that keep ``effective`` samples per optimizer step within ``largest``:
-    the fewest steps, with equal micro-batches where a few more steps allow them."""
+    the fewest steps, with equal micro-batches where up to a quarter more steps allow them (else
+    the last micro-batch is smaller)."""
     k = math.ceil(effective / largest)
-    for steps in range(k, 2 * k):
+    for steps in range(k, math.ceil(1.25 * k) + 1):
         if effective % steps == 0:
             return effective // steps, steps
     return math.ceil(effective / k), k
