@@ -297,7 +297,18 @@ def summary(m: Measured) -> str:
     return f"{head}; largest batch {m.largest}{more} on {m.source} ({verb}, {m.margin:.0%} margin){keep}"
 
 
+def skipped(m: Measured) -> str | None:
+    """The split of a step is always measured: the part is never skipped (why the largest batch
+    was not searched or predicted is ``m.reason``, said in the summary)."""
+    return None
+
+
 def metrics(m: Measured) -> dict:
+    """The numbers, each key prefixed by the part (``memory_``), as the preflight check joins parts."""
+    return {k if k.startswith("memory_") else f"memory_{k}": v for k, v in _numbers(m).items()}
+
+
+def _numbers(m: Measured) -> dict:
     mib = lambda n: None if n is None else rounded(n / 2 ** 20, 6)  # noqa: E731
     return {"memory_method": m.method, "batch_size": m.batch_size, "weights_mib": mib(m.weights),
             "gradients_mib": mib(m.gradients), "optimizer_state_mib": mib(m.optimizer),
