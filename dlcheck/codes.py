@@ -646,6 +646,65 @@ _TABLE = [
          "inputs, or an unstable layer; the model loses what it had learned and may not recover.",
          "Look at the steps the message names: the learning rate schedule there, and the batches "
          "read there (dlcheck data-check); lower the peak LR, add warm-up or gradient clipping."),
+    # -- resume ------------------------------------------------------------------------------
+    Code("DLC961", "resume-checkpoint-fails", "resume", "fail",
+         "The checkpoint could not be saved, or not loaded into a freshly built model.",
+         "A run that cannot be restored from its checkpoint is lost when it is interrupted: a key or "
+         "shape mismatch between the saved state_dict and the model the factory builds, objects "
+         "torch.load(weights_only=True) refuses, or a save/load function that raises.",
+         "Read the message: it names the function and what it raised. Save state_dicts (not whole "
+         "modules or optimizers) and build the model the same way before loading."),
+    Code("DLC962", "resume-state-missing", "resume", "fail",
+         "Tensors of the model differ from the saved run right after loading the checkpoint.",
+         "A tensor the model uses but its state_dict does not hold (a learned tensor kept as a plain "
+         "attribute, a buffer registered with persistent=False that the model updates or draws at "
+         "random) comes back as the fresh model built it, and the resumed run trains another model.",
+         "Register learned tensors as nn.Parameter and state as buffers (register_buffer(name, t), "
+         "persistent by default); keep submodules in nn.ModuleList/ModuleDict, not plain lists."),
+    Code("DLC963", "resume-optimizer-state", "resume", "fail",
+         "After resuming, the same weights, gradients and LR give a different update: the "
+         "optimizer's state was not restored.",
+         "Adam's moments and step counts (SGD's momentum) start over from zero after every resume: "
+         "the first updates are too large (Adam's bias correction restarts) and the run differs from "
+         "the uninterrupted one.",
+         "Save optimizer.state_dict() in the checkpoint and call optimizer.load_state_dict(...) after "
+         "building the optimizer on the resumed model's parameters."),
+    Code("DLC964", "resume-lr-differs", "resume", "fail",
+         "After resuming, the learning rate differs from the uninterrupted run's at the same step.",
+         "A scheduler that is not saved starts its schedule over (warm-up again, or the peak LR at "
+         "the end of training), so the resumed run trains at learning rates nobody chose.",
+         "Save scheduler.state_dict() in the checkpoint and load it into the scheduler built for "
+         "the resumed run (after loading the optimizer's state)."),
+    Code("DLC965", "resume-rng-not-restored", "resume", "fail",
+         "After resuming, the same weights on the same batch give another loss: the training step "
+         "draws random numbers (dropout) and the RNG states were not restored.",
+         "The resumed run draws other dropout masks (and augmentations) than the uninterrupted one, "
+         "so it cannot be reproduced, and a resume cannot be told from a change of the code.",
+         "Save torch.get_rng_state() (torch.cuda.get_rng_state_all(), numpy's and Python's states) "
+         "in the checkpoint and set them back when loading."),
+    Code("DLC966", "resume-diverges", "resume", "fail",
+         "The resumed run differs from the uninterrupted one, although every tensor of the model was "
+         "restored, for a cause dlcheck cannot tell apart.",
+         "Something the training step depends on was not in the checkpoint (a counter, a global, "
+         "state of the loss or of a hook).",
+         "Look at what the training step reads besides the model, the optimizer and the scheduler, "
+         "and save it in the checkpoint."),
+    Code("DLC967", "resume-stream-restarts", "resume", "warn",
+         "Resumed mid-epoch, the rebuilt train loader reads the epoch from its start again.",
+         "A plain DataLoader cannot resume mid-epoch: the batches already seen come again and the "
+         "rest of the epoch is never read, so the loss looks falsely low after each resume "
+         "(Lightning #18780).",
+         "Skip the batches already consumed in the epoch when resuming (as the Hugging Face Trainer "
+         "does), use a stateful loader (torchdata's StatefulDataLoader) and save its state_dict, "
+         "or checkpoint at epoch ends only."),
+    Code("DLC968", "resume-epoch-repeats", "resume", "warn",
+         "A resumed epoch repeats the first epoch's order: the loader factory seeds its shuffling "
+         "generator with a constant.",
+         "Each resume starts its epochs over with the same shuffle as the first epoch, so a run "
+         "resumed often sees the same order again and again, unlike the uninterrupted run.",
+         "Seed the loader's generator with the seed and the epoch (torch.Generator().manual_seed(seed "
+         "+ epoch)), or save the generator's state in the checkpoint; or leave generator=None so the "
+         "restored global RNG decides."),
     # -- optimizer ---------------------------------------------------------------------------
     Code("DLC971", "optimizer-misses-params", "optimizer", "fail",
          "Parameters that require grad are in no param group of the optimizer (fail when the output "

@@ -33,6 +33,9 @@ TARGET_NAMES = {
     "causal": False,
     "input_key": False,
     "target_key": False,
+    "scheduler": False,
+    "save_checkpoint": False,
+    "load_checkpoint": False,
 }
 
 #: names a target file may mean when it misspells one of TARGET_NAMES beyond what difflib sees
@@ -64,6 +67,12 @@ class Target:
     #: the keys of the inputs and the targets in dict batches (the CLI flag or recipe key wins)
     input_key: str | None = None
     target_key: str | None = None
+    #: ``scheduler(optimizer) -> LR scheduler``, stepped once per optimizer step (resume)
+    scheduler: Callable | None = None
+    #: the user's own checkpointing: ``save_checkpoint(path, model, optimizer[, scheduler=...])``
+    #: and ``load_checkpoint(path, model, optimizer[, scheduler=...])`` (resume exercises them)
+    save_checkpoint: Callable | None = None
+    load_checkpoint: Callable | None = None
     source: str = "<objects>"
     origin: dict[str, str] = field(default_factory=dict)
 
@@ -261,7 +270,7 @@ def check_target(target: Target) -> Target:
         if value is not None and not isinstance(value, str):
             raise UserError(f"{target.where(name)} must be a string (a key of the dict batches), "
                             f"not {type(value).__name__}")
-    for name in ("forward", "training_step", "loss_fn"):
+    for name in ("forward", "training_step", "loss_fn", "scheduler", "save_checkpoint", "load_checkpoint"):
         value = getattr(target, name)
         if value is not None and not callable(value):
             raise UserError(f"{target.where(name)} must be a function, not a {type(value).__name__}")

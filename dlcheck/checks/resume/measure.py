@@ -1,0 +1,216 @@
+"""resume's measuring: run A trains k steps from the seeded init, saves a checkpoint and trains m
+more; run B builds a fresh model and optimizer (under another seed, as a new process would), loads
+the checkpoint and trains m steps on exactly A's batches (the state part). The data part rebuilds
+the loader with the user's factory, positioned as a plain resume positions it (from its start, the
+RNG as it was at step k), and compares its batches with A's by hash. Everything lands in
+:class:`Measured`; the checkpoint lives in a temporary directory that is removed."""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from dlcheck.device import seed_everything
+from dlcheck.errors import UserError, describe_exception
+from dlcheck.training import Trainer
+
+from . import checkpoint as ck
+
+
+@dataclass
+class Measured:
+    """What resume measured; the rules read only this."""
+
+    own: bool = False  # the target's own save_checkpoint/load_checkpoint were exercised
+    fresh: str = "factory"  # how B's model was made: "factory" or "copy" (a model object)
+    k: int = 0  # steps before the checkpoint
+    m: int = 0  # steps compared after it
+    epoch: int | None = None  # batches per epoch (None: unknown)
+    at_epoch_end: bool = False
+    exact: bool = True  # CPU: compared exactly; else within rtol
+    rtol: float = 0.0
+    load_error: str | None = None
+    #: tensors that differ right after loading: (name, kind, in the state_dict)
+    not_restored: list[tuple[str, str, bool]] = field(default_factory=list)
+    rng_restored: bool = True  # B's torch RNG after loading equals A's at the checkpoint
+    uses_rng: bool = False  # A's steps after the checkpoint draw from the torch RNG (dropout)
+    losses: tuple[list[float], list[float]] = ((), ())
+    lrs: tuple[list, list] = ((), ())
+    first: dict | None = None  # the first step that differs: {"step", "loss", "grads", "lr", "params"}
+    has_scheduler: bool = False
+    # the data part
+    rebuilt: bool = False  # the loader came from a factory, rebuilt for B
+    continues: bool = True  # B's batches are A's batches after k
+    repeats_start: bool = False  # B's batches are the first batches of A's run
+    epoch_differs: bool = False  # A's second epoch is ordered otherwise than its first
+    skipped: str | None = None
+
+
+def measure(ctx) -> Measured:
+    s = ctx.settings
+    m = Measured(own=ctx.target.save_checkpoint is not None and ctx.target.load_checkpoint is not None,
+                 m=int(s["resume_steps"]), has_scheduler=ctx.target.scheduler is not None,
+                 exact=ctx.device.type == "cpu")
+    m.rtol = 0.0 if m.exact else float(s["cuda_rtol"])
+    loader = ctx.loader()
+    m.epoch = len(loader) if hasattr(loader, "__len__") else None
+    m.at_epoch_end = m.epoch is not None and m.epoch <= int(s["epoch_steps"])
+    m.k = m.epoch if m.at_epoch_end else int(s["steps"])
+    if m.epoch is not None and not m.at_epoch_end:
+        m.k = min(m.k, max(m.epoch - 1, 1))
+    seed_everything(ctx.seed)
+    batches, hashes, rng_k = _read(ctx, m.k + m.m, m.k)
+    if len(batches) < m.k + m.m:
+        m.skipped = f"the loader yields {len(batches)} batches, fewer than the {m.k + m.m} the check trains on"
+        return m
+    _data_part(ctx, m, hashes, rng_k)
+    with tempfile.TemporaryDirectory(prefix="dlcheck-resume-") as tmp:
+        path = os.path.join(tmp, "checkpoint.pt")
+        _state_part(ctx, m, batches, path)
+    return m
+
+
+def _read(ctx, n: int, k: int):
+    """A's batches (on the device), their hashes, and the RNG state after k were read."""
+    batches, hashes, rng_k = [], [], None
+    for i, (_, batch) in enumerate(ctx.stream(n)):
+        batches.append(batch)
+        hashes.append(ck.batch_hash(batch))
+        if i == k - 1:
+            rng_k = ck.rng_state()
+    return batches, hashes, rng_k
+
+
+def _data_part(ctx, m: Measured, hashes: list[str], rng_k) -> None:
+    """The loader rebuilt as a plain resume rebuilds it (the RNG restored to step k), read from its start."""
+    spec = ctx.target.train_loader
+    m.rebuilt = callable(spec) and not hasattr(spec, "__iter__")
+    saved = ck.rng_state()
+    try:
+        ck.set_rng_state(rng_k)
+        rebuilt = ctx.loader() if not m.rebuilt else _rebuild(ctx, spec)
+        got = []
+        for batch in rebuilt:
+            got.append(ck.batch_hash(batch))
+            if len(got) == m.m:
+                break
+    finally:
+        ck.set_rng_state(saved)
+    after = hashes[m.k:m.k + m.m]
+    m.continues = got == after
+    start = (m.k // m.epoch) * m.epoch if m.at_epoch_end else 0
+    m.repeats_start = got == hashes[:m.m] and not m.continues
+    m.epoch_differs = m.at_epoch_end and hashes[:m.m] != hashes[start:start + m.m]
+
+
+def _rebuild(ctx, spec):
+    try:
+        return spec()
+    except Exception as exc:
+        raise UserError(f"loader factory {ctx.target.where('train_loader')} raised {describe_exception(exc)}") from exc
+
+
+def _state_part(ctx, m: Measured, batches: list, path: str) -> None:
+    with ctx.model() as model:
+        fresh = None if not isinstance(ctx.target.model, nn.Module) else copy.deepcopy(model)
+        m.fresh = "factory" if fresh is None else "copy"
+        opt, sched = _optimizer(ctx, model)
+        trainer = Trainer(ctx, model, opt)
+        for i in range(m.k):
+            _step(trainer, sched, batches[i])
+        try:
+            ck.save(ctx.target, path, model, opt, sched)
+        except ck.CheckpointError as exc:
+            m.load_error = str(exc)
+            return
+        at_k, rng_k = ck.snapshot(model), torch.get_rng_state()
+        run_a = _record(trainer, sched, batches[m.k:], m, rng_k)
+        model_b = _fresh(ctx, fresh)
+        opt_b, sched_b = _optimizer(ctx, model_b)
+        try:
+            ck.load(ctx.target, path, model_b, opt_b, sched_b, ctx.device)
+        except ck.CheckpointError as exc:
+            m.load_error = str(exc)
+            return
+        kept = set(model_b.state_dict().keys())
+        kinds = ck.held_tensors(model_b)
+        m.not_restored = [(n, kinds[n][0], n in kept) for n in ck.differing(at_k, model_b, m.exact, m.rtol)]
+        m.rng_restored = torch.equal(torch.get_rng_state(), rng_k)
+        run_b = _record(Trainer(ctx, model_b, opt_b), sched_b, batches[m.k:], None, None)
+    m.losses = (run_a["loss"], run_b["loss"])
+    m.lrs = (run_a["lr"], run_b["lr"])
+    m.first = _first(run_a, run_b, m)
+
+
+def _optimizer(ctx, model):
+    opt = ctx.optimizer(model.parameters())
+    if ctx.target.scheduler is None:
+        return opt, None
+    try:
+        return opt, ctx.target.scheduler(opt)
+    except Exception as exc:
+        raise UserError(f"scheduler factory {ctx.target.where('scheduler')} raised {describe_exception(exc)}") from exc
+
+
+def _fresh(ctx, copied):
+    """B's model: the factory's, built under another seed (as a new process would), or the copy
+    of the model object taken at the seeded init."""
+    if copied is not None:
+        return copied.to(ctx.device)
+    seed_everything(ctx.seed + 1)
+    model = ctx.target.model()
+    if not isinstance(model, nn.Module):
+        raise UserError(f"model factory {ctx.target.where('model')} returned a {type(model).__name__}")
+    return model.to(ctx.device)
+
+
+def _step(trainer, sched, batch):
+    out = trainer.step(batch)
+    if sched is not None:
+        sched.step()
+    return out
+
+
+def _record(trainer, sched, batches, m: Measured | None, rng_k) -> dict:
+    """Per step: the loss, the LRs, the gradients' and the parameters' fingerprints."""
+    run = {"loss": [], "lr": [], "grads": [], "params": []}
+    params = [p for g in trainer.optimizer.param_groups for p in g["params"]]
+
+    def before_step(optimizer, args, kwargs):
+        run["lr"].append([g.get("lr") for g in optimizer.param_groups])
+        run["grads"].append(ck.fingerprint(p.grad if p.grad is not None else torch.zeros(()) for p in params))
+
+    handle = trainer.optimizer.register_step_pre_hook(before_step)
+    try:
+        for i, batch in enumerate(batches):
+            out = _step(trainer, sched, batch)
+            run["loss"].append(float(out.loss))
+            run["params"].append(ck.fingerprint(params))
+            if m is not None and i == 0:
+                m.uses_rng = not torch.equal(torch.get_rng_state(), rng_k)
+    finally:
+        handle.remove()
+    return run
+
+
+def _first(a: dict, b: dict, m: Measured) -> dict | None:
+    """The first step after the checkpoint where B differs from A, and what differs there."""
+    for i in range(min(len(a["loss"]), len(b["loss"]))):
+        diff = {"loss": not _close(a["loss"][i], b["loss"][i], m),
+                "lr": a["lr"][i] != b["lr"][i] if i < len(a["lr"]) and i < len(b["lr"]) else False,
+                "grads": not ck.same_prints(a["grads"][i], b["grads"][i], m.exact, m.rtol),
+                "params": not ck.same_prints(a["params"][i], b["params"][i], m.exact, m.rtol)}
+        if any(diff.values()):
+            return {"step": m.k + i, **diff, "loss_a": a["loss"][i], "loss_b": b["loss"][i],
+                    "lr_a": a["lr"][i] if i < len(a["lr"]) else None,
+                    "lr_b": b["lr"][i] if i < len(b["lr"]) else None}
+    return None
+
+
+def _close(x: float, y: float, m: Measured) -> bool:
+    return x == y if m.exact else abs(x - y) <= m.rtol * max(abs(x), abs(y), 1e-12)
