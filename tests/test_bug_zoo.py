@@ -41,6 +41,7 @@ CAUGHT = {
     "bug_view_not_permute": [("batch-independence", "DLC801")],
     "bug_causal_no_mask": [("causality", "DLC851")],
     "bug_fp16_overflow": [("preflight", "DLC982")],
+    "bug_resume_no_optimizer_state": [("resume", "DLC963")],
 }
 HEALTHY = ["ok_digits_mlp", "ok_digits_bn_cnn", "ok_wine_sgd", "ok_breast_cancer_dict", "ok_photo_cnn"]
 

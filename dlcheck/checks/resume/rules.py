@@ -70,7 +70,7 @@ def _cause(m: Measured) -> str | None:
 
 def _step_text(m: Measured) -> str:
     f = m.first
-    return f"step {f['step']} (the {f['step'] - m.k + 1}. after resuming; loss {f['loss_a']:.6g} uninterrupted vs " \
+    return f"step {f['step']} (resumed step {f['step'] - m.k + 1}; loss {f['loss_a']:.6g} uninterrupted vs " \
            f"{f['loss_b']:.6g} resumed)"
 
 
