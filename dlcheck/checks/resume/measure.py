@@ -185,7 +185,8 @@ def _record(trainer, sched, batches, m: Measured | None, rng_k) -> dict:
         run["lr"].append([g.get("lr") for g in optimizer.param_groups])
         run["grads"].append(ck.fingerprint(p.grad if p.grad is not None else torch.zeros(()) for p in params))
 
-    handle = trainer.optimizer.register_step_pre_hook(before_step)
+    hook = getattr(trainer.optimizer, "register_step_pre_hook", None)  # not on every custom optimizer
+    handle = hook(before_step) if hook is not None else None
     try:
         for i, batch in enumerate(batches):
             out = _step(trainer, sched, batch)
@@ -194,19 +195,21 @@ def _record(trainer, sched, batches, m: Measured | None, rng_k) -> dict:
             if m is not None and i == 0:
                 m.uses_rng = not torch.equal(torch.get_rng_state(), rng_k)
     finally:
-        handle.remove()
+        if handle is not None:
+            handle.remove()
     return run
 
 
 def _first(a: dict, b: dict, m: Measured) -> dict | None:
     """The first step after the checkpoint where B differs from A, and what differs there."""
     for i in range(min(len(a["loss"]), len(b["loss"]))):
+        seen = i < len(a["lr"]) and i < len(b["lr"])  # the optimizer's pre-step hook ran
         diff = {"loss": not _close(a["loss"][i], b["loss"][i], m),
-                "lr": a["lr"][i] != b["lr"][i] if i < len(a["lr"]) and i < len(b["lr"]) else False,
-                "grads": not ck.same_prints(a["grads"][i], b["grads"][i], m.exact, m.rtol),
+                "lr": a["lr"][i] != b["lr"][i] if seen else False,
+                "grads": not ck.same_prints(a["grads"][i], b["grads"][i], m.exact, m.rtol) if seen else False,
                 "params": not ck.same_prints(a["params"][i], b["params"][i], m.exact, m.rtol)}
         if any(diff.values()):
-            return {"step": m.k + i, **diff, "loss_a": a["loss"][i], "loss_b": b["loss"][i],
+            return {"step": m.k + i, **diff, "seen": seen, "loss_a": a["loss"][i], "loss_b": b["loss"][i],
                     "lr_a": a["lr"][i] if i < len(a["lr"]) else None,
                     "lr_b": b["lr"][i] if i < len(b["lr"]) else None}
     return None

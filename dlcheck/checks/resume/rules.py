@@ -63,6 +63,8 @@ def _cause(m: Measured) -> str | None:
         return None
     if f["loss"] or f["grads"]:
         return "rng" if m.uses_rng and not m.rng_restored else None
+    if not f.get("seen", True):  # no LR or gradients recorded (an optimizer without step hooks)
+        return None
     if f["lr"]:
         return "lr"
     return "optimizer" if f["params"] else None
