@@ -72,5 +72,6 @@ def test_summary_and_metrics_say_the_split_and_the_largest_batch():
     assert "peak 70.0 MiB at a batch of 256" in text and "largest batch 96 on NVIDIA H100" in text
     assert "micro-batch 64 x 4 accumulation steps" in text
     metrics = mem.metrics(m)
-    assert metrics["optimizer_state_mib"] == 20 and metrics["largest_batch"] == 96
-    assert metrics["accumulation_steps"] == 4 and metrics["prediction_ratio"] is None
+    assert metrics["memory_optimizer_state_mib"] == 20 and metrics["memory_largest_batch"] == 96
+    assert metrics["memory_accumulation_steps"] == 4 and metrics["memory_prediction_ratio"] is None
+    assert all(k.startswith("memory_") for k in metrics)  # a part of preflight: its keys are prefixed
