@@ -103,11 +103,7 @@ def _measure(ctx: Context, model: nn.Module, batch, index: int, samples: int, no
     floats = [t for t in floats if t.shape[0] == size]
     ids = [t for t in ids if t.shape[0] == size]
 
-    leaves, swapped = [], {}
-    for t in floats:  # a leaf to differentiate at; the model gets a copy it may change in place
-        leaf = t.detach().clone().requires_grad_(True)
-        leaves.append(_Leaf(_input_label(batch, t), leaf, 0))
-        swapped[id(t)] = leaf.clone()
+    leaves, swapped = float_leaves(batch, floats)
     trace = _Trace(size)
     with Hooks() as hooks:
         trace.attach(model, hooks, ids, leaves)
@@ -206,6 +202,17 @@ def _replace(obj, swapped: dict):
         except TypeError:
             return values
     return obj
+
+
+def float_leaves(batch, floats: list[torch.Tensor]) -> tuple[list[_Leaf], dict[int, torch.Tensor]]:
+    """A leaf to differentiate at for each float input (its batch axis first), and the copies the
+    model gets in their place (a model may change its input in place), by the input's id."""
+    leaves, swapped = [], {}
+    for t in floats:
+        leaf = t.detach().clone().requires_grad_(True)
+        leaves.append(_Leaf(_input_label(batch, t), leaf, 0))
+        swapped[id(t)] = leaf.clone()
+    return leaves, swapped
 
 
 def _input_label(batch, tensor: torch.Tensor) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from dlcheck.checks.batch_independence.measure import (_eval_without_parameter_gradients, _input_label, _inputs,
+from dlcheck.checks.batch_independence.measure import (_eval_without_parameter_gradients, _inputs, float_leaves,
                                                       _replace, _rnn_backward_in_eval, _tensors)
 from dlcheck.checks.batch_independence.trace import _batch_dim, _Leaf, _per_sample, _Trace
 from dlcheck.context import Context
@@ -104,11 +104,7 @@ def _measure(ctx: Context, model: nn.Module, batch, m: Measured, positions: int)
     size, m.length = int(primary.shape[0]), int(primary.shape[1])
     floats = [t for t in floats if t.dim() >= 3 and t.shape[:2] == primary.shape[:2]]
     ids = [t for t in ids if t.shape[0] == size]
-    leaves, swapped = [], {}
-    for t in floats:  # a leaf to differentiate at; the model gets a copy it may change in place
-        leaf = t.detach().clone().requires_grad_(True)
-        leaves.append(_Leaf(_input_label(batch, t), leaf, 0))
-        swapped[id(t)] = leaf.clone()
+    leaves, swapped = float_leaves(batch, floats)
     trace = _Trace(size)
     with Hooks() as hooks:
         trace.attach(model, hooks, ids, leaves)
