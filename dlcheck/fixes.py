@@ -64,9 +64,16 @@ def describe(fix: Callable) -> str:
 
 
 def fix_for(code: str) -> str:
-    """`dlcheck explain`'s words on the fix the catalogue has for ``code`` ('' when none)."""
-    found = catalogue().get(code)
-    return "" if found is None else f"\nVerified fix: {describe(found[1])} (tried by --verify-fixes)"
+    """`dlcheck explain`'s words on the fix the catalogue has for ``code`` ('' when none): only the
+    check that owns the code is imported, not the whole catalogue."""
+    from dlcheck import registry
+    from dlcheck.codes import CODES
+
+    check = CODES[code].check if code in CODES else None
+    if check not in registry.REGISTRY:  # general codes ("*"): no check, no fix
+        return ""
+    fix = getattr(registry.load(check), "FIXES", {}).get(code)
+    return "" if fix is None else f"\nVerified fix: {describe(fix)} (tried by --verify-fixes)"
 
 
 def fix_text(fix: dict | None) -> tuple[str, str]:

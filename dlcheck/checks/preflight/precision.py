@@ -13,7 +13,6 @@ gap that is no precision loss.) Weights, buffers and RNG are put back; ``ctx.mod
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,7 +81,6 @@ def measure(ctx: Context) -> Measured:
     with preserve_rng(), ctx.model() as handed:
         model, _ = unwrap(handed)
         batches = ctx.batches(min(steps, 2))
-        start = copy.deepcopy(model.state_dict())
         layers = {name: Layer(name, type(mod).__name__) for name, mod in _leaves(model)}
         tiny = FP16_TINY / max(1.0, float(ctx.settings["loss_scale"]))
         order: list[str] = []  # execution order, as the first look saw it
@@ -94,7 +92,6 @@ def measure(ctx: Context) -> Measured:
             m.fp32.append(_forward_loss(ctx, model, batches[0], None))
             for run in m.runs:
                 _amp(ctx, model, batches[0], run)
-        model.load_state_dict(start)
     m.layers = [layers[n] for n in order if max(layers[n].act) > 0 or max(layers[n].grad) > 0]
     for run in m.runs:
         run.gap = _gap(run.losses, m.fp32) if run.error is None else 0.0
