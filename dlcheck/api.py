@@ -61,18 +61,22 @@ def run(target=None, *, checks: list[str] | None = None, model=None, train_loade
         forward=None, train_transform=None, task: str | None = None, mixes_samples: bool | None = None,
         causal: bool | None = None, device: str = "auto", seed: int = 0, out: str | None = None,
         settings: dict[str, dict[str, Any]] | None = None, ignore: Iterable[str] = (),
-        amp: bool = False, budget: float | None = None, verify_fixes: bool = False) -> Report:
+        amp: bool = False, budget: float | None = None, verify_fixes: bool = False, scheduler=None,
+        save_checkpoint=None, load_checkpoint=None) -> Report:
     """Run ``checks`` (default: all) and return the Report. ``target`` may be a target file or
     module; keyword parts (``model=``, ``train_loader=`` ...) add to or replace its names.
     ``settings`` maps a check name to its thresholds, as in a recipe. ``verify_fixes``: try each
     warn/fail finding's catalogued fix on a copy of the set-up and re-run its check
-    (``finding.fix``, dlcheck.fixes)."""
+    (``finding.fix``, dlcheck.fixes). ``scheduler`` (``scheduler(optimizer)``), ``save_checkpoint``
+    and ``load_checkpoint`` (``fn(path, model, optimizer[, scheduler=...])``) are the target names
+    resume reads; ``settings={"resume": {"fresh_process": True}}`` resumes in a new process."""
     from dlcheck import registry
     from dlcheck.runner import execute
 
     parts = dict(model=model, train_loader=train_loader, val_loader=val_loader, loss_fn=loss_fn,
                  optimizer=optimizer, num_classes=num_classes, forward=forward,
-                 train_transform=train_transform, lr=lr, task=task, mixes_samples=mixes_samples, causal=causal)
+                 train_transform=train_transform, lr=lr, task=task, mixes_samples=mixes_samples, causal=causal,
+                 scheduler=scheduler, save_checkpoint=save_checkpoint, load_checkpoint=load_checkpoint)
     s = _settings(target, parts, device=device, seed=seed, out=out, settings=settings, ignore=ignore,
                   lr=None, amp=amp, budget=budget, checks=checks, verify_fixes=verify_fixes)
     return execute(s, checks or registry.run_by_default())

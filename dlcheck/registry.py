@@ -146,7 +146,9 @@ SPECS: tuple[Spec, ...] = (
          "training continues exactly after a checkpoint is saved and loaded (state, and the data stream)",
          step=None, trains=True,
          flags=(Flag("steps", int, "steps before the checkpoint when an epoch does not fit epoch_steps"),
-                Flag("resume_steps", int, "steps compared after the checkpoint"))),
+                Flag("resume_steps", int, "steps compared after the checkpoint"),
+                Flag("fresh_process", bool, "load the checkpoint and train the resumed run in a new Python process "
+                                            "that imports the target anew"))),
     Spec("grid", "dlcheck.checks.grid",
          "a coarse LR × weight-decay grid, 1–5 epochs per trial, on Optuna (tuning step 4; not in `run` by default)",
          step=4, trains=True, in_run=False,

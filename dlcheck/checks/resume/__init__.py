@@ -36,6 +36,7 @@ SETTINGS = {
     "epoch_steps": 32,  # an epoch of at most this many batches: the checkpoint is taken at its end
     "cuda_rtol": 1e-4,  # on CUDA: relative tolerance of the comparison (on the CPU it is exact)
     "names_shown": 6,  # tensor names a message lists before "and N more"
+    "fresh_process": False,  # run B in a new Python process that imports the target anew
 }
 
 __all__ = ["NAME", "SETTINGS", "RULES", "Measured", "measure", "run", "metrics", "summary", "not_loadable",

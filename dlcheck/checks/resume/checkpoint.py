@@ -41,8 +41,9 @@ def _tuples(obj):
     return tuple(_tuples(o) for o in obj) if isinstance(obj, (list, tuple)) else obj
 
 
-def save(target, path: str, model: nn.Module, optimizer, scheduler) -> None:
-    """The target's ``save_checkpoint(path, model, optimizer[, scheduler=...])``, else dlcheck's default."""
+def save(target, path: str, model: nn.Module, optimizer, scheduler, data: dict | None = None) -> None:
+    """The target's ``save_checkpoint(path, model, optimizer[, scheduler=...])``, else dlcheck's
+    default (with ``data``, the loader's or sampler's state from :func:`data_state`)."""
     own = target.save_checkpoint
     if own is not None:
         _call(own, target.where("save_checkpoint"), path, model, optimizer, scheduler)
@@ -50,7 +51,49 @@ def save(target, path: str, model: nn.Module, optimizer, scheduler) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()}
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
+    if data is not None:
+        state["data"] = data
     torch.save(state, path)
+
+
+# -- the data stream's state ----------------------------------------------------------------
+_HOLDERS = ("loader", "sampler", "batch_sampler")
+
+
+def _holder(loader, where: str):
+    return loader if where == "loader" else getattr(loader, where, None)
+
+
+def data_state(loader) -> dict | None:
+    """``{"holder", "state"}``: the ``state_dict()`` of the loader itself (torchdata's
+    StatefulDataLoader), else of its sampler or batch sampler (a resumable sampler of the user's);
+    None when none of them has ``state_dict``/``load_state_dict``."""
+    for where in _HOLDERS:
+        obj = _holder(loader, where)
+        if obj is not None and callable(getattr(obj, "state_dict", None)) and \
+                callable(getattr(obj, "load_state_dict", None)) and not isinstance(obj, nn.Module):
+            return {"holder": where, "state": obj.state_dict()}
+    return None
+
+
+def saved_data(path: str) -> dict | None:
+    """The data state in dlcheck's default checkpoint (None: none saved)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True).get("data")
+    except Exception as exc:
+        raise CheckpointError(f"loading dlcheck's checkpoint raised {describe_exception(exc)}") from exc
+
+
+def restore_data(loader, data: dict) -> None:
+    """Load a saved data state into the same holder of a rebuilt loader."""
+    obj = _holder(loader, data["holder"])
+    if obj is None or not callable(getattr(obj, "load_state_dict", None)):
+        raise CheckpointError(f"the rebuilt train_loader has no {data['holder']} with load_state_dict "
+                              f"to restore the saved data state into")
+    try:
+        obj.load_state_dict(data["state"])
+    except Exception as exc:
+        raise CheckpointError(f"the {data['holder']}'s load_state_dict raised {describe_exception(exc)}") from exc
 
 
 def load(target, path: str, model: nn.Module, optimizer, scheduler, device: torch.device) -> None:

@@ -43,8 +43,10 @@ class Measured:
     lrs: tuple[list, list] = ((), ())
     first: dict | None = None  # the first step that differs: {"step", "loss", "grads", "lr", "params"}
     has_scheduler: bool = False
+    fresh_process: bool = False  # run B (and the rebuilt loader) ran in a new Python process
     # the data part
     rebuilt: bool = False  # the loader came from a factory, rebuilt for B
+    data_state: str | None = None  # the default checkpoint saved this holder's state: "loader", "sampler"...
     continues: bool = True  # B's batches are A's batches after k
     repeats_start: bool = False  # B's batches are the first batches of A's run
     epoch_differs: bool = False  # A's second epoch is ordered otherwise than its first
@@ -55,7 +57,7 @@ def measure(ctx) -> Measured:
     s = ctx.settings
     m = Measured(own=ctx.target.save_checkpoint is not None and ctx.target.load_checkpoint is not None,
                  m=int(s["resume_steps"]), has_scheduler=ctx.target.scheduler is not None,
-                 exact=ctx.device.type == "cpu")
+                 exact=ctx.device.type == "cpu", fresh_process=bool(s.get("fresh_process")))
     m.rtol = 0.0 if m.exact else float(s["cuda_rtol"])
     loader = ctx.loader()
     m.epoch = len(loader) if hasattr(loader, "__len__") else None
@@ -64,43 +66,66 @@ def measure(ctx) -> Measured:
     if m.epoch is not None and not m.at_epoch_end:
         m.k = min(m.k, max(m.epoch - 1, 1))
     seed_everything(ctx.seed)
-    batches, hashes, rng_k = _read(ctx, m.k + m.m, m.k)
+    batches, hashes, rng_k, data = _read(ctx, m.k + m.m, m.k)
     if len(batches) < m.k + m.m:
         m.skipped = f"the loader yields {len(batches)} batches, fewer than the {m.k + m.m} the check trains on"
         return m
-    _data_part(ctx, m, hashes, rng_k)
+    spec = ctx.target.train_loader
+    m.rebuilt = callable(spec) and not hasattr(spec, "__iter__")
+    m.data_state = None if m.own or data is None else data["holder"]
     with tempfile.TemporaryDirectory(prefix="dlcheck-resume-") as tmp:
         path = os.path.join(tmp, "checkpoint.pt")
-        _state_part(ctx, m, batches, path)
+        got = _state_part(ctx, m, batches, path, None if m.own else data, rng_k)
+        if got is None:  # in this process: the data part reads the loader rebuilt here
+            got = data_hashes(ctx, rng_k, m.m, path if m.data_state else None)
+    if isinstance(got, str):  # the saved data state could not be restored
+        m.load_error = m.load_error or got
+    else:
+        _judge_data(m, hashes, got)
     return m
 
 
+def data_hashes(ctx, rng_k, n: int, checkpoint: str | None) -> list[str] | str:
+    """:func:`rebuilt_hashes`, or the message when the saved data state could not be restored."""
+    try:
+        return rebuilt_hashes(ctx, rng_k, n, checkpoint)
+    except ck.CheckpointError as exc:
+        return str(exc)
+
+
 def _read(ctx, n: int, k: int):
-    """A's batches (on the device), their hashes, and the RNG state after k were read."""
-    batches, hashes, rng_k = [], [], None
+    """A's batches (on the device), their hashes, and the RNG and data state after k were read."""
+    batches, hashes, rng_k, data = [], [], None, None
     for i, (_, batch) in enumerate(ctx.stream(n)):
         batches.append(batch)
         hashes.append(ck.batch_hash(batch))
         if i == k - 1:
-            rng_k = ck.rng_state()
-    return batches, hashes, rng_k
+            rng_k, data = ck.rng_state(), ck.data_state(ctx.loader())
+    return batches, hashes, rng_k, data
 
 
-def _data_part(ctx, m: Measured, hashes: list[str], rng_k) -> None:
-    """The loader rebuilt as a plain resume rebuilds it (the RNG restored to step k), read from its start."""
+def rebuilt_hashes(ctx, rng_k, n: int, checkpoint: str | None) -> list[str]:
+    """The first ``n`` batch hashes of the loader rebuilt as a resume rebuilds it: the RNG restored
+    to step k, and the loader's or sampler's state loaded from ``checkpoint`` when it saved one."""
     spec = ctx.target.train_loader
-    m.rebuilt = callable(spec) and not hasattr(spec, "__iter__")
     saved = ck.rng_state()
+    got = []
     try:
         ck.set_rng_state(rng_k)
-        rebuilt = ctx.loader() if not m.rebuilt else _rebuild(ctx, spec)
-        got = []
+        rebuilt = _rebuild(ctx, spec) if callable(spec) and not hasattr(spec, "__iter__") else ctx.loader()
+        data = ck.saved_data(checkpoint) if checkpoint else None
+        if data is not None:
+            ck.restore_data(rebuilt, data)
         for batch in rebuilt:
             got.append(ck.batch_hash(batch))
-            if len(got) == m.m:
+            if len(got) == n:
                 break
     finally:
         ck.set_rng_state(saved)
+    return got
+
+
+def _judge_data(m: Measured, hashes: list[str], got: list[str]) -> None:
     after = hashes[m.k:m.k + m.m]
     m.continues = got == after
     start = (m.k // m.epoch) * m.epoch if m.at_epoch_end else 0
@@ -115,7 +140,9 @@ def _rebuild(ctx, spec):
         raise UserError(f"loader factory {ctx.target.where('train_loader')} raised {describe_exception(exc)}") from exc
 
 
-def _state_part(ctx, m: Measured, batches: list, path: str) -> None:
+def _state_part(ctx, m: Measured, batches: list, path: str, data, rng_read) -> list[str] | None:
+    """Run A, the checkpoint, and run B (here, or in a fresh process: then the rebuilt loader's
+    hashes come back with it)."""
     with ctx.model() as model:
         fresh = None if not isinstance(ctx.target.model, nn.Module) else copy.deepcopy(model)
         m.fresh = "factory" if fresh is None else "copy"
@@ -124,27 +151,43 @@ def _state_part(ctx, m: Measured, batches: list, path: str) -> None:
         for i in range(m.k):
             _step(trainer, sched, batches[i])
         try:
-            ck.save(ctx.target, path, model, opt, sched)
+            ck.save(ctx.target, path, model, opt, sched, data)
         except ck.CheckpointError as exc:
             m.load_error = str(exc)
-            return
+            return None
         at_k, rng_k = ck.snapshot(model), torch.get_rng_state()
         run_a = _record(trainer, sched, batches[m.k:], m, rng_k)
-        model_b = _fresh(ctx, fresh)
-        opt_b, sched_b = _optimizer(ctx, model_b)
-        try:
-            ck.load(ctx.target, path, model_b, opt_b, sched_b, ctx.device)
-        except ck.CheckpointError as exc:
-            m.load_error = str(exc)
-            return
-        kept = set(model_b.state_dict().keys())
-        kinds = ck.held_tensors(model_b)
-        m.not_restored = [(n, kinds[n][0], n in kept) for n in ck.differing(at_k, model_b, m.exact, m.rtol)]
-        m.rng_restored = torch.equal(torch.get_rng_state(), rng_k)
-        run_b = _record(Trainer(ctx, model_b, opt_b), sched_b, batches[m.k:], None, None)
-    m.losses = (run_a["loss"], run_b["loss"])
-    m.lrs = (run_a["lr"], run_b["lr"])
-    m.first = _first(run_a, run_b, m)
+        if m.fresh_process:
+            from .process import resume_elsewhere
+
+            b = resume_elsewhere(ctx, m, path, batches[m.k:], at_k, rng_k, rng_read)
+            m.fresh = b["fresh"]
+        else:
+            b = resumed(ctx, path, batches[m.k:], at_k, rng_k, m.exact, m.rtol, fresh)
+    m.load_error = b["load_error"]
+    if m.load_error is None:
+        m.not_restored, m.rng_restored = [tuple(t) for t in b["not_restored"]], b["rng_restored"]
+        m.losses = (run_a["loss"], b["run"]["loss"])
+        m.lrs = (run_a["lr"], b["run"]["lr"])
+        m.first = _first(run_a, b["run"], m)
+    return b.get("got")
+
+
+def resumed(ctx, path: str, batches: list, at_k: dict, rng_k, exact: bool, rtol: float, copied=None) -> dict:
+    """Run B: a fresh model and optimizer, the checkpoint loaded, ``batches`` trained; what was
+    not restored right after loading, and B's record (``_record``)."""
+    model_b = _fresh(ctx, copied)
+    opt_b, sched_b = _optimizer(ctx, model_b)
+    try:
+        ck.load(ctx.target, path, model_b, opt_b, sched_b, ctx.device)
+    except ck.CheckpointError as exc:
+        return {"load_error": str(exc)}
+    kept = set(model_b.state_dict().keys())
+    kinds = ck.held_tensors(model_b)
+    not_restored = [(n, kinds[n][0], n in kept) for n in ck.differing(at_k, model_b, exact, rtol)]
+    rng_restored = torch.equal(torch.get_rng_state(), rng_k)
+    run = _record(Trainer(ctx, model_b, opt_b), sched_b, batches, None, None)
+    return {"load_error": None, "not_restored": not_restored, "rng_restored": rng_restored, "run": run}
 
 
 def _optimizer(ctx, model):

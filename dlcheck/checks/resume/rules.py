@@ -19,11 +19,11 @@ Settings = Mapping[str, Any]
 def _how(m: Measured) -> str:
     return ("the target's save_checkpoint/load_checkpoint" if m.own else
             "dlcheck's default checkpoint (model, optimizer" + (", scheduler" if m.has_scheduler else "")
-            + " state_dicts and RNG states)")
+            + (f", {m.data_state}" if m.data_state else "") + " state_dicts and RNG states)")
 
 
 def _where(m: Measured) -> str:
-    return f"after {m.k} steps, resumed from {_how(m)}"
+    return f"after {m.k} steps, resumed from {_how(m)}" + (" in a fresh process" if m.fresh_process else "")
 
 
 def _judged(m: Measured) -> bool:
@@ -118,9 +118,10 @@ def stream_restarts(m: Measured, task, s: Settings) -> Finding | None:
     """DLC967: a mid-epoch resume reads the epoch from its start again."""
     if m.skipped is None and not m.at_epoch_end and not m.continues:
         how = "its first batches again" if m.repeats_start else "a new pass over the whole epoch"
+        kept = f", although its {m.data_state}'s state_dict was saved and loaded" if m.data_state else ""
         return finding("DLC967", f"resumed mid-epoch (after {m.k} of {m.epoch or '?'} batches), the rebuilt "
-                                 f"train_loader reads {how} instead of batch {m.k} on: the {m.k} batches already "
-                                 f"seen in this epoch come again", severity=_data_severity(m))
+                                 f"train_loader reads {how} instead of batch {m.k} on{kept}: the {m.k} batches "
+                                 f"already seen in this epoch come again", severity=_data_severity(m))
 
 
 def epoch_repeats(m: Measured, task, s: Settings) -> Finding | None:
@@ -141,7 +142,8 @@ RULES = (not_loadable, state_missing, optimizer_state, lr_differs, rng_not_resto
 def metrics(m: Measured) -> dict:
     out = {"steps_before": m.k, "steps_after": m.m, "at_epoch_end": m.at_epoch_end, "epoch_batches": m.epoch,
            "checkpoint": "own" if m.own else "default", "fresh_model": m.fresh,
-           "compared": "exactly" if m.exact else f"within rtol {m.rtol:g}", "data_continues": m.continues}
+           "compared": "exactly" if m.exact else f"within rtol {m.rtol:g}", "data_continues": m.continues,
+           "fresh_process": m.fresh_process, "data_state": m.data_state}
     if _judged(m):
         out["first_divergence"] = None if m.first is None else m.first["step"]
         out["tensors_not_restored"] = len(m.not_restored)
@@ -154,6 +156,10 @@ def summary(m: Measured) -> str:
     if m.load_error:
         return f"the checkpoint could not be restored ({_how(m)})"
     note = "" if m.own else "; your own checkpointing was not exercised (define save_checkpoint/load_checkpoint)"
+    if m.fresh_process:
+        note += "; resumed in a fresh process"
+    if m.data_state:
+        note += f"; the {m.data_state}'s state was saved and restored"
     if m.fresh == "copy":
         note += "; 'model' is an object, so the resumed model is a copy of it, not freshly built"
     if m.first is None and not m.not_restored:
