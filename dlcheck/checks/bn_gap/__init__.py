@@ -108,3 +108,5 @@ def _write_artifacts(result: CheckResult, table: list[dict]) -> None:
     if any(isinstance(r.get("gap"), (int, float)) for r in table):
         result.figure("bn_layer_gaps", "each BatchNorm layer's own train-vs-eval gap", file="layers.png",
                       names=[str(r["name"]) for r in table], gaps=[r["gap"] for r in table])
+
+from .fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries; dlcheck.fixes)

@@ -79,3 +79,5 @@ def _artifacts(result: CheckResult, table: list[dict], param_rows: list[dict]) -
         result.figure("layer_stats_by_depth", "weight gradient norm by depth", file="grad-norm.png",
                       layers=[str(r["layer"]) for r in grads], values=[r["grad_norm"] for r in grads],
                       ylabel="weight gradient norm", title="init-stats: gradient norm by depth")
+
+from .fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries; dlcheck.fixes)
