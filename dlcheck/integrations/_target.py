@@ -43,9 +43,12 @@ def optimizer_factory(opt, module) -> tuple[Callable, float]:
 
 
 def build_target(model, train_loader, *, val_loader=None, optimizer=None, module=None,
-                 training_step: Callable | None = None, source: str, origin: dict[str, str]):
+                 training_step: Callable | None = None, source: str, origin: dict[str, str],
+                 framework: dict | None = None):
     """The Target for live objects: ``optimizer`` an Optimizer built on ``module``'s parameters (or
-    None: dlcheck's Adam), ``model`` an nn.Module or a factory."""
+    None: dlcheck's Adam), ``model`` an nn.Module or a factory. ``framework``: whose checkpointing
+    ``dlcheck resume`` exercises ({"kind": "lightning"}, or {"kind": "hf", "trainer": factory of a
+    fresh Trainer}), kept as ``target.framework``."""
     from dlcheck.target import Target, check_target
 
     lr = None
@@ -53,9 +56,11 @@ def build_target(model, train_loader, *, val_loader=None, optimizer=None, module
         optimizer, lr = optimizer_factory(optimizer, module if module is not None else model)
     if train_loader is None:
         raise UserError(f"{source} has no train dataloader for dlcheck to read")
-    return check_target(Target(model=model, train_loader=train_loader, val_loader=val_loader,
-                               optimizer=optimizer, lr=lr, training_step=training_step, source=source,
-                               origin=origin))
+    target = check_target(Target(model=model, train_loader=train_loader, val_loader=val_loader,
+                                 optimizer=optimizer, lr=lr, training_step=training_step, source=source,
+                                 origin=origin))
+    target.framework = framework
+    return target
 
 
 def run_and_report(target, *, checks, device: str, seed: int, out: str | None, html: str | None,

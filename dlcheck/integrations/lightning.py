@@ -84,7 +84,8 @@ def target_of_trainer(trainer, module):
                         val_loader=first_loader(val.dataloader()) if val.is_defined() else None,
                         optimizer=opt, module=module, training_step=training_step,
                         source=name, origin={"model": name, "training_step": f"{name}.training_step",
-                                             "optimizer": f"{name}.configure_optimizers"})
+                                             "optimizer": f"{name}.configure_optimizers"},
+                        framework={"kind": "lightning"})
 
 
 def target_of_specs(module_spec: str, datamodule_spec: str | None = None):
@@ -111,7 +112,8 @@ def target_of_specs(module_spec: str, datamodule_spec: str | None = None):
                         origin={"model": f"--lightning {where}", "train_loader": f"{data_where}.train_dataloader",
                                 "val_loader": f"{data_where}.val_dataloader",
                                 "training_step": f"{where}.training_step",
-                                "optimizer": f"{where}.configure_optimizers"})
+                                "optimizer": f"{where}.configure_optimizers"},
+                        framework={"kind": "lightning"})
 
 
 def _build(factory, where: str, kind):

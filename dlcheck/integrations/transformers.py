@@ -16,13 +16,14 @@ from dlcheck.integrations._target import build_target, failed, policy_of, run_an
 _tf = require("transformers", "transformers")
 
 
-def _target(model, optimizer, train_loader, val_loader, source: str):
+def _target(model, optimizer, train_loader, val_loader, source: str, fresh=None):
     name = type(model).__name__
     return build_target(model, train_loader, val_loader=val_loader, optimizer=optimizer, module=model,
                         source=source, origin={"model": f"the Trainer's model ({name})",
                                                "train_loader": "the Trainer's train dataloader",
                                                "val_loader": "the Trainer's eval dataloader",
-                                               "optimizer": "the Trainer's optimizer"})
+                                               "optimizer": "the Trainer's optimizer"},
+                        framework={"kind": "hf", "trainer": fresh} if fresh is not None else None)
 
 
 def target_of_factory(spec: str):
@@ -39,7 +40,8 @@ def target_of_factory(spec: str):
     if not isinstance(trainer, _tf.Trainer):
         raise UserError(f"--hf-trainer {where} gave a {type(trainer).__name__}, not a transformers.Trainer")
     val = trainer.get_eval_dataloader() if trainer.eval_dataset is not None else None
-    return _target(trainer.model, trainer.create_optimizer(), trainer.get_train_dataloader(), val, where)
+    fresh = factory if callable(factory) and not isinstance(factory, _tf.Trainer) else None  # resume's runs
+    return _target(trainer.model, trainer.create_optimizer(), trainer.get_train_dataloader(), val, where, fresh)
 
 
 class DLCheckCallback(_tf.TrainerCallback):

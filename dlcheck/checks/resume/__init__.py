@@ -25,6 +25,7 @@ from dlcheck.context import Context
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 
+from . import frameworks
 from .measure import Measured, measure
 from .rules import (RULES, diverges, epoch_repeats, lr_differs, metrics, not_loadable, optimizer_state,
                     rng_not_restored, state_missing, stream_restarts, summary)
@@ -46,9 +47,10 @@ __all__ = ["NAME", "SETTINGS", "RULES", "Measured", "measure", "run", "metrics",
 
 def run(ctx: Context) -> CheckResult:
     result = ctx.result
-    m = measure(ctx)
+    m = frameworks.measure(ctx) if frameworks.kind(ctx.target) else measure(ctx)  # Lightning's / HF's own
     result.metrics.update(metrics(m))
     result.findings += judge(RULES, m, ctx.task, ctx.settings)
+    frameworks.annotate(m, result.findings)
     result.summary = summary(m)
     if m.skipped:
         result.skip(m.skipped)

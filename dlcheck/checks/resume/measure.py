@@ -51,6 +51,8 @@ class Measured:
     repeats_start: bool = False  # B's batches are the first batches of A's run
     epoch_differs: bool = False  # A's second epoch is ordered otherwise than its first
     skipped: str | None = None
+    framework: str | None = None  # the framework's checkpointing exercised (frameworks.py), e.g. Lightning's
+    framework_kind: str | None = None  # "lightning" or "hf"
 
 
 def measure(ctx) -> Measured:

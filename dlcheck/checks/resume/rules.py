@@ -17,6 +17,8 @@ Settings = Mapping[str, Any]
 
 
 def _how(m: Measured) -> str:
+    if m.framework:
+        return m.framework
     return ("the target's save_checkpoint/load_checkpoint" if m.own else
             "dlcheck's default checkpoint (model, optimizer" + (", scheduler" if m.has_scheduler else "")
             + (f", {m.data_state}" if m.data_state else "") + " state_dicts and RNG states)")
@@ -144,6 +146,8 @@ def metrics(m: Measured) -> dict:
            "checkpoint": "own" if m.own else "default", "fresh_model": m.fresh,
            "compared": "exactly" if m.exact else f"within rtol {m.rtol:g}", "data_continues": m.continues,
            "fresh_process": m.fresh_process, "data_state": m.data_state}
+    if m.framework_kind:
+        out["framework"] = m.framework_kind
     if _judged(m):
         out["first_divergence"] = None if m.first is None else m.first["step"]
         out["tensors_not_restored"] = len(m.not_restored)
@@ -155,7 +159,8 @@ def summary(m: Measured) -> str:
         return f"not judged: {m.skipped}"
     if m.load_error:
         return f"the checkpoint could not be restored ({_how(m)})"
-    note = "" if m.own else "; your own checkpointing was not exercised (define save_checkpoint/load_checkpoint)"
+    note = f" with {m.framework}" if m.framework else "" if m.own else \
+        "; your own checkpointing was not exercised (define save_checkpoint/load_checkpoint)"
     if m.fresh_process:
         note += "; resumed in a fresh process"
     if m.data_state:
