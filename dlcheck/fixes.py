@@ -107,6 +107,22 @@ def with_loader(target, change: Callable, name: str = "train_loader") -> Any:
     return dataclasses.replace(target, origin=dict(target.origin), **{name: loader})
 
 
+def with_optimizer(target, change: Callable | None = None, lr: float | None = None) -> Any:
+    """``target`` with its optimizer changed: each optimizer its factory builds (Adam when it names
+    none) passes through ``change(optimizer, lr) -> optimizer`` (``lr``: the one it was handed), and
+    the set-up's ``lr`` becomes ``lr`` when given. The user's factory is wrapped, never changed."""
+    from dlcheck import optimizers
+
+    factory, where = target.optimizer, target.where("optimizer")
+
+    def optimizer(params, lr):
+        opt = optimizers.build(factory, params, lr, where)
+        return opt if change is None else change(opt, lr)
+
+    return dataclasses.replace(target, optimizer=optimizer, origin=dict(target.origin),
+                               lr=target.lr if lr is None else float(lr))
+
+
 def rebuild_loader(loader, *, shuffle: bool | None = None, collate: Callable | None = None, seed: int = 0):
     """A new DataLoader over the same dataset with the same batches' settings, shuffled when
     ``shuffle`` and with ``collate(batch)`` applied after its own collate; None when ``loader`` is
@@ -172,8 +188,9 @@ def _try(fix, result, finding, module, check_settings, settings, target, device,
            "after": None, "status_before": result.status, "status_after": None, "new_findings": [],
            "verified": False}
     quiet = dataclasses.replace(settings, out=None, quiet=True)
-    ctx = Context(result.name, target, device, settings.seed, check_settings, input_key=settings.input_key,
-                  target_key=settings.target_key, state=RunState(task=state.task, keywords=state.keywords))
+    ctx = Context(result.name, target, device, settings.seed, check_settings, lr=settings.lr,
+                  input_key=settings.input_key, target_key=settings.target_key,
+                  state=RunState(task=state.task, keywords=state.keywords))
     try:
         with preserve_rng():
             applied = fix(Given(target=target, finding=finding, result=result, ctx=ctx))

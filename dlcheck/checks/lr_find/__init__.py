@@ -87,3 +87,5 @@ def _write_curve(ctx: Context, c: Curve) -> None:
     data = dict(lrs=list(c.lrs), losses=list(c.losses), smoothed=list(c.smoothed), marks=marks,
                 configured=m.get("effective_lr") or ctx.lr, diverge=m.get("diverge_lr"))
     ctx.result.figure("lr_curve", "LR range test", file="curve.png", **data)
+
+from .fixes import FIXES  # noqa: E402,F401  (the fixes --verify-fixes tries; dlcheck.fixes)

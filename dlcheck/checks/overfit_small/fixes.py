@@ -35,5 +35,48 @@ def remove_output_activation(given):
     return fixes.Applied(fixes.with_model(given.target, change), line)
 
 
+def unfreeze(given):
+    """Set ``requires_grad_(True)`` on the parameters frozen (requires_grad=False) when the model is
+    built. dlcheck hands the optimizer factory the model's parameters after the model is built, so
+    the wrapped model factory is enough; it does not apply where nothing is frozen (parameters left
+    out of the optimizer are the optimizer check's DLC971)."""
+    from dlcheck import fixes
+
+    with given.ctx.model() as model:
+        names = [name for name, p in model.named_parameters() if not p.requires_grad]
+        every = len(names) == len(list(model.parameters()))
+    if not names:
+        return None
+
+    def change(model):
+        for name in names:
+            model.get_parameter(name).requires_grad_(True)
+        return model
+
+    if every:
+        line = "for p in model.parameters(): p.requires_grad_(True)"
+    else:
+        shown = "; ".join(f"{fixes.attribute_path(n)}.requires_grad_(True)" for n in names[:4])
+        line = shown + (f"  # and {len(names) - 4} more frozen parameters" if len(names) > 4 else "")
+    return fixes.Applied(fixes.with_model(given.target, change), line)
+
+
+def lr_from_lr_find(given):
+    """Train at the LR lr-find suggests: the range test (lr-find's defaults) measured in memory on
+    this set-up, then the optimizer rebuilt at its suggestion."""
+    from dlcheck.checks import lr_find
+    from dlcheck.checks.lr_find.fixes import train_at
+    from dlcheck.context import Context
+    from dlcheck.device import seed_everything
+
+    ctx = given.ctx
+    sweep = Context(lr_find.NAME, given.target, ctx.device, ctx.seed, dict(lr_find.SETTINGS), lr=ctx.lr_override,
+                    amp=ctx.amp, input_key=ctx.input_key, target_key=ctx.target_key, state=ctx.state)
+    seed_everything(ctx.seed)
+    evidence = lr_find.measure(sweep)
+    return None if evidence.cut else train_at(given, evidence.suggested)
+
+
 #: finding code -> the fix --verify-fixes tries for it
-FIXES = {"DLC203": remove_output_activation}
+FIXES = {"DLC203": remove_output_activation, "DLC204": unfreeze, "DLC201": lr_from_lr_find,
+         "DLC205": lr_from_lr_find}
