@@ -36,8 +36,10 @@ def remove_output_activation(given):
 
 
 def unfreeze(given):
-    """Set ``requires_grad_(True)`` on the parameters frozen (requires_grad=False) when the model is
-    built. dlcheck hands the optimizer factory the model's parameters after the model is built, so
+    """Unfreeze what was frozen: requires_grad_(True) on the parameters the model is built with
+    requires_grad=False.
+
+    dlcheck hands the optimizer factory the model's parameters after the model is built, so
     the wrapped model factory is enough; it does not apply where nothing is frozen (parameters left
     out of the optimizer are the optimizer check's DLC971)."""
     from dlcheck import fixes
@@ -62,8 +64,9 @@ def unfreeze(given):
 
 
 def lr_from_lr_find(given):
-    """Train at the LR lr-find suggests: the range test (lr-find's defaults) measured in memory on
-    this set-up, then the optimizer rebuilt at its suggestion."""
+    """Train at the LR lr-find suggests (its range test run in memory on this set-up).
+
+    lr-find's default settings; then the user's optimizer factory builds at that LR (train_at)."""
     from dlcheck.checks import lr_find
     from dlcheck.checks.lr_find.fixes import train_at
     from dlcheck.context import Context
