@@ -87,6 +87,31 @@ def test_large_output_bias_collapses_predictions(digits):
     assert result.metrics["top_class_share"] > 0.95
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_bias_at_the_label_prior_on_imbalanced_labels_is_no_collapse(digits, seed):
+    """Good practice on imbalanced data (a bias at the log label prior) predicts the majority
+    class for nearly every sample at its frequency: no DLC105; a bias far past it still is one."""
+    X, y = digits
+    keep = torch.cat([torch.nonzero(y == 0).flatten(), torch.nonzero(y == 1).flatten()[:32]])
+    X, y = X[keep], y[keep]  # 178 zeros, 32 ones: 85 % class 0
+    prior = torch.bincount(y, minlength=2).double() / len(y)
+
+    def model(push: float = 0.0):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 2))
+        with torch.no_grad():
+            net[-1].weight.mul_(0.01)
+            net[-1].bias.copy_(prior.log().float() + torch.tensor([push, 0.0]))
+        return net
+
+    loader = DataLoader(TensorDataset(X, y), batch_size=64)
+    healthy = dlcheck.check("init-loss", model=model, train_loader=loader, seed=seed)
+    assert healthy.status == "pass" and "DLC105" not in codes(healthy), healthy.findings
+    assert healthy.metrics["top_class_share"] > 0.95
+    pushed = dlcheck.check("init-loss", model=lambda: model(push=4.0), train_loader=loader, seed=seed)
+    assert "DLC105" in codes(pushed)
+
+
 def test_output_width_unequal_to_num_classes(digits):
     X, y = digits
     y = y % 5

@@ -41,6 +41,9 @@ CASES = [
     Case("DLC111", il.imbalance, measured(5.0, expected=5.0, constant=1.0), MSE, S, says=("off-centre",)),
     Case("DLC105", il.collapsed, measured(LN10, classes=10, top_share=0.99, top_class=3, confidence=0.9), CE, S,
          says=("class 3",)),
+    Case("DLC105", il.collapsed, measured(math.log(2), classes=2, top_share=1.0, top_class=0, confidence=0.99,
+                                          top_label_share=0.85), CE, S, name="far-above-the-class-share",
+         says=("class 0",)),
 ]
 
 QUIET = [
@@ -52,6 +55,9 @@ QUIET = [
     Quiet(il.imbalance, measured(LN10, constant=0.95 * LN10), CE, S),
     Quiet(il.collapsed, measured(LN10, classes=10, top_share=0.99, top_class=3, confidence=0.15), CE, S,
           name="confident-only-at-chance"),
+    # 85 % of the labels are class 0: a bias at the label prior predicts it at its frequency
+    Quiet(il.collapsed, measured(math.log(2), classes=2, top_share=1.0, top_class=0, confidence=0.85,
+                                 top_label_share=0.85), CE, S, name="prior-bias-on-imbalanced-labels"),
     Quiet(il.width_mismatch, measured(LN10, output_width=10, declared_classes=10), CE, S),
     Quiet(il.no_reference, measured(LN10), CE, S),
     Quiet(il.not_finite, measured(LN10), CE, S),

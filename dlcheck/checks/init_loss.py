@@ -65,6 +65,7 @@ class Measured:
     top_share: float | None = None  # share of predictions that go to the most-predicted class
     top_class: int | None = None
     confidence: float | None = None  # mean top probability
+    top_label_share: float | None = None  # share of the labels that are the most-predicted class (hard labels)
     head: str | None = None  # the name of the last Linear/Conv layer
     declared_classes: int | None = None  # the target's num_classes, when it sets one
 
@@ -119,7 +120,19 @@ def _measure(ctx: Context, task: Task) -> Measured:
         m.top_share = float(counts.max()) / float(counts.sum())  # all ranks' predictions together
         m.top_class = int(counts.argmax())
         m.confidence = float(distributed.mean(probs.max(1).values.mean()))
+        m.top_label_share = _label_share(targets_all, m.top_class, m.classes) if task.hard_labels else None
     return m
+
+
+def _label_share(targets_all: list, label: int, classes: int) -> float | None:
+    """The share of the (in-range) labels that are ``label`` (all ranks together); None when the
+    targets are not class-index tensors."""
+    if not all(isinstance(t, torch.Tensor) and not t.is_floating_point() for t in targets_all):
+        return None
+    y = torch.cat([t.reshape(-1) for t in targets_all])
+    y = y[(y >= 0) & (y < classes)]  # ignore_index (-100) and padding left out
+    counts = distributed.mean(torch.stack([(y == label).sum(), torch.tensor(y.numel(), device=y.device)]).double())
+    return float(counts[0] / counts[1]) if float(counts[1]) > 0 else None
 
 
 def _samples(value) -> int:
@@ -292,15 +305,20 @@ def imbalance(m: Measured, task: Task, s: Settings) -> Finding | None:
 
 
 def collapsed(m: Measured, task: Task, s: Settings) -> Finding | None:
-    """DLC105: one class takes (almost) every prediction, confidently relative to chance."""
+    """DLC105: one class takes (almost) every prediction, confidently relative to chance — or to
+    that class's share of the labels when it is larger (a bias at the label prior, good practice
+    on imbalanced data, predicts the majority class at its frequency)."""
     if m.top_share is None or not m.classes:
         return
     chance = 1.0 / m.classes
-    needed = chance + s["collapse_margin"] * (1 - chance)
+    base = max(chance, m.top_label_share or 0.0)
+    needed = base + s["collapse_margin"] * (1 - base)
     if m.top_share >= s["collapse_fraction"] and m.confidence >= needed:
         where = "positions" if task.dense else "samples"
         return finding("DLC105", f"{m.top_share:.0%} of {where} are predicted as class {m.top_class} at init, "
-                                 f"with mean confidence {m.confidence:.2f} (chance is {chance:.2f})")
+                                 f"with mean confidence {m.confidence:.2f} (chance is {chance:.2f}"
+                                 + (f"; class {m.top_class} is {m.top_label_share:.0%} of the labels)"
+                                    if base > chance else ")"))
 
 
 #: The rules, in the order their findings are reported.
