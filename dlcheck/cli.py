@@ -144,6 +144,7 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
             restore_signals(previous)
         return
     code = 0
+    session.render = _render  # rank 0 renders what finished when a dead rank cuts the run short
     try:
         _dispatch_here(name, kwargs, flags)
     except typer.Exit as exc:
@@ -170,7 +171,6 @@ def _launch(nproc: int) -> int:
         typer.secho(f"dlcheck: error: {exc.message}", fg="red", err=True)
         return 2
     from torch.distributed import run as torchrun
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     argv = sys.argv[1:]
     args, skip = [], False
@@ -185,11 +185,47 @@ def _launch(nproc: int) -> int:
             continue
         args.append(arg)
     launch = ["--standalone", f"--nproc_per_node={nproc}", "--module", "dlcheck", *args]
-    try:
-        torchrun.run(torchrun.get_args_parser().parse_args(launch))
-    except ChildFailedError as exc:
-        codes = [f.exitcode for f in exc.failures.values()]
-        return max([c for c in codes if c > 0], default=2)
+    return _torchrun(torchrun.get_args_parser().parse_args(launch))
+
+
+def _torchrun(args) -> int:
+    """torchrun in this process; a failed child's result read into one sentence: a rank killed by
+    a signal is named with the signal (and, from the speaking rank's note, the check it died in
+    and what the report holds), exit 2; else the ranks' own (agreed) exit code."""
+    import json
+    import signal
+    import tempfile
+    from pathlib import Path
+
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    from dlcheck.distributed import liveness
+
+    with tempfile.TemporaryDirectory(prefix="dlcheck-") as folder:
+        note = Path(folder) / "note.json"
+        os.environ[liveness.NOTE_ENV] = str(note)
+        try:
+            torchrun.run(args)
+        except ChildFailedError as exc:
+            rank, first = exc.get_first_failure()
+            codes = [f.exitcode for f in exc.failures.values()]
+            if first.exitcode >= 0:
+                return max([c for c in codes if c > 0], default=2)
+            try:
+                how = signal.Signals(-first.exitcode).name
+            except ValueError:
+                how = f"signal {-first.exitcode}"
+            said = json.loads(note.read_text()) if note.is_file() else None
+            if said is None:  # no rank lived to say more
+                message = f"rank {rank} was killed by {how} (torchrun's exit status {first.exitcode}); the run stopped"
+            else:
+                message = liveness.dead_message(said["dead"], said["doing"], said["finished"],
+                                                how=how if said["dead"] == [rank] else None)
+            typer.secho(f"dlcheck: error: {message}", fg="red", err=True)
+            return 2
+        finally:
+            os.environ.pop(liveness.NOTE_ENV, None)
     return 0
 
 
@@ -273,9 +309,10 @@ def _fail_with(exc: UserError, debug: bool):
     raise typer.Exit(2) from None
 
 
-def _render(report, settings, interrupted: int | None = None) -> int:
-    """Write every report the settings ask for; print errors; return the exit code (``interrupted``:
-    the run's exit code, 130 or 143, when a signal cut it short)."""
+def _render(report, settings, interrupted: int | None = None, say: bool = True) -> int:
+    """Write every report the settings ask for; print errors (unless ``say`` is False: under
+    ``--nproc`` the launcher says a dead rank's error); return the exit code (``interrupted``: the
+    run's exit code, 130 or 143, when a signal cut it short)."""
     from dlcheck import distributed
     from dlcheck.render import console
     from dlcheck.render._write import write_reports
@@ -290,7 +327,7 @@ def _render(report, settings, interrupted: int | None = None) -> int:
         _fail_with(exc, settings.debug)
     if not settings.quiet:
         console.print_report(report, stderr=to_stdout, strict=settings.strict, interrupted=interrupted)
-    for check in report.checks:
+    for check in report.checks if say else ():
         if check.status == "error":
             if settings.debug and check.traceback:
                 sys.stderr.write(check.traceback)

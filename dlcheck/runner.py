@@ -235,8 +235,12 @@ def execute(settings: Settings, names: list[str]) -> Report:
         source = os.path.relpath(source) if os.path.isabs(source) else source
     report = Report(target=source, device=str(device), seed=settings.seed,
                     task=state.task.to_dict() if state.task is not None else None)
+    if session is not None:  # what finished, for a run a dead rank cuts short (distributed.liveness)
+        session.report = (report, settings)
     for index, name in enumerate(ordered):
         module, check_settings = modules[name]
+        if session is not None:
+            session.doing = name
         try:
             result = run_check(name, module, check_settings, target, device, settings, state)
             if session is not None:

@@ -24,6 +24,8 @@ import sys
 import threading
 import time
 
+from dlcheck.results import listing
+
 #: Seconds a rank's posted error waits for the other ranks to finish the same check before the
 #: watchdog ends the run (they are probably blocked in a collective the failed rank never joins).
 GRACE_S = float(os.environ.get("DLCHECK_DIST_GRACE", "5"))
@@ -70,8 +72,13 @@ class Session:
         self.store = None
         self.phase = 0  # the number of agree() calls done: every rank makes them in the same order
         self.phase_label = "set-up"
+        self.doing = "set-up"  # the check this rank is in (the runner says), for a dead peer's sentence
+        self.report = None  # (Report, Settings) of this run once it exists: what finished, for rank 0
+        self.render = None  # the CLI's renderer of a report, for a run a dead peer cut short
         self._stop = threading.Event()
         self._watchdog = None
+        self._sentinel = None
+        self._exiting = False
 
     def device_spec(self, spec: str | None) -> str | None:
         """The device this rank uses: ``cuda:LOCAL_RANK`` for auto/cuda on a CUDA machine."""
@@ -100,6 +107,10 @@ class Session:
         self.ready = True
         self._watchdog = threading.Thread(target=self._watch, name="dlcheck-watchdog", daemon=True)
         self._watchdog.start()
+        from dlcheck.distributed import liveness
+
+        self._sentinel = liveness.Sentinel(self)
+        self._sentinel.install()
 
     # -- agreement through the store (no collective: a failed rank may have left one half-done)
     def _key(self, phase: int, rank: int) -> str:
@@ -133,9 +144,14 @@ class Session:
         GRACE_S after the post (it is blocked in a collective the failed rank will not join).
         Every rank ends at the same moment (the post's time + GRACE_S), so that torchrun sees them
         all leave with exit code 2 rather than stopping the late ones itself."""
+        from dlcheck.distributed.liveness import beat_key
+
+        beats = 0
         while not self._stop.wait(0.2):
             phase = self.phase
             try:
+                beats += 1
+                self.store.set(beat_key(self.rank), str(beats))  # a dead rank's beat stands still
                 failed = None
                 for r in range(self.world):
                     key = self._key(phase, r)
@@ -157,11 +173,46 @@ class Session:
 
     def abort(self, message: str) -> None:
         """End this rank now with exit code 2; rank 0 says why (one sentence on stderr)."""
+        self._post_exit()
         if self.rank == 0:
             sys.stderr.write(f"dlcheck: error: {message}\n")
         sys.stderr.flush()
         sys.stdout.flush()
         os._exit(2)
+
+    def _post_exit(self) -> None:
+        """This rank leaves on its own (its heartbeat stops, but it is not dead)."""
+        self._exiting = True
+        try:
+            from dlcheck.distributed.liveness import exit_key
+
+            self.store.set(exit_key(self.rank), "1")
+        except Exception:
+            pass
+
+    def terminated(self) -> None:
+        """SIGTERM reached this rank (the sentinel's thread): a peer died (exit 2, the lowest living
+        rank says which, rank 0 writes the report of what finished) or the run was cancelled (143)."""
+        from dlcheck.distributed import liveness
+
+        if self._exiting:
+            return
+        try:
+            dead = liveness.dead_ranks(self.store, self.world, self.rank)
+        except Exception:  # the store is gone: torchrun is ending the run, not for a death it saw
+            dead = []
+        if self._exiting:  # this rank ended on its own meanwhile
+            return
+        self._exiting = True
+        code = 2 if dead else 143
+        if self.rank == min(r for r in range(self.world) if r not in dead):
+            try:
+                liveness.speak(self, code, dead)
+            except Exception as exc:  # the exit code is decided: say what went wrong, no more
+                sys.stderr.write(f"dlcheck: error: rank {listing(dead) or '?'} stopped the run ({exc})\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(code)
 
     def exit_code(self, code: int) -> int:
         """The largest exit code of all ranks (the same on every rank)."""
@@ -175,6 +226,10 @@ class Session:
         return int(value.item())
 
     def close(self) -> None:
+        if self.ready:
+            self._post_exit()
+        if self._sentinel is not None:
+            self._sentinel.uninstall()
         self._stop.set()
         if self._watchdog is not None:
             self._watchdog.join(timeout=1.0)
