@@ -1,9 +1,13 @@
 """Under torchrun, one rank is killed with SIGKILL mid-check (no Python handler runs, no error is
 posted): the rank named by $DLCHECK_TEST_KILL_RANK (default: none, a healthy set-up) kills itself
-at its third training step of overfit-small, while the other ranks wait in DDP's all-reduce."""
+at its third training step of overfit-small, while the other ranks wait in DDP's all-reduce. With
+$DLCHECK_TEST_HOLD (a path) every rank instead touches that file at its third step and holds there
+for 60 s (a run to cancel mid-check)."""
 
 import os
 import signal
+import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,6 +26,9 @@ class Mortal(nn.Module):
             self.steps += 1
             if os.environ.get("RANK") == os.environ.get("DLCHECK_TEST_KILL_RANK") and self.steps == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if os.environ.get("DLCHECK_TEST_HOLD") and self.steps == 3:
+                Path(os.environ["DLCHECK_TEST_HOLD"]).touch()
+                time.sleep(60)
         return self.net(x)
 
 
