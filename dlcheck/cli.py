@@ -132,7 +132,9 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
 
     nproc = kwargs.pop("nproc", None)
     if nproc is not None and not distributed.launched():
-        raise typer.Exit(_launch(nproc))
+        from dlcheck.distributed.launch import launch
+
+        raise typer.Exit(launch(nproc, sys.argv[1:]))
     session = distributed.start()
     if session is None:
         from dlcheck.errors import handle_signals, restore_signals
@@ -158,75 +160,6 @@ def _dispatch(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...])
         sys.stderr.flush()
         os._exit(code)
     raise typer.Exit(code)
-
-
-def _launch(nproc: int) -> int:
-    """``dlcheck run --nproc N``: this same command line under ``torch.distributed.run`` (torchrun),
-    N processes on this machine; the exit code is the ranks' (they all agree on it)."""
-    from dlcheck.config import integer
-
-    try:
-        nproc = integer(nproc, "--nproc", minimum=1)
-    except UserError as exc:
-        typer.secho(f"dlcheck: error: {exc.message}", fg="red", err=True)
-        return 2
-    from torch.distributed import run as torchrun
-
-    argv = sys.argv[1:]
-    args, skip = [], False
-    for arg in argv:  # the ranks get the same command without --nproc
-        if skip:
-            skip = False
-            continue
-        if arg == "--nproc":
-            skip = True
-            continue
-        if arg.startswith("--nproc="):
-            continue
-        args.append(arg)
-    launch = ["--standalone", f"--nproc_per_node={nproc}", "--module", "dlcheck", *args]
-    return _torchrun(torchrun.get_args_parser().parse_args(launch))
-
-
-def _torchrun(args) -> int:
-    """torchrun in this process; a failed child's result read into one sentence: a rank killed by
-    a signal is named with the signal (and, from the speaking rank's note, the check it died in
-    and what the report holds), exit 2; else the ranks' own (agreed) exit code."""
-    import json
-    import signal
-    import tempfile
-    from pathlib import Path
-
-    from torch.distributed import run as torchrun
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-
-    from dlcheck.distributed import liveness
-
-    with tempfile.TemporaryDirectory(prefix="dlcheck-") as folder:
-        note = Path(folder) / "note.json"
-        os.environ[liveness.NOTE_ENV] = str(note)
-        try:
-            torchrun.run(args)
-        except ChildFailedError as exc:
-            rank, first = exc.get_first_failure()
-            codes = [f.exitcode for f in exc.failures.values()]
-            if first.exitcode >= 0:
-                return max([c for c in codes if c > 0], default=2)
-            try:
-                how = signal.Signals(-first.exitcode).name
-            except ValueError:
-                how = f"signal {-first.exitcode}"
-            said = json.loads(note.read_text()) if note.is_file() else None
-            if said is None:  # no rank lived to say more
-                message = f"rank {rank} was killed by {how} (torchrun's exit status {first.exitcode}); the run stopped"
-            else:
-                message = liveness.dead_message(said["dead"], said["doing"], said["finished"],
-                                                how=how if said["dead"] == [rank] else None)
-            typer.secho(f"dlcheck: error: {message}", fg="red", err=True)
-            return 2
-        finally:
-            os.environ.pop(liveness.NOTE_ENV, None)
-    return 0
 
 
 def _dispatch_here(name: str | None, kwargs: dict[str, Any], flags: tuple[Flag, ...]) -> None:
