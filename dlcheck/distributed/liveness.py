@@ -120,6 +120,7 @@ class Sentinel:
         self._thread = None
         self._pipe = None
         self._previous = None
+        self._firing = False
 
     def install(self) -> bool:
         """Catch SIGTERM (from the main thread only: Python's rule); False when it cannot."""
@@ -150,16 +151,21 @@ class Sentinel:
             except OSError:
                 return
             if signal.SIGTERM in got and not self._stop.is_set():
+                self._firing = True
                 self.session.terminated()
                 return
 
-    def uninstall(self) -> None:
+    def uninstall(self, ignore: bool = False) -> None:
+        """Hand SIGTERM back (``ignore``: ignore it from now on, the process is exiting with its
+        code decided). A SIGTERM already being judged is left to end the process as it decides."""
+        if self._firing and self._thread is not None:
+            self._thread.join()  # it ends this process (os._exit)
         self._stop.set()
         if self._previous is None:
             return
         try:
             signal.set_wakeup_fd(self._previous[0])
-            signal.signal(signal.SIGTERM, self._previous[1])
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore else self._previous[1])
         except (ValueError, OSError, TypeError):
             pass
         if self._thread is not None:

@@ -79,6 +79,7 @@ class Session:
         self._watchdog = None
         self._sentinel = None
         self._exiting = False
+        self.leaving = False  # the run's exit code is decided and not 0 (exit_code)
 
     def device_spec(self, spec: str | None) -> str | None:
         """The device this rank uses: ``cuda:LOCAL_RANK`` for auto/cuda on a CUDA machine."""
@@ -223,13 +224,15 @@ class Session:
 
         value = torch.tensor([float(code)], device=self.collective_device)
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return int(value.item())
+        code = int(value.item())
+        self.leaving = code != 0  # torchrun will SIGTERM the ranks still exiting: their code is decided
+        return code
 
     def close(self) -> None:
         if self.ready:
             self._post_exit()
         if self._sentinel is not None:
-            self._sentinel.uninstall()
+            self._sentinel.uninstall(ignore=self.leaving)
         self._stop.set()
         if self._watchdog is not None:
             self._watchdog.join(timeout=1.0)
