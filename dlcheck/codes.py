@@ -54,7 +54,8 @@ _TABLE = [
          "forward detaches its outputs (.detach(), .item(), torch.no_grad(), .numpy())."),
     # -- distributed (torchrun) --------------------------------------------------------------
     Code("DLC010", "rank-crashed", "*", "error",
-         "Under torchrun, the check raised on another rank (the message names the rank).",
+         "Under torchrun, the check raised on another rank, or another rank died without a word "
+         "(SIGKILL, the out-of-memory killer); the message names the rank.",
          "Every rank must run each check to the end for the verdict to be one verdict; a rank that "
          "raises leaves the others without its shard (or blocked in a collective it never joins).",
          "Run again with --debug; the message names the rank and what it raised. A rank-only error "
