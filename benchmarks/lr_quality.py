@@ -4,12 +4,14 @@ target for dlcheck's suggestion (issue 3): <= 1.1 on every task. torch-lr-finder
 (its steepest-gradient rule) is scored the same way in the same run when it is installed
 (`pip install --no-deps torch-lr-finder tqdm`).
 
-Oracle: ``STEPS`` steps from the same init at 13 LRs from 1e-5 to 1 (2.6x apart),
-two seeds, mean training loss of the last 20 steps. The loss at a suggestion is measured the same
-way (same init, data order, steps and seeds).
+Oracle: ``STEPS`` steps from the same init at 16 LRs from 1e-5 to 18 (2.6x apart; up to 1 before
+issue 24, where the plain-SGD tasks' best sat at the grid's top), two seeds, mean training loss of
+the last 20 steps. The loss at a suggestion is measured the same way (same init, data order, steps
+and seeds). dlcheck's suggestion is made with lr-find's seed 0 and seed 1 (two sweeps).
 
-Run: `.venv/bin/python benchmarks/lr_quality.py [task name part]` (3-6 minutes on one thread). The weights of
-lr-find's blend were chosen on the first four tasks; the fifth and sixth are held out.
+Run: `.venv/bin/python benchmarks/lr_quality.py [task name part]` (5-10 minutes on one thread). The weights of
+lr-find's blend were chosen on the first four tasks; the fifth and sixth are held out, and the
+seventh and eighth were added (issue 24) before the rule that replaced minimum/10 was scored on them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from _data import standardised  # noqa: E402  (the zoo's loader of scikit-learn'
 torch.set_num_threads(1)
 STEPS = 200
 SEEDS = (0, 1)
-GRID = [10 ** (-5 + i * 5 / 12) for i in range(13)]
+GRID = [10 ** (-5 + i * 5 / 12) for i in range(16)]
+DLCHECK_SEEDS = (0, 1)
 
 
 @dataclass
@@ -45,10 +48,22 @@ class Task:
     optimizer: Callable
     X: torch.Tensor
     y: torch.Tensor
+    loss: Callable[[], nn.Module] = nn.CrossEntropyLoss
 
     def loader(self):
         return DataLoader(TensorDataset(self.X, self.y), batch_size=64, shuffle=True,
                           generator=torch.Generator().manual_seed(0))
+
+
+def regression(name: str):
+    """(X, y) of a bundled regression set: features and target standardised, y of shape (n, 1)."""
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)[:, None]
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
+    X, y = X[order], y[order]
+    return (X - X.mean(0)) / X.std(0), (y - y.mean()) / y.std()
 
 
 def tasks() -> list[Task]:
@@ -60,6 +75,8 @@ def tasks() -> list[Task]:
                                 nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
                                 nn.Flatten(), nn.Linear(128, 10))
     tab = lambda: nn.Sequential(nn.Linear(30, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
+    rx, ry = regression("diabetes")
+    reg = lambda: nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
     wine = lambda: nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
     adam = lambda p, lr: torch.optim.Adam(p, lr=lr)
     return [
@@ -71,6 +88,12 @@ def tasks() -> list[Task]:
         Task("held out: digits CNN, SGD momentum 0.9", cnn, lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9), dx, dy),
         # held out (added with issue 24): another dataset, width and class count, plain SGD again
         Task("held out: wine MLP, plain SGD", wine, lambda p, lr: torch.optim.SGD(p, lr=lr), wx, wy),
+        # held out (added with issue 24, item 10, before the new rule was scored on them): a
+        # regression (MSE) with plain SGD, and AdamW on the breast-cancer MLP
+        Task("held out: diabetes MLP regression, plain SGD", reg, lambda p, lr: torch.optim.SGD(p, lr=lr), rx, ry,
+             nn.MSELoss),
+        Task("held out: breast-cancer MLP, AdamW", tab, lambda p, lr: torch.optim.AdamW(p, lr=lr, weight_decay=0.01),
+             bx, by),
     ]
 
 
@@ -81,7 +104,7 @@ def final_loss(task: Task, lr: float) -> float:
         torch.manual_seed(seed)
         model = task.model()
         opt = task.optimizer(model.parameters(), lr)
-        loss_fn = nn.CrossEntropyLoss()
+        loss_fn = task.loss()
         losses, step = [], 0
         while step < STEPS:
             for xb, yb in task.loader():
@@ -111,34 +134,41 @@ def torch_lr_finder_suggestion(task: Task) -> float | None:
     matplotlib.use("Agg")
     torch.manual_seed(0)
     model = task.model()
-    finder = LRFinder(model, task.optimizer(model.parameters(), 1e-7), nn.CrossEntropyLoss(), device="cpu")
+    finder = LRFinder(model, task.optimizer(model.parameters(), 1e-7), task.loss(), device="cpu")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         finder.range_test(task.loader(), end_lr=10, num_iter=100)
         _, lr = finder.plot(suggest_lr=True)
     return lr
 
 
+def suggest(task: Task, seed: int) -> dict:
+    """lr-find's metrics on ``task`` with lr-find's ``seed``."""
+    return dlcheck.check("lr-find", model=task.model, train_loader=task.loader(), optimizer=task.optimizer,
+                         loss_fn=task.loss(), seed=seed).metrics
+
+
 def main(only: str | None = None) -> None:
     rows = []
-    print(f"oracle: {STEPS} steps at {len(GRID)} LRs 1e-5..1, seeds {SEEDS}; score = loss at suggestion / oracle loss")
+    print(f"oracle: {STEPS} steps at {len(GRID)} LRs {GRID[0]:.0e}..{GRID[-1]:.2g}, seeds {SEEDS}; "
+          f"score = loss at suggestion / oracle loss")
     for task in tasks():
         if only and only not in task.name:
             continue
         grid = {lr: final_loss(task, lr) for lr in GRID}
         best_lr = min(grid, key=grid.get)
         oracle = grid[best_lr]
-        result = dlcheck.check("lr-find", model=task.model, train_loader=task.loader(), optimizer=task.optimizer)
-        m = result.metrics
-        candidates = {"dlcheck": m.get("suggested_lr")}
+        runs = [suggest(task, seed) for seed in DLCHECK_SEEDS]
+        candidates = {f"dlcheck seed {seed}": m.get("suggested_lr") for seed, m in zip(DLCHECK_SEEDS, runs)}
         for key in ("steepest_lr", "valley_lr", "minimum/10_lr"):
-            candidates[f"  rule {key[:-3]}"] = m.get(key)
+            candidates[f"  rule {key[:-3]}"] = runs[0].get(key)
         candidates["torch-lr-finder"] = torch_lr_finder_suggestion(task)
         row = [task.name, f"{best_lr:.2g}"]
         for name, lr in candidates.items():
             row.append(f"{lr:.2g}: {final_loss(task, lr) / oracle:.2f}" if lr else "-")
         rows.append(row)
         print(" | ".join(row), flush=True)
-    header = ["task", "oracle LR", "dlcheck", "steepest", "valley", "minimum/10", "torch-lr-finder"]
+    header = ["task", "oracle LR"] + [f"dlcheck seed {s}" for s in DLCHECK_SEEDS] + [
+        "steepest", "valley", "minimum/10", "torch-lr-finder"]
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
