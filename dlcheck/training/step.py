@@ -4,6 +4,13 @@
 forward -> loss -> backward -> optimizer step -> zero_grad(set_to_none=True); AMP on CUDA behind
 ``--amp`` (bf16 where supported, else fp16 with a GradScaler). Losses stay on the device: the
 step never calls ``.item()``, so a GPU is not synchronised per step.
+
+Under a GradScaler each step also says whether the scaler skipped it (inf/NaN gradients: no
+optimizer step, the scale lowered): ``StepOutput.skipped``, a 0-dim bool on the device (the scale
+after the step below the scale it ran at), read with the losses, a chunk at a time
+(:func:`kept_losses`). ``forced_precision`` gives every Trainer made inside it a precision of the
+caller's choice on any device (fp16 with a GradScaler on the CPU: how the tests exercise the
+scaler's path); users get mixed precision through ``--amp``, on CUDA only.
 """
 
 from __future__ import annotations
@@ -27,6 +34,40 @@ class StepOutput:
     outputs: torch.Tensor  # the logits (ctx.logits of what the model returned), detached
     targets: object
     raw: object = None  # what the model returned (tensors detached), for the task's references
+    skipped: torch.Tensor | None = None  # 0-dim bool on the device: the GradScaler skipped the step (None: no scaler)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Mixed precision for a Trainer: autocast to ``dtype``; fp16 with a GradScaler built with ``scaler``'s
+    keyword arguments (``init_scale``, ``growth_interval``, ...)."""
+
+    dtype: torch.dtype
+    scaler: dict | None = None  # GradScaler keyword arguments; None: no scaler (bf16)
+
+
+_FORCED: list[Precision] = []  # forced_precision's, innermost last
+
+
+@contextlib.contextmanager
+def forced_precision(dtype: torch.dtype = torch.float16, **scaler):
+    """A test hook: every Trainer made inside trains under autocast ``dtype`` on ``ctx.device``
+    (the CPU included) whatever ``--amp`` says, with a GradScaler(**scaler) for fp16."""
+    _FORCED.append(Precision(dtype, dict(scaler) if dtype == torch.float16 else None))
+    try:
+        yield
+    finally:
+        _FORCED.pop()
+
+
+def precision_of(ctx: Context) -> Precision | None:
+    """The precision a Trainer trains at: ``forced_precision``'s, else ``--amp`` on CUDA (bf16 where
+    supported, else fp16 with a default GradScaler), else None (float32; --amp on the CPU changes nothing)."""
+    if _FORCED:
+        return _FORCED[-1]
+    if ctx.amp and ctx.device.type == "cuda":
+        return Precision(torch.bfloat16) if torch.cuda.is_bf16_supported() else Precision(torch.float16, {})
+    return None
 
 
 #: DLC005 for a model without any parameter (every check that trains fails with it)
@@ -44,18 +85,18 @@ def no_parameters() -> SetupFailure:
 class Trainer:
     """Trains ``model`` with ``optimizer`` one batch at a time."""
 
-    def __init__(self, ctx: Context, model: nn.Module, optimizer: torch.optim.Optimizer):
+    def __init__(self, ctx: Context, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 precision: Precision | None = None):
         self.ctx = ctx
         self.model = model
         self.optimizer = optimizer
         self.autocast_dtype = None
         self.scaler = None
-        if ctx.amp and ctx.device.type == "cuda":
-            if torch.cuda.is_bf16_supported():
-                self.autocast_dtype = torch.bfloat16
-            else:
-                self.autocast_dtype = torch.float16
-                self.scaler = torch.amp.GradScaler("cuda")
+        precision = precision or precision_of(ctx)
+        if precision is not None:
+            self.autocast_dtype = precision.dtype
+            if precision.scaler is not None:
+                self.scaler = torch.amp.GradScaler(ctx.device.type, **precision.scaler)
         self._checked = False
         self._reached = False
 
@@ -101,21 +142,62 @@ class Trainer:
             if not loss.requires_grad:
                 raise SetupFailure("DLC005", _no_gradient(self.model))
             self._checked = True
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self._check_reached()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
+        skipped = self._update(loss)
+        if not outputs:
+            return StepOutput(loss.detach(), None, targets, skipped=skipped)
+        logits = ctx.logits(returned)  # None: a model computing its own loss without logits
+        return StepOutput(loss.detach(), None if logits is None else logits.detach(), targets,
+                          map_tensors(returned, torch.Tensor.detach), skipped)
+
+    def _update(self, loss: torch.Tensor) -> torch.Tensor | None:
+        """backward, optimizer step, zero_grad. Under a GradScaler: whether it skipped the step, as a
+        0-dim bool on the device (its scale fell: it lowers the scale exactly when it finds inf/NaN
+        gradients and skips), compared there, so nothing waits for the device."""
+        if self.scaler is None:
             loss.backward()
             self._check_reached()
             self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        scaled = self.scaler.scale(loss)  # sets the scale up on the first step
+        before = _scale(self.scaler).clone()
+        scaled.backward()
+        self._check_reached()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if not outputs:
-            return StepOutput(loss.detach(), None, targets)
-        logits = ctx.logits(returned)  # None: a model computing its own loss without logits
-        return StepOutput(loss.detach(), None if logits is None else logits.detach(), targets,
-                          map_tensors(returned, torch.Tensor.detach))
+        return _scale(self.scaler) < before
+
+
+def _scale(scaler) -> torch.Tensor:
+    """The GradScaler's current scale as a tensor on the device, without a host sync (``get_scale()``
+    would sync; a torch without the async accessor gets that, correct but synchronising)."""
+    get = getattr(scaler, "_get_scale_async", None)
+    scale = get() if get is not None else None
+    return scale if isinstance(scale, torch.Tensor) else torch.tensor(float(scaler.get_scale()))
+
+
+def kept_losses(losses: torch.Tensor, skipped: list) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A chunk's losses (1-D, on the device) without the steps the GradScaler skipped, and the
+    chunk's skipped mask (None without a scaler: the losses come back as they are). A skipped step
+    whose loss is non-finite stays: the scaler skips it but cannot mend a forward that overflowed,
+    and its loss is the divergence the checks report. Under torchrun a step counts as skipped when
+    any rank skipped it. One host synchronisation (the mask's size), where the chunk is read anyway."""
+    if not skipped or skipped[0] is None:
+        return losses, None
+    from dlcheck import distributed
+
+    mask = distributed.mean(torch.stack(skipped).float()) > 0
+    keep = ~mask | ~torch.isfinite(losses)
+    return losses[keep], mask
+
+
+def skipped_note(skipped: int | None, run: int, what: str = "steps") -> str:
+    """The summary's line for steps a GradScaler skipped ("" for none, or without a scaler)."""
+    if not skipped:
+        return ""
+    return (f"; the GradScaler skipped {skipped} of {run} {what} (inf/NaN fp16 gradients, no optimizer step: "
+            f"left out of the curve)")
 
 
 def _check_unused_on_ranks(trainer: "Trainer", batch, index: int) -> None:

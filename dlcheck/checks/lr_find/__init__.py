@@ -25,6 +25,7 @@ from dlcheck.errors import UserError
 from dlcheck.lr_rules import Curve
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
+from dlcheck.training.step import skipped_note
 
 __all__ = ["NAME", "SETTINGS", "RULES", "BLEND", "WORLD_POWERS", "Evidence", "Measured", "run", "schedule",
            "primary", "suggestions"]
@@ -67,6 +68,10 @@ def run(ctx: Context) -> CheckResult:
     result = ctx.result
     result.metrics.update(metrics(ev, s))
     result.details.update(details(ev, s))
+    if ev.amp_skipped is not None:  # under a GradScaler: the steps it skipped, left out of the curve
+        result.metrics["amp_skipped_steps"] = ev.amp_skipped
+    if ev.amp_skipped_runs is not None:
+        result.metrics["amp_skipped_run_steps"] = ev.amp_skipped_runs
     if ev.cut:  # a part of the range says nothing of the rest: the partial curve, DLC003, no verdict
         c = ev.curve
         result.summary = (f"not judged: the time budget ended the sweep at lr {c.lrs[-1]:.3g} after "
@@ -75,6 +80,7 @@ def run(ctx: Context) -> CheckResult:
     else:
         result.findings += judge(RULES, ev, ctx.task, s)
         result.summary = summary(ev, s)
+    result.summary += skipped_note(ev.amp_skipped, ev.amp_run, "steps of the sweep")
     _write_curve(ctx, ev.curve)
     return result
 

@@ -3,7 +3,9 @@ once the loss diverges), its :class:`~dlcheck.lr_rules.Curve`, the suggestions r
 the short fixed-LR runs (the probe, the run at your LR) that the verdict rests on; all into
 :class:`Evidence`. All state lives in memory: the initial weights are cloned once, the user's
 model object is handed back by ``ctx.model()``, the RNG by the runner. Losses stay on the device
-and are read in chunks (one host synchronisation per chunk).
+and are read in chunks (one host synchronisation per chunk). Under a GradScaler (fp16 ``--amp``)
+the steps it skipped are left out of the curve and of the fixed-LR runs: no optimizer step was
+taken, so the loss after it says nothing of that step's LR (:func:`_Kept`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dlcheck.checks.lr_find.suggest import read, sweep_fell, your_run_judges
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.lr_rules import Curve, Run
-from dlcheck.training import Trainer, chunk_losses
+from dlcheck.training import Trainer, chunk_losses, kept_losses
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Evidence:
     factory: bool = False  # the target has its own optimizer factory
     world: int = 1  # ranks under torchrun
     cut: bool = False  # --budget ended the sweep before its last LR (nor did it diverge): not judged
+    amp_skipped: int | None = None  # sweep steps the GradScaler skipped, left out of the curve (None: no scaler)
+    amp_run: int = 0  # sweep steps run, the skipped ones too
+    amp_skipped_runs: int | None = None  # steps of the fixed-LR runs it skipped (None: no scaler, or no run)
 
 
 #: lr-find measures into its Evidence.
@@ -54,11 +59,13 @@ def measure(ctx: Context) -> Evidence:
         model.train()
         # fixed-LR runs all start from these weights (cloned in memory once)
         initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        losses, floor = _sweep(ctx, model, lrs)
-        curve = _curve(ctx, lrs, losses, floor)
+        kept = _Kept(lrs)
+        losses, floor = _sweep(ctx, model, lrs, kept)
+        curve = _curve(ctx, kept.lrs, losses, floor)
         ev = Evidence(curve=curve, lr=lr, **_whose(ctx, lr), handed_lr=ctx.lr,
-                      factory=ctx.target.optimizer is not None, world=distributed.world_size())
-        ev.cut = len(losses) < len(lrs) and curve.diverge_lr is None and ctx.out_of_time()
+                      factory=ctx.target.optimizer is not None, world=distributed.world_size(),
+                      amp_skipped=kept.skipped, amp_run=kept.run)
+        ev.cut = kept.run < len(lrs) and curve.diverge_lr is None and ctx.out_of_time()
         runs = _Runs(ctx, model, initial, curve)
         usable = curve.usable >= int(s["min_points"]) and not ev.cut
         if usable and (s["probe"] or (s["auto_probe"] and not sweep_fell(curve, s))):
@@ -68,7 +75,36 @@ def measure(ctx: Context) -> Evidence:
         read(ev, s)
         if not ev.cut and your_run_judges(ev, s) and ev.yours is None:
             ev.yours = runs.yours()  # far below the suggestion: does a short run at it train?
+        ev.amp_skipped_runs = runs.skipped
     return ev
+
+
+class _Kept:
+    """The sweep's steps as the curve keeps them. Without a GradScaler: every step, its LR the
+    schedule's (the schedule itself, nothing copied). Under one, a step it skipped is left out
+    and does not count as a step of the sweep: no optimizer step was taken at its LR, and the
+    next loss is of the same weights. Its LR is not tried again: whether a step was skipped is
+    known only when the chunk is read (a host sync per step otherwise), by then the sweep is at
+    higher LRs, and a sweep must rise; the steps it skips are those of the first steps at init
+    (the scale settling, where the LR is too small to train) or at an overflowing LR, just before
+    the divergence the curve then shows. So the curve is shorter by the steps skipped."""
+
+    def __init__(self, schedule):
+        self.schedule, self.lrs, self.run, self.skipped = schedule, schedule, 0, None
+
+    def take(self, losses: torch.Tensor, skipped: list) -> list[float]:
+        """A chunk's losses (1-D, on the device) as host floats, the skipped steps left out."""
+        start, self.run = self.run, self.run + len(losses)
+        kept, mask = kept_losses(losses, skipped)
+        if mask is None:
+            return kept.tolist()
+        if self.skipped is None:
+            self.skipped, self.lrs = 0, []
+        values, flags = losses.tolist(), mask.tolist()  # one transfer each, per chunk
+        self.skipped += sum(flags)
+        self.lrs += [self.schedule[start + i] for i, (v, f) in enumerate(zip(values, flags))
+                     if not f or not math.isfinite(v)]
+        return kept.tolist()
 
 
 class schedule(Sequence):  # noqa: N801 - used like the function it replaces
@@ -114,30 +150,32 @@ def _lr_setter(optimizer: torch.optim.Optimizer):
     return set_lr
 
 
-def _sweep(ctx: Context, model, lrs: list[float]) -> tuple[list[float], float | None]:
-    """Losses of the sweep, as host floats, up to and including the step where it diverged; and
-    the task's floor, from the first step's outputs."""
+def _sweep(ctx: Context, model, lrs: list[float], kept: _Kept) -> tuple[list[float], float | None]:
+    """Losses of the sweep, as host floats, up to and including the step where it diverged (the
+    steps a GradScaler skipped left out: ``kept``); and the task's floor, from the first step's outputs."""
     s = ctx.settings
     chunk = max(1, int(s["chunk"]))
     optimizer = ctx.optimizer(model.parameters(), lr=lrs[0])
     set_lr = _lr_setter(optimizer)
     trainer = Trainer(ctx, model, optimizer)
-    pending, first, floor, tracker = [], None, None, None  # first: the first step's output, until read
+    pending, skipped, first, floor, tracker = [], [], None, None, None  # first: the first step's output, until read
     with ctx.progress(len(lrs), "lr-find") as advance:
         for step, ((index, batch), lr) in enumerate(zip(ctx.stream(len(lrs)), lrs)):
             set_lr(lr)
             out = trainer.step(batch, index, outputs=step == 0)  # the outputs of the first step: the floor
             pending.append(out.loss)
+            skipped.append(out.skipped)
             if step == 0:
                 first = out
             if len(pending) < chunk and step + 1 < len(lrs):
                 continue
             advance(len(pending))  # the bar moves per chunk: nothing per step
+            values = kept.take(chunk_losses(pending), skipped)  # one transfer per chunk (all ranks' mean)
+            pending, skipped = [], []
             if first is not None:  # once: the floor from the first step's outputs (a few syncs)
                 floor, first = _floor(ctx, first), None
-                tracker = _tracker(ctx, lrs, floor)
-            tracker.extend(chunk_losses(pending).tolist())  # one transfer per chunk (all ranks' mean)
-            pending = []
+                tracker = _tracker(ctx, kept.lrs, floor)  # the LRs kept: the schedule, or a list it extends
+            tracker.extend(values)
             stop = tracker.stop()  # the curve kept incrementally: flat bookkeeping per step
             if stop is not None:
                 return tracker.losses[:stop + 1], floor
@@ -173,6 +211,7 @@ class _Runs:
     def __init__(self, ctx: Context, model, initial: dict, curve: Curve):
         self.ctx, self.model, self.initial, self.curve = ctx, model, initial, curve
         self.done: dict = {}
+        self.skipped: int | None = None  # steps the GradScaler skipped in these runs (None: no scaler or no run)
 
     def at(self, lr: float) -> Run:
         """The user's optimizer set to ``lr`` (its param groups keeping their ratios)."""
@@ -201,19 +240,29 @@ class _Runs:
         if not as_built:
             _lr_setter(optimizer)(lr)  # also where the factory ignores the lr it is handed
         trainer = Trainer(ctx, model, optimizer)
-        pending, losses = [], []
+        pending, skipped, losses = [], [], []
         for i, batch in ctx.stream(steps):
-            pending.append(trainer.step(batch, i, outputs=False).loss)
+            out = trainer.step(batch, i, outputs=False)
+            pending.append(out.loss)
+            skipped.append(out.skipped)
             if len(pending) == chunk:
-                losses += chunk_losses(pending).tolist()  # one transfer per chunk (all ranks' mean)
-                pending = []
+                losses += self._take(pending, skipped)  # one transfer per chunk (all ranks' mean)
+                pending, skipped = [], []
                 if not all(map(math.isfinite, losses[-chunk:])):
                     break  # blew up: no need to train on
         if pending:
-            losses += chunk_losses(pending).tolist()
+            losses += self._take(pending, skipped)
         c = self.curve
         return Run(lr=lr, losses=losses, initial=c.initial, noise=c.noise, floor=c.floor,
                    init_window=c.window, window=max(1, min(10, steps // 5)))
+
+
+    def _take(self, pending: list, skipped: list) -> list[float]:
+        """A chunk's losses as host floats, the steps a GradScaler skipped left out (and counted)."""
+        kept, mask = kept_losses(chunk_losses(pending), skipped)
+        if mask is not None:
+            self.skipped = (self.skipped or 0) + int(mask.sum())
+        return kept.tolist()
 
 
 def _whose(ctx: Context, lr: float) -> dict:

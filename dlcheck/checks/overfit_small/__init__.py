@@ -21,6 +21,7 @@ from dlcheck.checks.overfit_small.rules import RULES, metrics, nothing_to_learn,
 from dlcheck.context import Context
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
+from dlcheck.training.step import skipped_note
 
 __all__ = ["NAME", "SETTINGS", "RULES", "Measured", "Trend", "run", "_hits"]
 
@@ -61,9 +62,11 @@ def run(ctx: Context) -> CheckResult:
         return result
     m = measure(ctx, task)
     result.metrics.update(metrics(m))
+    if m.amp_skipped is not None:  # under a GradScaler: the steps it skipped, left out of the curve
+        result.metrics["amp_skipped_steps"] = m.amp_skipped
     _write_curve(ctx, m.curve)
     result.findings += judge(RULES, m, task, ctx.settings)
-    result.summary = summary(m, ctx.settings)
+    result.summary = summary(m, ctx.settings) + skipped_note(m.amp_skipped, m.run_steps)
     return result
 
 

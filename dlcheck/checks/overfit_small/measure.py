@@ -40,6 +40,8 @@ class Measured:
     extended: bool = False  # the budget was extended because the loss was on course to fit
     lr: float | None = None  # the learning rate the run trained at
     timed_out: bool = False  # --budget ended the run (not the step budget, a fit or a divergence)
+    amp_skipped: int | None = None  # steps the GradScaler skipped, left out of the curve (None: no scaler)
+    run_steps: int = 0  # steps run, the skipped ones too
 
     @property
     def steps(self) -> int:
@@ -72,7 +74,6 @@ class Measured:
 def measure(ctx: Context, task: Task) -> Measured:
     s = ctx.settings
     batches = _subset(ctx, int(s["batches"]), s["batch_size"])
-    n, max_steps, chunk = len(batches), int(s["max_steps"]), int(s["chunk"])
     with ctx.model() as model:
         model.train()
         turned_off = _regularisation_off(model)
@@ -82,53 +83,85 @@ def measure(ctx: Context, task: Task) -> Measured:
                 group["weight_decay"] = 0.0
                 turned_off.add("weight decay")
         initial = {name: p.detach().clone() for name, p in model.named_parameters()}
-        trainer = Trainer(ctx, model, optimizer)
-        record = Record(n)
-        refs, first_outputs, last_outputs, diverged_at, fit_at, fit_loss = [], None, None, None, None, None
-        limit, extended, step, judged, timed_out = max_steps, False, -1, False, False
-        with ctx.progress(max_steps, "overfit-small") as advance:
-            while step + 1 < limit:
-                step += 1
-                tail = _last_pass(step, n, chunk, limit)  # hits (and outputs) only where the accuracy is read
-                out = trainer.step(batches[step % n], step % n, outputs=tail or step < n)
-                if step < n:  # the first pass: the references of every batch (n syncs, once)
-                    refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
-                    if first_outputs is None and out.outputs is not None:
-                        first_outputs = out.outputs.float()
-                record.add(out.loss, _hits(task, out.outputs, out.targets) if tail else None)
-                if (step + 1) % chunk and step + 1 != limit and not ctx.time_up():
-                    continue  # a flush per chunk, and where the budget is spent mid-chunk
-                last_outputs = out.outputs  # the last step's, at the flush the run may end on
-                advance(record.pending)  # the bar moves per chunk: nothing per step
-                ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
-                if not ok:
-                    diverged_at = bad
-                    break
-                if not judged:
-                    fit_loss, judged = _fit_loss(ctx, _mean(refs), record.first, record.counts_hits), True
-                done = _done(task, record, fit_loss, step + 1, limit, s)
-                fit_at = step + 1 if done == "fit" else None
-                timed_out = not done and ctx.out_of_time()
-                if done or timed_out:
-                    break
-                if step + 1 == limit and not extended and _extend(s, record, fit_loss, max_steps, _mean(refs)):
-                    limit, extended = int(max_steps * float(s["extend_factor"])), True
+        run = _Run(len(batches))
+        _train(ctx, task, Trainer(ctx, model, optimizer), batches, run)
+        record = run.record
         curve = record.curve()  # one transfer at the end
+        skipped = record.skipped
+        if not curve and skipped:  # the GradScaler skipped every step: the run as it went (it never trained)
+            curve = record.as_run()
         accuracy = record.accuracy()
         unchanged, frozen = _unchanged(model, initial)
         total = sum(p.numel() for p in initial.values())
-        probabilities = distributed.all_true(_are_probabilities(task, first_outputs)
-                                             and _are_probabilities(task, last_outputs))
-    refs = _mean(refs)
-    if not judged:
-        fit_loss = _fit_loss(ctx, refs, curve[0] if curve else 0.0, record.counts_hits)
-    m = Measured(curve=curve, batches=n, samples=distributed.total(sum(_count(b, ctx) for b in batches)), refs=refs,
-                 fit_loss=fit_loss, fit_at=fit_at, diverged_at=diverged_at, accuracy=accuracy,
+        probabilities = distributed.all_true(_are_probabilities(task, run.first_outputs)
+                                             and _are_probabilities(task, run.last_outputs))
+    refs = _mean(run.refs)
+    fit_loss = run.fit_loss if run.judged else _fit_loss(ctx, refs, curve[0] if curve else 0.0, record.counts_hits)
+    m = Measured(curve=curve, batches=len(batches), samples=distributed.total(sum(_count(b, ctx) for b in batches)),
+                 refs=refs, fit_loss=fit_loss, fit_at=run.fit_at, diverged_at=run.diverged_at, accuracy=accuracy,
                  unchanged=unchanged, frozen=frozen, total=total, probabilities=probabilities, turned_off=turned_off,
-                 extended=extended, lr=ctx.lr, timed_out=timed_out)
-    if fit_at is None and diverged_at is None:
-        m.trend = trend_of(curve, n, refs.floor, fit_loss, s)
+                 extended=run.extended, lr=ctx.lr, timed_out=run.timed_out, amp_skipped=skipped,
+                 run_steps=run.step + 1)
+    if run.fit_at is None and run.diverged_at is None:
+        m.trend = trend_of(curve, len(batches), refs.floor, fit_loss, s)
     return m
+
+
+@dataclass
+class _Run:
+    """The training run's state as :func:`_train` leaves it."""
+
+    n: int
+    refs: list = field(default_factory=list)
+    first_outputs: object = None
+    last_outputs: object = None
+    diverged_at: int | None = None
+    fit_at: int | None = None
+    fit_loss: float | None = None
+    judged: bool = False
+    extended: bool = False
+    timed_out: bool = False
+    step: int = -1
+
+    def __post_init__(self):
+        self.record = Record(self.n)
+
+
+def _train(ctx: Context, task: Task, trainer: Trainer, batches: list, run: _Run) -> None:
+    """Train on the subset until it is memorised, the loss diverges, the budget or the time runs
+    out; one flush (one sync) per chunk. Steps count as the curve counts them: those the GradScaler
+    skipped are left out (``record.steps``); the budget counts every step run."""
+    s, record, n = ctx.settings, run.record, run.n
+    max_steps, chunk = int(s["max_steps"]), int(s["chunk"])
+    limit = max_steps
+    with ctx.progress(max_steps, "overfit-small") as advance:
+        while run.step + 1 < limit:
+            run.step = step = run.step + 1
+            tail = _last_pass(step, n, chunk, limit)  # hits (and outputs) only where the accuracy is read
+            out = trainer.step(batches[step % n], step % n, outputs=tail or step < n)
+            if step < n:  # the first pass: the references of every batch (n syncs, once)
+                run.refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
+                if run.first_outputs is None and out.outputs is not None:
+                    run.first_outputs = out.outputs.float()
+            record.add(out.loss, _hits(task, out.outputs, out.targets) if tail else None, out.skipped)
+            if (step + 1) % chunk and step + 1 != limit and not ctx.time_up():
+                continue  # a flush per chunk, and where the budget is spent mid-chunk
+            run.last_outputs = out.outputs  # the last step's, at the flush the run may end on
+            advance(record.pending)  # the bar moves per chunk: nothing per step
+            ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
+            if not ok:
+                run.diverged_at = bad
+                return
+            if record.steps and not run.judged:  # (none yet: the GradScaler skipped every step so far)
+                run.fit_loss, run.judged = _fit_loss(ctx, _mean(run.refs), record.first, record.counts_hits), True
+            done = _done(task, record, run.fit_loss, step + 1 >= limit, s) if record.steps else None
+            run.fit_at = record.steps if done == "fit" else None
+            run.timed_out = not done and ctx.out_of_time()
+            if done or run.timed_out:
+                return
+            if step + 1 == limit and not run.extended and record.steps \
+                    and _extend(s, record, run.fit_loss, max_steps, _mean(run.refs)):
+                limit, run.extended = int(max_steps * float(s["extend_factor"])), True
 
 
 def _last_pass(step: int, n: int, chunk: int, limit: int) -> bool:
@@ -146,18 +179,18 @@ def _extend(s, record: Record, fit_loss: float | None, max_steps: int, refs: Ref
     return float(s["extend_factor"]) > 1 and trend is not None and falling(trend, s)
 
 
-def _done(task: Task, record: Record, fit_loss: float | None, steps: int, limit: int, s) -> str | None:
+def _done(task: Task, record: Record, fit_loss: float | None, last: bool, s) -> str | None:
     """After a chunk: "fit" when the subset is memorised, "runaway" when a loss without a known
     floor ran off towards -inf (course.py), else None. With a known floor, memorised is the loss
     near it (and the accuracy); without one, a clear fall that levelled off, judged from
-    ``level_min_steps`` on (and at the end of the budget)."""
-    n = record.n
+    ``level_min_steps`` on (and at the end of the budget: ``last``). Steps: those of the curve."""
+    n, steps = record.n, record.steps
     if fit_loss is not None:
         return "fit" if steps >= n and fits(task, record, fit_loss, s) else None
     curve = record.curve()  # one transfer per chunk, only without a known floor
     if runaway(curve, n, s):
         return "runaway"
-    if steps < int(s["level_min_steps"]) and steps < limit:
+    if steps < int(s["level_min_steps"]) and not last:
         return None
     trend = trend_of(curve, n, None, None, s)
     final = float(record.recent_loss())

@@ -11,7 +11,7 @@ import torch
 
 from dlcheck import distributed
 from dlcheck.task import Task
-from dlcheck.training import all_finite, chunk_losses
+from dlcheck.training import all_finite, chunk_losses, kept_losses
 
 
 @dataclass
@@ -33,7 +33,9 @@ def falling(trend: Trend, s: Mapping[str, Any]) -> bool:
 
 class Record:
     """Per-step losses and hits, kept on the device in one tensor per chunk: memory grows with the
-    steps done (a few bytes each), never per step with Python objects, and one sync per chunk."""
+    steps done (a few bytes each), never per step with Python objects, and one sync per chunk.
+    Steps the GradScaler skipped (no optimizer step) are left out at the flush: ``steps`` counts
+    the steps kept, ``skipped`` those left out (None: no scaler)."""
 
     def __init__(self, n: int):
         self.n = n  # batches in a pass over the subset
@@ -42,9 +44,11 @@ class Record:
         self.first = None
         self.counts_hits = False
         self.steps = 0
+        self._skipped, self.masks, self.everything = [], [], []  # the GradScaler's: per step, per chunk
 
-    def add(self, loss: torch.Tensor, hits) -> None:
+    def add(self, loss: torch.Tensor, hits, skipped: torch.Tensor | None = None) -> None:
         self._losses.append(loss.float())
+        self._skipped.append(skipped)
         if hits is not None:
             self.counts_hits = True
             self._hits.append(hits[0].float())
@@ -57,17 +61,21 @@ class Record:
 
     def flush(self) -> tuple[bool, int | None]:
         """Stack the chunk; whether its losses are finite, and else the step that was not."""
-        losses = chunk_losses(self._losses)  # under torchrun: the global mean over ranks
+        run = chunk_losses(self._losses)  # under torchrun: the global mean over ranks
+        losses, mask = kept_losses(run, self._skipped)  # without a GradScaler: all of them, as they are
+        if mask is not None:  # the chunk as run, too (for a run the scaler skipped entirely)
+            self.everything.append(run)
+            self.masks.append(mask)
         ok, bad = all_finite(losses)
         self.losses.append(losses)
         if self._hits:  # the mean of hits over the mean of counts: the global accuracy
             self.hits.append(distributed.mean(torch.stack(self._hits)))
             self.counts.append(distributed.mean(torch.stack(self._counts)))
-        if self.first is None:
-            self.first = float(self.losses[0][0])
+        if self.first is None and len(losses):
+            self.first = float(losses[0])
         start = self.steps
-        self.steps += len(self._losses)
-        self._losses, self._hits, self._counts = [], [], []
+        self.steps += len(losses)
+        self._losses, self._hits, self._counts, self._skipped = [], [], [], []
         return ok, (start + bad if not ok else None)
 
     def _last(self, chunks: list) -> torch.Tensor:
@@ -94,6 +102,15 @@ class Record:
 
     def curve(self) -> list[float]:
         return torch.cat(self.losses).tolist() if self.losses else []
+
+    @property
+    def skipped(self) -> int | None:
+        """Steps the GradScaler skipped so far (one transfer); None without a scaler."""
+        return int(torch.cat(self.masks).sum()) if self.masks else None
+
+    def as_run(self) -> list[float]:
+        """Every step's loss, the skipped ones too: the curve of a run the scaler skipped entirely."""
+        return torch.cat(self.everything).tolist() if self.everything else self.curve()
 
 
 def on_course(s: Mapping[str, Any], record: Record, n: int, fit_loss: float, max_steps: int, floor: float) -> bool:
