@@ -196,6 +196,9 @@ def skipped_note(skipped: int | None, run: int, what: str = "steps") -> str:
     """The summary's line for steps a GradScaler skipped ("" for none, or without a scaler)."""
     if not skipped:
         return ""
+    if skipped >= run:
+        return (f"; the GradScaler skipped all {run} {what} (inf/NaN fp16 gradients every time: no optimizer "
+                f"step was taken)")
     return (f"; the GradScaler skipped {skipped} of {run} {what} (inf/NaN fp16 gradients, no optimizer step: "
             f"left out of the curve)")
 
