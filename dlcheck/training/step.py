@@ -183,13 +183,21 @@ def kept_losses(losses: torch.Tensor, skipped: list) -> tuple[torch.Tensor, torc
     whose loss is non-finite stays: the scaler skips it but cannot mend a forward that overflowed,
     and its loss is the divergence the checks report. Under torchrun a step counts as skipped when
     any rank skipped it. One host synchronisation (the mask's size), where the chunk is read anyway."""
-    if not skipped or skipped[0] is None:
+    mask = skipped_mask(skipped)
+    if mask is None:
         return losses, None
-    from dlcheck import distributed
-
-    mask = distributed.mean(torch.stack(skipped).float()) > 0
     keep = ~mask | ~torch.isfinite(losses)
     return losses[keep], mask
+
+
+def skipped_mask(skipped: list) -> torch.Tensor | None:
+    """A chunk's ``StepOutput.skipped`` as one bool tensor on the device (under torchrun: skipped on
+    any rank); None without a scaler."""
+    if not skipped or skipped[0] is None:
+        return None
+    from dlcheck import distributed
+
+    return distributed.mean(torch.stack(skipped).float()) > 0
 
 
 def skipped_note(skipped: int | None, run: int, what: str = "steps") -> str:

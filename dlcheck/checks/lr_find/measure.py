@@ -22,6 +22,7 @@ from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.lr_rules import Curve, Run
 from dlcheck.training import Trainer, chunk_losses, kept_losses
+from dlcheck.training.step import skipped_mask
 
 
 @dataclass
@@ -95,16 +96,16 @@ class _Kept:
     def take(self, losses: torch.Tensor, skipped: list) -> list[float]:
         """A chunk's losses (1-D, on the device) as host floats, the skipped steps left out."""
         start, self.run = self.run, self.run + len(losses)
-        kept, mask = kept_losses(losses, skipped)
+        mask = skipped_mask(skipped)
         if mask is None:
-            return kept.tolist()
+            return losses.tolist()
         if self.skipped is None:
             self.skipped, self.lrs = 0, []
         values, flags = losses.tolist(), mask.tolist()  # one transfer each, per chunk
         self.skipped += sum(flags)
-        self.lrs += [self.schedule[start + i] for i, (v, f) in enumerate(zip(values, flags))
-                     if not f or not math.isfinite(v)]
-        return kept.tolist()
+        kept = [i for i, (v, f) in enumerate(zip(values, flags)) if not f or not math.isfinite(v)]  # kept_losses
+        self.lrs += [self.schedule[start + i] for i in kept]
+        return [values[i] for i in kept]
 
 
 class schedule(Sequence):  # noqa: N801 - used like the function it replaces
