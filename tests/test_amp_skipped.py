@@ -137,3 +137,22 @@ def test_a_scaler_that_skips_nothing_changes_no_curve():
     amp = _run(0, ["overfit-small"], init_scale=1024.0)["overfit-small"]
     assert amp.metrics["amp_skipped_steps"] == 0 and "GradScaler" not in amp.summary
     assert amp.metrics["steps"] == plain.metrics["steps"] and amp.status == plain.status
+
+
+class _Loud(nn.Module):
+    """Logits scaled past fp16's 65504: under fp16 autocast the forward itself overflows."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(x) * 1e6
+
+
+def test_a_forward_that_overflows_fp16_is_still_a_non_finite_loss(digits):
+    X, y = digits
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X[:320], y[:320]), batch_size=64)
+    with forced_precision(torch.float16):
+        result = dlcheck.check("overfit-small", model=_Loud, train_loader=data)
+    assert "DLC202" in _codes(result) and result.metrics["amp_skipped_steps"] >= 1  # skipped, and kept
