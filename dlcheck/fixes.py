@@ -163,6 +163,33 @@ def attribute_path(name: str, root: str = "model") -> str:
     return root + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in name.split(".") if p)
 
 
+# -- the same choice on every rank (torchrun) ---------------------------------------------------
+def summed(values):
+    """A fix's measured sums (a 1-d tensor) summed over the ranks under torchrun, in float64 on the
+    CPU and exactly the same on every rank; the tensor itself on one process."""
+    from dlcheck import distributed
+
+    if not distributed.active():
+        return values
+    import torch
+
+    flat = values.detach().double().cpu().reshape(-1)
+    return torch.tensor(distributed.reduce_floats(flat.tolist(), ["sum"] * flat.numel()), dtype=torch.float64)
+
+
+def first_rank(value: float | None) -> float | None:
+    """Rank 0's ``value`` on every rank under torchrun (the choice is made once); ``value`` itself
+    on one process. None stays None."""
+    import math
+
+    from dlcheck import distributed
+
+    if not distributed.active():
+        return value
+    chosen = distributed.gather_floats([math.nan if value is None else float(value)])[0][0]
+    return None if math.isnan(chosen) else chosen
+
+
 # -- verifying ----------------------------------------------------------------------------------
 def verify(report, settings, target, device, modules: dict, state) -> None:
     """Try the catalogued fix of every warn/fail finding of ``report`` and record the outcome on
@@ -177,8 +204,12 @@ def verify(report, settings, target, device, modules: dict, state) -> None:
 
 
 def _try(fix, result, finding, module, check_settings, settings, target, device, state) -> dict:
-    """Apply ``fix``, re-run the check on the fixed copy, and say what changed."""
+    """Apply ``fix``, re-run the check on the fixed copy, and say what changed. Under torchrun every
+    rank tries the same fix on its own copy and the ranks agree at each step (``_agreed``): the
+    fix's choice (its pasteable line) must be the same on every rank, else it is not tried."""
+    from dlcheck import distributed
     from dlcheck.context import Context
+    from dlcheck.device import seed_everything
     from dlcheck.errors import describe_exception
     from dlcheck.runner import run_check
     from dlcheck.runstate import RunState, preflight
@@ -190,20 +221,59 @@ def _try(fix, result, finding, module, check_settings, settings, target, device,
     quiet = dataclasses.replace(settings, out=None, quiet=True)
     ctx = Context(result.name, target, device, settings.seed, check_settings, lr=settings.lr,
                   input_key=settings.input_key, target_key=settings.target_key,
-                  state=RunState(task=state.task, keywords=state.keywords))
+                  state=RunState(task=state.task, keywords=state.keywords, said=set(state.said)))
+    ctx.wraps = False  # under torchrun a fix reads the model's own module names, never DDP's
     try:
         with preserve_rng():
+            if distributed.active():  # a model object's change draws the same numbers on every rank
+                seed_everything(settings.seed)
             applied = fix(Given(target=target, finding=finding, result=result, ctx=ctx))
-        if applied is None:
-            out["after"] = "the fix does not apply to this set-up"
-            return out
-        out["applied"] = applied.line
-        after = run_check(result.name, module, check_settings, applied.target, device, quiet,
-                          preflight(applied.target, device, quiet))
+        mine = ("none", "") if applied is None else ("applied", applied.line)
     except Exception as exc:  # a fix that breaks the set-up is no fix
-        out["after"] = f"the fixed set-up raised {describe_exception(exc)}"
+        mine = ("raised", f"the fixed set-up raised {describe_exception(exc)}")
+    trouble = _agreed(mine, "the fix's choice")
+    if trouble or mine[0] != "applied":
+        out["after"] = trouble or (mine[1] if mine[0] == "raised" else "the fix does not apply to this set-up")
         return out
+    out["applied"] = applied.line
+    try:
+        fixed_state = preflight(applied.target, device, quiet)
+        fixed_state.said = set(state.said)  # torchrun's set-up findings are said once per run
+        mine = ("ok", "")
+    except Exception as exc:
+        mine = ("raised", f"the fixed set-up raised {describe_exception(exc)}")
+    trouble = _agreed(mine, "the fixed set-up")
+    if trouble or mine[0] != "ok":
+        out["after"] = trouble or mine[1]
+        return out
+    after = run_check(result.name, module, check_settings, applied.target, device, quiet, fixed_state)
+    session = distributed.session()
+    if distributed.active():  # an error on any rank is an error on every rank (DLC010)
+        from dlcheck.runner import _agree_check
+
+        _agree_check(session, f"{result.name} after {fix.__name__}", after)
     return _compare(out, result, finding, after)
+
+
+def _agreed(mine: tuple[str, str], what: str) -> str | None:
+    """Under torchrun, every rank's ``(outcome, text)`` of one step of a fix compared: None when
+    they are the same on every rank (always, on one process); else the one line that says why
+    the fix was not tried, the same on every rank."""
+    from dlcheck import distributed
+
+    if not distributed.active():
+        return None
+    import torch.distributed as dist
+
+    every = [None] * distributed.world_size()
+    dist.all_gather_object(every, mine)
+    if all(tuple(o) == tuple(mine) for o in every):
+        return None
+    raised = [(r, o[1]) for r, o in enumerate(every) if o[0] == "raised"]
+    if raised:
+        return f"rank {raised[0][0]}: {raised[0][1]}"
+    shown = "; ".join(f"rank {r}: {o[1] or o[0]}" for r, o in enumerate(every))
+    return f"not tried under torchrun: the ranks disagree on {what} ({shown})"
 
 
 def _compare(out: dict, before, finding, after) -> dict:

@@ -262,7 +262,7 @@ def execute(settings: Settings, names: list[str]) -> Report:
         if errors.received:  # the check caught the signal itself (curves): the run ends all the same
             raise Interrupted(_interrupted_message(name, report, target, ordered[index + 1:], 0, after=True),
                               _settled(report, settings))
-    if settings.verify_fixes and session is None:  # dlcheck.fixes: each finding's fix tried on a copy
+    if settings.verify_fixes:  # dlcheck.fixes: each finding's fix tried on a copy (on every rank under torchrun)
         from dlcheck import fixes
 
         fixes.verify(report, settings, target, device, modules, state)

@@ -51,13 +51,16 @@ def scale_final_layer(given):
 def _factor(ctx, model, layer, bias, batches, excess: float, floor: float) -> float:
     """The largest of FIX_FACTORS whose loss is within ``fix_ratio`` x ``excess`` of the floor (the
     layer's weights scaled, its bias set to ``bias``), else the one with the lowest loss."""
+    from dlcheck import distributed
+
     weight, losses = layer.weight.detach().clone(), {}
     if bias is not None:
         layer.bias.copy_(bias)
     for factor in FIX_FACTORS:
         layer.weight.copy_(weight * factor)
-        losses[factor] = float(torch.stack([ctx.loss(*ctx.forward(model, b, i)).detach().float().mean()
-                                            for i, b in enumerate(batches)]).mean())
+        loss = torch.stack([ctx.loss(*ctx.forward(model, b, i)).detach().float().mean()
+                            for i, b in enumerate(batches)]).mean()
+        losses[factor] = float(distributed.mean(loss))  # under torchrun: the ranks' mean, as init-loss
         if losses[factor] - floor <= ctx.settings["fix_ratio"] * excess:
             return factor
     return min(losses, key=lambda f: losses[f] if math.isfinite(losses[f]) else math.inf)
@@ -84,6 +87,8 @@ def label_prior(ctx, model, batches, bias, metrics: dict) -> torch.Tensor | None
     with one entry per class: per class for hard labels, per label for multi-label targets. None
     for balanced labels, soft targets, class weights or label smoothing (the best constant output
     is then not the log prior)."""
+    from dlcheck import distributed, fixes
+
     task, constant, expected = ctx.task, metrics.get("constant"), metrics.get("expected")
     plain = not any(task.options.get(k) for k in ("weight", "pos_weight", "label_smoothing"))
     if bias is None or constant is None or not expected or constant / expected >= ctx.settings["imbalance_ratio"] \
@@ -98,10 +103,15 @@ def label_prior(ctx, model, batches, bias, metrics: dict) -> torch.Tensor | None
         labels = labels[labels != task.ignore_index]
         if not labels.numel() or int(labels.min()) < 0 or int(labels.max()) >= width:
             return None
-        counts = torch.bincount(labels.long().cpu(), minlength=width).double()
+        counts = fixes.summed(torch.bincount(labels.long().cpu(), minlength=width).double())  # all ranks'
         return (counts + 1) / (counts.sum() + width)  # no class at log 0
     if task.kind == "multilabel" and all(t.dim() == 2 and t.shape[1] == width for t in targets):
         share = torch.cat(targets).double().cpu().mean(0)
+        if distributed.active():  # every rank's labels: their sums and rows over the ranks
+            stacked = torch.cat(targets).double().cpu()
+            sums = fixes.summed(torch.cat([stacked.sum(0), torch.tensor([float(stacked.shape[0])],
+                                                                         dtype=torch.float64)]))
+            share = sums[:-1] / sums[-1]
         return share.clamp(1e-4, 1 - 1e-4)
     return None
 

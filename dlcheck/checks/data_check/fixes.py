@@ -39,6 +39,21 @@ def _axis(x: torch.Tensor) -> int:
     return 2 if x.dim() == 3 else 1
 
 
+def _mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-column mean and std of ``x`` (N, F); under torchrun of every rank's rows together (their
+    sums, sums of squares and counts, in float64), so every rank standardises alike."""
+    from dlcheck import distributed, fixes
+
+    if not distributed.active():
+        return x.mean(0), x.std(0)
+    width, x = x.shape[1], x.double()
+    sums = fixes.summed(torch.cat([x.sum(0), (x * x).sum(0), torch.tensor([float(x.shape[0])], dtype=x.dtype)]))
+    n = sums[-1]
+    mean = sums[:width] / n
+    var = (sums[width:2 * width] - n * mean * mean).clamp_min(0) / (n - 1).clamp_min(1)
+    return mean.float(), var.sqrt().float()
+
+
 def standardise_inputs(given):
     """Standardise the inputs with the per-channel (per-feature) mean and std measured on the
     batches data-check read: a collate step after the loader's own."""
@@ -53,7 +68,7 @@ def standardise_inputs(given):
         inputs.append(batch[0].float())
     axis = _axis(inputs[0])
     x = torch.cat([i.movedim(axis, -1).reshape(-1, i.shape[axis]) for i in inputs])
-    mean, std = x.mean(0), x.std(0)
+    mean, std = _mean_std(x)
     std[~(std > 1e-6)] = 1.0
     step = Standardise(mean, std, axis)
     if fixes.rebuild_loader(ctx.loader("train"), collate=step) is None:

@@ -77,7 +77,9 @@ def lr_from_lr_find(given):
                     amp=ctx.amp, input_key=ctx.input_key, target_key=ctx.target_key, state=ctx.state)
     seed_everything(ctx.seed)
     evidence = lr_find.measure(sweep)
-    return None if evidence.cut else train_at(given, evidence.suggested)
+    from dlcheck import fixes
+
+    return train_at(given, fixes.first_rank(None if evidence.cut else evidence.suggested))  # rank 0's, everywhere
 
 
 #: finding code -> the fix --verify-fixes tries for it
