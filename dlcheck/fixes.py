@@ -129,6 +129,7 @@ def rebuild_loader(loader, *, shuffle: bool | None = None, collate: Callable | N
     not a map-style DataLoader with plain batching (the fix then does not apply)."""
     import torch
     from torch.utils.data import BatchSampler, DataLoader, IterableDataset, RandomSampler, SequentialSampler
+    from torch.utils.data.distributed import DistributedSampler
 
     if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset) \
             or loader.batch_size is None or type(loader.batch_sampler) is not BatchSampler:
@@ -136,7 +137,11 @@ def rebuild_loader(loader, *, shuffle: bool | None = None, collate: Callable | N
     kwargs = dict(batch_size=loader.batch_size, drop_last=loader.drop_last, num_workers=loader.num_workers,
                   collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, timeout=loader.timeout,
                   worker_init_fn=loader.worker_init_fn, generator=loader.generator)
-    if shuffle:
+    if shuffle and isinstance(loader.sampler, DistributedSampler):  # each rank's shard, now shuffled
+        old = loader.sampler
+        kwargs["sampler"] = DistributedSampler(loader.dataset, num_replicas=old.num_replicas, rank=old.rank,
+                                               shuffle=True, seed=old.seed, drop_last=old.drop_last)
+    elif shuffle:
         kwargs.update(shuffle=True, generator=loader.generator or torch.Generator().manual_seed(seed))
     elif type(loader.sampler) in (RandomSampler, SequentialSampler):
         kwargs["shuffle"] = isinstance(loader.sampler, RandomSampler)

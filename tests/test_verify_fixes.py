@@ -109,3 +109,24 @@ def test_the_cli_writes_the_fix_into_the_json_and_explain_names_it():
     explained = subprocess.run([sys.executable, "-m", "dlcheck", "explain", "DLC707"], capture_output=True,
                                text=True, env=env, timeout=120)
     assert "Verified fix:" in explained.stdout and "shuffle_loader" in explained.stdout
+
+
+def test_shuffling_a_distributed_sampler_keeps_it_and_says_so():
+    """A loader whose DistributedSampler does not shuffle sorted data: the fix shuffles that
+    sampler (each rank keeps its shard) and the line says DistributedSampler, not DataLoader."""
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data.distributed import DistributedSampler
+
+    sys.path.insert(0, str(ZOO))
+    from _data import standardised
+
+    X, y = standardised("digits")
+    order = torch.argsort(y, stable=True)
+    data = TensorDataset(X[order], y[order])
+    loader = DataLoader(data, batch_size=32, sampler=DistributedSampler(data, num_replicas=1, rank=0, shuffle=False))
+    result = dlcheck.check("data-check", model=lambda: nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)),
+                           train_loader=loader, device="cpu", verify_fixes=True)
+    fix = _finding(result, "DLC707").fix
+    assert fix["applied"] == "DistributedSampler(dataset, shuffle=True)" and fix["verified"], fix
+    assert loader.sampler.shuffle is False  # the user's loader is untouched

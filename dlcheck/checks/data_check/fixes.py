@@ -11,11 +11,15 @@ def shuffle_loader(given):
     """Rebuild the train loader with ``shuffle=True`` (same dataset, batch size and collate)."""
     from dlcheck import fixes
 
-    seed = given.ctx.seed
-    if fixes.rebuild_loader(given.ctx.loader("train"), shuffle=True, seed=seed) is None:
+    from torch.utils.data.distributed import DistributedSampler
+
+    seed, loader = given.ctx.seed, given.ctx.loader("train")
+    if fixes.rebuild_loader(loader, shuffle=True, seed=seed) is None:
         return None
     fixed = fixes.with_loader(given.target, lambda loader: fixes.rebuild_loader(loader, shuffle=True, seed=seed))
-    return fixes.Applied(fixed, "DataLoader(..., shuffle=True)")
+    sharded = isinstance(getattr(loader, "sampler", None), DistributedSampler)
+    return fixes.Applied(fixed, "DistributedSampler(dataset, shuffle=True)" if sharded
+                         else "DataLoader(..., shuffle=True)")
 
 
 @dataclass
