@@ -9,7 +9,10 @@ batch sampler and collate function (the user's loader object is never changed; t
 of its samplers are put back), drained for a few batches, its rate taken after the workers'
 first round so start-up and the prefetched batches do not count. A rate becomes an expected idle
 share with the step time: ``max(0, 1 - step / batch)`` with workers (they overlap the step),
-``batch / (batch + step)`` without. Plain iterables and IterableDatasets are not swept (said).
+``batch / (batch + step)`` without. Plain iterables are not swept, IterableDatasets only with
+``num_workers=0`` (more workers each yield all of it unless it splits itself); said either way.
+The timing of a loader-bound loader is read twice and the smaller wait kept: a machine busy with
+other work adds waits that are not the loader's.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class Measured:
     trials: list[Trial] = field(default_factory=list)
     not_swept: str | None = None  # why there was no sweep (None: swept, or not needed)
     cores: int = 1
+    readings: int = 0  # timed readings of the real steps (a second one when the first is loader-bound)
 
     @property
     def best(self) -> Trial | None:
@@ -98,16 +102,34 @@ def measure(ctx: Context) -> Measured:
             synchronize(ctx.device)
             times.append(time.perf_counter() - t0)
         m.step_s = statistics.median(times[1:])
-        waits, compute = _real_steps(ctx, trainer, steps)
-    if len(waits) < 2:
+        timed = _timed(ctx, trainer, steps, m)
+        if timed and _bound(m, s):  # a second reading: a loader-bound verdict must hold twice
+            _timed(ctx, trainer, steps, m)
+    if not timed:
         m.skipped = "the loader yields too few batches to time"
         return m
-    m.wait_s = statistics.median(waits)  # medians: one slow read on a busy machine is not the loader's rate
-    m.idle = m.wait_s / (m.wait_s + compute) if m.wait_s + compute > 0 else 0.0
-    bound = m.idle > float(s["loader_idle_max"]) and m.wait_s * 1000 >= float(s["loader_min_wait_ms"])
-    if bound or s["loader_sweep_always"]:
+    if _bound(m, s) or s["loader_sweep_always"]:
         m.not_swept = _sweep(ctx, loader, m)
     return m
+
+
+def _timed(ctx: Context, trainer, steps: int, m: Measured) -> bool:
+    """One reading of the real steps into ``m``, kept where it waits less than a reading before it
+    (medians, then the smaller of two: a busy machine only ever adds time, a slow loader is slow
+    every time). False when the loader yields too few batches to time."""
+    waits, compute = _real_steps(ctx, trainer, steps)
+    if len(waits) < 2:
+        return False
+    wait = statistics.median(waits)
+    if m.readings == 0 or wait < m.wait_s:
+        m.wait_s = wait
+        m.idle = wait / (wait + compute) if wait + compute > 0 else 0.0
+    m.readings += 1
+    return True
+
+
+def _bound(m: Measured, s: Settings) -> bool:
+    return m.idle > float(s["loader_idle_max"]) and m.wait_s * 1000 >= float(s["loader_min_wait_ms"])
 
 
 def _real_steps(ctx: Context, trainer, steps: int) -> tuple[list[float], float]:
@@ -141,11 +163,13 @@ def _sweep(ctx: Context, loader, m: Measured) -> str | None:
 
     if not isinstance(loader, DataLoader):
         return f"the loader is a {type(loader).__name__}, not a DataLoader: there is no dataset to rebuild it over"
-    if isinstance(loader.dataset, IterableDataset):
-        return ("the dataset is an IterableDataset: every worker would yield all of it unless it splits "
-                "itself by get_worker_info(), so dlcheck does not sweep num_workers")
     top = int(ctx.settings["loader_max_workers"]) or max(4, m.cores)
     counts = [0] + [w for w in (2, 4, 8, 16, 32, 64) if w <= top]
+    stream = isinstance(loader.dataset, IterableDataset)
+    if stream:  # more workers would each yield all of it unless it splits itself: only one process is safe
+        if not m.workers:
+            return _STREAM
+        counts = [0]
     pins = (False, True) if ctx.device.type == "cuda" else (False,)
     with _kept_generators(loader), preserve_rng():
         for w in counts:
@@ -153,16 +177,26 @@ def _sweep(ctx: Context, loader, m: Measured) -> str | None:
                 trial = _trial(ctx, loader, w, pin, m)
                 if trial is not None:
                     m.trials.append(trial)
+    if stream and m.trials and m.trials[0].idle >= m.idle:
+        return f"{_STREAM} (num_workers=0, the one count it tries, does not help)"
     return None if m.trials else "the loader yields too few batches for a sweep"
+
+
+_STREAM = ("the dataset is an IterableDataset: every worker would yield all of it unless it splits itself by "
+           "get_worker_info(), so dlcheck does not try more workers")
 
 
 def _trial(ctx: Context, loader, workers: int, pin: bool, m: Measured) -> Trial | None:
     """A DataLoader like the user's with ``workers`` and ``pin``, drained: seconds per batch after
     the workers' first round (None when it yields too few batches)."""
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, IterableDataset
 
     extra = {"prefetch_factor": loader.prefetch_factor} if workers and loader.prefetch_factor else {}
-    rebuilt = DataLoader(loader.dataset, batch_sampler=loader.batch_sampler, collate_fn=loader.collate_fn,
+    if isinstance(loader.dataset, IterableDataset):  # batched by size: it takes no batch sampler
+        extra.update(batch_size=loader.batch_size, drop_last=loader.drop_last)
+    else:
+        extra.update(batch_sampler=loader.batch_sampler)
+    rebuilt = DataLoader(loader.dataset, collate_fn=loader.collate_fn,
                          num_workers=workers, pin_memory=pin, worker_init_fn=loader.worker_init_fn,
                          multiprocessing_context=loader.multiprocessing_context if workers else None,
                          generator=loader.generator, **extra)
@@ -222,8 +256,10 @@ def loader_bound(m: Measured, task, s: Settings) -> Finding | None:
     fixed = best.idle <= float(s["loader_idle_max"])
     message += (f"; with {setting} it delivers {_rate(m, best.batch_s)} (device idle ~{best.idle:.0%}, "
                 f"{best.startup_s:.1f} s to start)")
-    advice = (f"Set DataLoader(..., {setting}, persistent_workers=True)." if fixed else
-              f"Set DataLoader(..., {setting}, persistent_workers=True), and make __getitem__ cheaper: no count "
+    if best.workers:  # persistent_workers needs workers: DataLoader refuses it with num_workers=0
+        setting += ", persistent_workers=True"
+    advice = (f"Set DataLoader(..., {setting})." if fixed else
+              f"Set DataLoader(..., {setting}), and make __getitem__ cheaper: no count "
               f"dlcheck tried brings the idle share under {float(s['loader_idle_max']):.0%}.")
     return finding("DLC981", message, advice)
 

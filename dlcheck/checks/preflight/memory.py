@@ -103,7 +103,7 @@ def _number(s, key: str, least: float, kind=int, below: float | None = None):
     if v is None or isinstance(value, bool) or v < least or (below is not None and v >= below) \
             or (kind is int and v != float(value)):
         bound = f" and below {below:g}" if below is not None else ""
-        raise UserError(f"preflight: {key} must be {'an integer' if kind is int else 'a number'} of at least "
+        raise UserError(f"{key} must be {'an integer' if kind is int else 'a number'} of at least "
                         f"{least:g}{bound}, not {value!r}")
     return v
 
@@ -117,7 +117,7 @@ def _budget(ctx, s, weights: int) -> tuple[str | None, int | None, str]:
         total = parse_bytes(s["device_memory"], "device_memory")
         context = parse_bytes(s["context_memory"], "context_memory")
         if total <= context:
-            raise UserError(f"preflight: device_memory {s['device_memory']!r} is no more than the "
+            raise UserError(f"device_memory {s['device_memory']!r} is no more than the "
                             f"context_memory {s['context_memory']!r} it keeps for the CUDA context")
         return "predicted", total - context, (f"{s['device_memory']} ({size(total)}, less {size(context)} for the "
                                               f"CUDA context)")

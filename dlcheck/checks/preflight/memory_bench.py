@@ -21,11 +21,19 @@ OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 GIB = 2 ** 30
 _UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "KIB": 2 ** 10, "M": 1e6, "MB": 1e6, "MIB": 2 ** 20,
           "G": 1e9, "GB": 1e9, "GIB": GIB, "T": 1e12, "TB": 1e12, "TIB": 2 ** 40}
-#: Cards by name: their memory in GiB as the driver reports it (nominal sizes where they agree).
-CARDS = {"A10080GB": 80, "A10040GB": 40, "H100": 80, "H10080GB": 80, "H100NVL": 94, "H200": 140,
-         "V10016GB": 16, "V10032GB": 32, "T4": 15, "L4": 22.5, "A10": 22.5, "A10G": 22.5, "L40S": 45, "L40": 45,
-         "A40": 45, "A6000": 48, "RTXA6000": 48, "RTX3080": 10, "RTX3090": 24, "RTX4080": 16, "RTX4090": 24,
-         "RTX5090": 32, "P100": 16, "B200": 179, "MI300X": 192}
+#: Cards by name, as people write them: their memory in GiB as the driver reports it (nominal
+#: sizes where they agree). Matched without case, spaces, dashes, "NVIDIA" or "GeForce".
+CARD_NAMES = {"A100-80GB": 80, "H100": 80, "RTX-4090": 24, "L4": 22.5, "T4": 15, "A10G": 22.5, "A100-40GB": 40,
+              "H100-80GB": 80, "H100-NVL": 94, "H200": 140, "V100-16GB": 16, "V100-32GB": 32, "A10": 22.5,
+              "L40S": 45, "L40": 45, "A40": 45, "A6000": 48, "RTX-A6000": 48, "RTX-3080": 10, "RTX-3090": 24,
+              "RTX-4080": 16, "RTX-5090": 32, "P100": 16, "B200": 179, "MI300X": 192}
+
+
+def _card(name: str) -> str:
+    return re.sub(r"[\s_\-]|NVIDIA|GEFORCE", "", name.upper())
+
+
+CARDS = {_card(name): gib for name, gib in CARD_NAMES.items()}
 
 
 def parse_bytes(value, name: str) -> int:
@@ -33,15 +41,26 @@ def parse_bytes(value, name: str) -> int:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return int(value)
     text = str(value).strip()
-    card = re.sub(r"[\s_\-]|NVIDIA|GEFORCE", "", text.upper())
+    card = _card(text)
     if card in CARDS:
         return int(CARDS[card] * GIB)
+    versions = [n for n in CARD_NAMES if _card(n).startswith(card) and _card(n)[len(card):].endswith("GB")]
+    if card and versions:  # "A100": the card comes in more than one size
+        raise UserError(f"{name}: {text!r} comes with more than one memory size: name one ({', '.join(versions)})")
     found = re.fullmatch(r"([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)", text)
     unit = found.group(2).upper() if found else None
-    if unit not in _UNITS:
-        raise UserError(f"{name} must be a size such as 80GiB or 24GB, or a card name "
-                        f"({', '.join(sorted(CARDS)[:6])}, ...), not {value!r}")
-    return int(float(found.group(1)) * _UNITS[unit])
+    number = _float(found.group(1)) if unit in _UNITS else None
+    if not number or number * _UNITS[unit] < 1:
+        raise UserError(f"{name} must be a size above zero such as 80GiB or 24GB, or a card name "
+                        f"({', '.join(list(CARD_NAMES)[:6])}, ...), not {value!r}")
+    return int(number * _UNITS[unit])
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:  # "1.2.3"
+        return None
 
 
 def size(n: float | None) -> str:
