@@ -139,3 +139,39 @@ def test_a_stream_with_workers_is_tried_without_them():
     found = next(f for f in result.findings if f.code == "DLC981")
     assert [r["workers"] for r in result.details["loader_sweep"]] == [0]  # more workers could repeat the stream
     assert "num_workers=0" in found.advice and "persistent_workers" not in found.advice
+
+
+def test_a_model_given_as_an_object_is_handed_back_as_found():
+    target = load_target(str(MODERN / "trypre_prenorm_block.py"))
+    model = target.model
+    model.eval()  # as a notebook may have left it
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = dlcheck.check("preflight", str(MODERN / "trypre_prenorm_block.py"), device="cpu", model=model,
+                           settings={"preflight": CARD})
+    assert result.status == "pass", result.summary
+    assert not model.training and all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def _bn_mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def test_a_batchnorm_model_at_a_small_batch_is_measured_not_refused():
+    from trypre_data import digit_loader
+
+    result = dlcheck.check("preflight", str(MODERN / "trypre_lstm_rows.py"), device="cpu", model=_bn_mlp,
+                           train_loader=digit_loader(batch_size=4), settings={"preflight": CARD})
+    assert result.status == "pass" and not result.findings, result.summary
+    assert [r["batch"] for r in result.details["activation_fit"]] == [4, 8, 16]  # never one sample: BatchNorm refuses it
+
+
+def test_a_size_the_model_refuses_is_said_in_the_search_not_raised():
+    from trypre_data import digit_loader
+
+    result = dlcheck.check("preflight", str(MODERN / "trypre_lstm_rows.py"), device="cpu", model=_bn_mlp,
+                           train_loader=digit_loader(batch_size=4),
+                           settings={"preflight": {"parts": "memory", "simulated_limit": 60000, "memory_margin": 0}})
+    rows = {r["batch"]: r["result"] for r in result.details["batch_trials"]}
+    assert rows[4] == rows[2] == "out of memory" and rows[1].startswith("refused: ") and "per channel" in rows[1]
+    assert result.status == "fail" and result.metrics["memory_largest_batch"] == 0

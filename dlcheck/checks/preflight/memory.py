@@ -39,6 +39,11 @@ from dlcheck.errors import UserError
 from dlcheck.results import Finding, rounded
 from dlcheck.rules import finding
 
+#: The smallest batch the activation fit cuts below the user's: BatchNorm in training refuses one
+#: sample per channel (torchvision's mobilenet_v3 at 32x32 pools to 1x1 before one), so a fit at 1
+#: would stop at the model, not measure it.
+FIT_SMALLEST = 2
+
 SETTINGS = {
     "memory_margin": 0.1,  # the share of device memory a batch must leave free to count as fitting
     "max_batch_size": 4096,  # the search stops here
@@ -199,7 +204,7 @@ def _split(m: Measured, row: dict) -> None:
 def _fit(m: Measured, bench: Bench) -> None:
     """Activation bytes at three batch sizes (at and below the user's where it has room), fitted."""
     b0 = m.batch_size
-    sizes = sorted({n for n in (b0 // 4, b0 // 2, b0) if n >= 1})
+    sizes = sorted({n for n in (b0 // 4, b0 // 2, b0) if n >= FIT_SMALLEST})
     if len(sizes) < 3:
         sizes = [b0, 2 * b0, 4 * b0]
     for n in sizes:

@@ -176,7 +176,7 @@ class Bench:
         batch = self.pool if n is None or n == self.have else self.batch(n)
         optimizer = ctx.optimizer(self.model.parameters())
         meter = Meter(self.model, optimizer, self.limit)
-        trainer, failed, outside = _trainer(ctx, self.model, optimizer), None, 0
+        trainer, failed, outside, refused = _trainer(ctx, self.model, optimizer), None, 0, None
         if device.type == "cuda":
             synchronize(device)
             outside = torch.cuda.memory_allocated(device) - meter.weights
@@ -192,7 +192,7 @@ class Bench:
                 failed = None
         except (OOM, UserError) as exc:
             if not out_of_memory(exc):
-                raise
+                refused = self._refused(exc, n)
         finally:
             self.model.zero_grad(set_to_none=True)
             del trainer, optimizer
@@ -201,11 +201,20 @@ class Bench:
             synchronize(device)
             peak = torch.cuda.max_memory_allocated(device) - outside
         _release(device)
-        row = {"batch": key, "result": "fits" if failed is None else "out of memory", "step": failed,
+        result = "fits" if failed is None else "out of memory" if refused is None else f"refused: {refused}"
+        row = {"batch": key, "result": result, "step": failed,
                "peak": peak, "modelled": meter.peak, "weights": meter.weights, "gradients": meter.grads_peak,
                "optimizer": meter.state, "activations": meter.act_peak}
         self.rows[key] = row
         return row
+
+    def _refused(self, exc: BaseException, n: int | None) -> str:
+        """A batch size the model itself refuses (BatchNorm training on one sample, a batch size
+        written into a reshape) is no memory measurement: said for that size, not raised, since the
+        user's own batch ran; an error at the user's batch is the user's, raised."""
+        if n is None or n == self.have:
+            raise exc
+        return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
 
     def activations(self, n: int) -> int | None:
         """Bytes autograd saves in one forward and loss at batch size ``n`` (no step)."""
@@ -217,7 +226,7 @@ class Bench:
             del outputs, targets, loss
         except (OOM, UserError) as exc:
             if not out_of_memory(exc):
-                raise
+                self._refused(exc, n)
             return None
         finally:
             _release(self.ctx.device)
