@@ -89,7 +89,7 @@ SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 #: Other integer settings (thresholds such as ``warmup_batches`` or ``tiny_batch``) may be 0.
 COUNTS = frozenset({"batches", "batch_size", "steps", "max_steps", "probe_steps", "pair_steps",
                     "pair_batches", "count", "measure", "draws", "samples", "chunk", "cell_px",
-                    "max_rows", "noise_steps"})
+                    "max_rows", "noise_steps", "max_batch_size"})
 #: step and epoch counts above MAX_STEPS need --budget (``--steps 1e9`` would train for days)
 STEP_COUNTS, MAX_STEPS = frozenset({"steps", "max_steps", "probe_steps", "pair_steps", "pair_max_steps"}), 100_000
 

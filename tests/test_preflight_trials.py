@@ -83,11 +83,11 @@ def test_a_size_or_card_that_means_nothing_is_one_sentence(value, says):
 
 
 def test_a_bad_setting_names_itself_once():
-    result = dlcheck.check("preflight", str(MODERN / "trypre_lstm_rows.py"), device="cpu",
-                           settings={"preflight": {"parts": "memory", "max_batch_size": 0}})
-    assert result.status == "error"
-    message = result.findings[0].message
-    assert "max_batch_size must be an integer of at least 1" in message and "preflight: preflight" not in message
+    with pytest.raises(UserError) as err:  # refused with the other counts, before any work
+        dlcheck.check("preflight", str(MODERN / "trypre_lstm_rows.py"), device="cpu",
+                      settings={"preflight": {"parts": "memory", "max_batch_size": 0}})
+    message = str(err.value)
+    assert "max_batch_size'] must be an integer of at least 1" in message and "preflight: preflight" not in message
 
 
 # -- the loader's verdict ------------------------------------------------------------------------
@@ -175,3 +175,9 @@ def test_a_size_the_model_refuses_is_said_in_the_search_not_raised():
     rows = {r["batch"]: r["result"] for r in result.details["batch_trials"]}
     assert rows[4] == rows[2] == "out of memory" and rows[1].startswith("refused: ") and "per channel" in rows[1]
     assert result.status == "fail" and result.metrics["memory_largest_batch"] == 0
+
+
+def test_max_batch_size_zero_is_refused_on_the_command_line_with_its_real_minimum(cli):
+    out = cli("preflight", str(MODERN / "trypre_lstm_rows.py"), "--max-batch-size", "0")
+    assert out.exit_code == 2 and "--max-batch-size must be an integer of at least 1, not 0" in out.stderr
+    assert "Traceback" not in out.stderr
