@@ -12,7 +12,7 @@ from dlcheck.device import seed_everything
 from dlcheck.errors import UserError, describe_exception
 
 from . import checkpoint as ck
-from .frameworks import _before_step, _judge, _new_run, _record_step, _restored, _steps
+from .frameworks import _before_step, _judge, _new_run, _restored, _steps
 from .measure import Measured
 
 #: TrainingArguments set for the check's short runs (output in the temporary directory, no reports)
