@@ -26,7 +26,7 @@ FIXED = [
     (ZOO / "bug_sorted_unshuffled.py", "data-check", "DLC707", "shuffle_loader", "DataLoader(..., shuffle=True)"),
     (ZOO / "bug_raw_pixels.py", "data-check", "DLC701", "standardise_inputs", "transforms.Normalize(mean=[94.59"),
     (ZOO / "bug_lstm_not_batch_first.py", "batch-independence", "DLC801", "set_batch_first",
-     "model.lstm = nn.LSTM(..., batch_first=True)"),
+     "model.lstm.batch_first = True"),
     (MODERN / "optim_bug_adam_l2.py", "optimizer", "DLC973", "adamw_for_adam",
      "torch.optim.AdamW(params, lr=lr, weight_decay=0.01)"),
 ]

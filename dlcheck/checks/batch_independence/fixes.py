@@ -23,7 +23,9 @@ def set_batch_first(given):
             model.get_submodule(name).batch_first = True
         return model
 
-    line = "; ".join(f"{fixes.attribute_path(n)} = nn.{k}(..., batch_first=True)" for n, k in found)
+    # the attribute the change sets (an nn.RNNBase reads it on each forward): pasteable as it is
+    line = "; ".join(f"{fixes.attribute_path(n)}.batch_first = True" for n, _ in found)
+    line += f"  # or build it with nn.{found[0][1]}(..., batch_first=True)"
     return fixes.Applied(fixes.with_model(given.target, change), line)
 
 

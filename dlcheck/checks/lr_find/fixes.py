@@ -25,19 +25,35 @@ def train_at(given, lr: float | None):
         _lr_setter(optimizer)(handed)
         return optimizer
 
-    try:  # the optimizer's class, for the line (a factory may need the real parameters)
-        kind = type(optimizers.build(given.target.optimizer, [nn.Parameter(torch.zeros(1))], ctx.lr, ""))
-    except Exception:
-        kind = None
+    opt = _built(given)
+    kind, lrs = (type(opt), optimizers.group_lrs(opt)) if opt is not None else (None, [])
     torch_class = kind is not None and getattr(torch.optim, kind.__name__, None) is kind
-    line = f"{'torch.optim.' if torch_class else ''}{kind.__name__}(model.parameters(), lr={lr:.3g})" \
-        if kind is not None else f"lr = {lr:.3g}  # in your optimizer factory"
+    if len(lrs) > 1 and all(math.isfinite(v) and v > 0 for v in lrs):  # param groups: keep them, scale the lr
+        handed = lr * ctx.lr / max(lrs)  # the lr whose largest group lands on ``lr``
+        line = (f"lr = {handed:.3g}  # the lr your optimizer factory is handed: its {len(lrs)} param groups keep "
+                f"their ratios, the largest at {lr:.3g}")
+    elif kind is not None:
+        line = f"{'torch.optim.' if torch_class else ''}{kind.__name__}(model.parameters(), lr={lr:.3g})"
+    else:
+        line = f"lr = {lr:.3g}  # in your optimizer factory"
     return fixes.Applied(fixes.with_optimizer(given.target, take_lr, lr=lr), line)
 
 
 def suggested_lr(given):
     """Train at the LR lr-find suggests, in the user's own optimizer factory."""
     return train_at(given, given.result.metrics.get("suggested_lr"))
+
+
+def _built(given):
+    """The optimizer the user's factory builds on a fresh model's parameters at the set-up's lr (a
+    factory may need the real parameters to form its groups); None when it cannot be built."""
+    from dlcheck import optimizers
+
+    try:
+        with given.ctx.model() as model:
+            return optimizers.build(given.target.optimizer, list(model.parameters()), given.ctx.lr, "")
+    except Exception:
+        return None
 
 
 #: finding code -> the fix --verify-fixes tries for it

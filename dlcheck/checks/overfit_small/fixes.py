@@ -46,6 +46,7 @@ def unfreeze(given):
 
     with given.ctx.model() as model:
         names = [name for name, p in model.named_parameters() if not p.requires_grad]
+        parts = frozen_parts(model, names) if len(names) > 4 else names
         every = len(names) == len(list(model.parameters()))
     if not names:
         return None
@@ -55,12 +56,28 @@ def unfreeze(given):
             model.get_parameter(name).requires_grad_(True)
         return model
 
-    if every:
-        line = "for p in model.parameters(): p.requires_grad_(True)"
+    paths = [fixes.attribute_path(n) for n in parts]
+    if every or len(parts) > 4:  # every frozen parameter unfrozen: one call on the model does it
+        line = "model.requires_grad_(True)" + ("" if every else f"  # {len(names)} frozen parameters in "
+                                               f"{', '.join(paths[:4])} and {len(paths) - 4} more")
     else:
-        shown = "; ".join(f"{fixes.attribute_path(n)}.requires_grad_(True)" for n in names[:4])
-        line = shown + (f"  # and {len(names) - 4} more frozen parameters" if len(names) > 4 else "")
+        line = "; ".join(f"{p}.requires_grad_(True)" for p in paths)
     return fixes.Applied(fixes.with_model(given.target, change), line)
+
+
+def frozen_parts(model: nn.Module, names: list[str]) -> list[str]:
+    """The fewest module / parameter names covering the frozen parameters ``names``: each module
+    whose parameters are all frozen stands for them (the outermost such), the rest by name."""
+    frozen, parts = set(names), []
+    for prefix, module in model.named_modules():
+        inside = [f"{prefix}.{n}" if prefix else n for n, _ in module.named_parameters()]
+        if inside and frozen.issuperset(inside) and not any(_under(prefix, p) for p in parts):
+            parts.append(prefix)
+    return parts + [n for n in names if not any(_under(n, p) for p in parts)]
+
+
+def _under(name: str, prefix: str) -> bool:
+    return prefix == "" or name == prefix or name.startswith(prefix + ".")
 
 
 def lr_from_lr_find(given):
