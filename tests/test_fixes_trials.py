@@ -129,3 +129,19 @@ def test_healthy_resnet_gets_nothing_applied():
         for check in ("init-loss", "bn-gap"):
             result = dlcheck.check(check, str(MODERN / "tryfix_resnet_ok.py"), device="cpu", seed=seed, verify_fixes=True)
             assert result.status == "pass" and not [f for f in result.findings if f.fix], (check, seed)
+
+
+def test_a_factory_that_scales_its_head_lr_is_handed_the_lr_that_lands_on_the_suggestion():
+    fix = _fix("lr-find", "tryfix_groups_head_x10.py", "DLC303")
+    suggested = float(fix["applied"].split("the largest at ")[1])
+    handed = float(fix["applied"].split("lr = ")[1].split()[0])
+    assert fix["verified"] and handed == pytest.approx(suggested / 10, rel=0.01), fix
+
+
+@pytest.mark.slow
+def test_resnet18_softmax_head(tmp_path):
+    short = {"overfit-small": {"batches": 1, "max_steps": 30}}
+    fix = _fix("overfit-small", "tryfix_resnet_softmax.py", "DLC203", settings=short)
+    assert fix["verified"] and fix["applied"].startswith("model.fc[1] = nn.Identity()"), fix
+    pasted = _model_pasted(tmp_path, "tryfix_resnet_softmax.py", fix["applied"])
+    assert "DLC203" not in _codes("overfit-small", pasted, settings=short)[1]
