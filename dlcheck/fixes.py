@@ -10,8 +10,11 @@ that returns the fixed set-up — a new :class:`~dlcheck.target.Target` whose mo
 loader wraps the user's (a model object is deep-copied first; the user's files, objects and
 loaders are never changed) — and the line a user pastes, or None when the fix does not apply to
 this set-up. ``verify`` runs the check on the fixed set-up and writes the outcome on the finding
-(``finding.fix``); a fix that did not remove the finding, or that raised a new warn/fail finding,
-is reported as tried and not verified.
+(``finding.fix``); a fix that did not remove the finding, that left the check's status no
+better while raising a new warn/fail finding, or that made it worse, is reported as tried and not
+verified. A fix that removed the finding and made the check's status better is verified even when
+the re-run says something new (a different, true finding the old one hid, such as "not converged
+yet" once frozen layers train): the new findings are stated with it.
 """
 
 from __future__ import annotations
@@ -289,8 +292,8 @@ def _compare(out: dict, before, finding, after) -> dict:
     out["after"] = same[0].message if same else "gone"
     out["status_after"] = after.status
     out["new_findings"] = [f"{f.code} {f.severity}: {f.message}" for f in new]
-    worse = STATUS_ORDER.index(after.status) > STATUS_ORDER.index(before.status)
-    out["verified"] = not same and not new and not worse
+    change = STATUS_ORDER.index(after.status) - STATUS_ORDER.index(before.status)
+    out["verified"] = not same and (change < 0 or (change == 0 and not new))
     return out
 
 
@@ -299,8 +302,9 @@ def fix_line(fix: dict) -> str:
     """A finding's --verify-fixes outcome in a line or two (dlcheck.fixes)."""
     if fix["applied"] is None:
         return f"\n✗ fix {fix['name']}: {fix['after']}"
-    if fix["verified"]:
-        return f"\n✓ verified fix: {fix['applied']}\n  {fix['status_before']} → {fix['status_after']}: the finding is gone"
     new = f"; new: {'; '.join(fix['new_findings'])}" if fix["new_findings"] else ""
+    if fix["verified"]:
+        return (f"\n✓ verified fix: {fix['applied']}\n  {fix['status_before']} → {fix['status_after']}: "
+                f"the finding is gone{new}")
     after = "the finding is gone" if fix["after"] == "gone" else f"still: {fix['after']}"
     return f"\n✗ tried {fix['applied']}: not a fix ({fix['status_before']} → {fix['status_after']}; {after}{new})"

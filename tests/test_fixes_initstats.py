@@ -71,12 +71,15 @@ def test_deep_relu_net_fix_removes_the_explosion_and_states_the_true_finding_lef
     explosion (DLC402) and the off-scale weights (DLC407); what init-stats then says is a
     different, true finding: at 12 layers a He-initialised zero-bias ReLU MLP has units dead on
     every sample in its last layers (the depth effect of Lu et al. 2019, 'Dying ReLU and
-    initialization'), here checked on the whole data set, not the check's batches. Not offered as
-    verified, because the re-run raised a new warning."""
+    initialization'), here checked on the whole data set, not the check's batches. Verified (fail
+    → warn: the explosion is gone), with the new, true warning stated next to it."""
+    from dlcheck.fixes import fix_line
+
     result = dlcheck.check("init-stats", str(ZOO / "bug_relu_explode.py"), device="cpu", verify_fixes=True)
     fix = _finding(result, "DLC402").fix
-    assert fix["after"] == "gone" and fix["status_after"] == "warn" and not fix["verified"]
+    assert fix["after"] == "gone" and (fix["status_before"], fix["status_after"]) == ("fail", "warn") and fix["verified"]
     assert [f.split(" ")[0] for f in fix["new_findings"]] == ["DLC404"], fix
+    assert "the finding is gone; new: DLC404 warn" in fix_line(fix)
     bug = _module(ZOO / "bug_relu_explode.py")
     dead = []
     for seed in range(3):

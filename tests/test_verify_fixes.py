@@ -130,3 +130,22 @@ def test_shuffling_a_distributed_sampler_keeps_it_and_says_so():
     fix = _finding(result, "DLC707").fix
     assert fix["applied"] == "DistributedSampler(dataset, shuffle=True)" and fix["verified"], fix
     assert loader.sampler.shuffle is False  # the user's loader is untouched
+
+
+@pytest.mark.parametrize("before,after,new,verified", [
+    ("fail", "pass", [], True),
+    ("fail", "warn", ["DLC209 warn"], True),  # the failure gone, a different finding it hid stated
+    ("warn", "warn", ["DLC209 warn"], False),  # no better, and something new: not a fix
+    ("warn", "fail", ["DLC202 fail"], False),  # worse
+    ("warn", "pass", [], True),
+])
+def test_a_fix_is_verified_only_when_its_finding_is_gone_and_the_check_no_worse(before, after, new, verified):
+    from dlcheck.fixes import _compare
+    from dlcheck.results import CheckResult, Finding
+
+    finding = Finding("DLC204", before, "frozen")
+    was = CheckResult("overfit-small", status=before, findings=[finding])
+    now = CheckResult("overfit-small", status=after,
+                      findings=[Finding(n.split()[0], n.split()[1], "m") for n in new])
+    out = _compare({}, was, finding, now)
+    assert (out["after"], out["verified"], len(out["new_findings"])) == ("gone", verified, len(new))
