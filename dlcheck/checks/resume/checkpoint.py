@@ -6,13 +6,14 @@ states, loaded back with ``torch.load(..., weights_only=True)``); and what a mod
 from __future__ import annotations
 
 import hashlib
+import inspect
 import random
 
 import numpy as np
 import torch
 from torch import nn
 
-from dlcheck.errors import describe_exception
+from dlcheck.errors import UserError, describe_exception
 
 
 class CheckpointError(Exception):
@@ -116,13 +117,33 @@ def load(target, path: str, model: nn.Module, optimizer, scheduler, device: torc
 
 
 def _call(fn, where: str, path, model, optimizer, scheduler) -> None:
+    args = bound_args(fn, where, path, model, optimizer, scheduler)
     try:
-        if scheduler is None:
-            fn(path, model, optimizer)
-        else:
-            fn(path, model, optimizer, scheduler=scheduler)
+        fn(*args[0], **args[1])
     except Exception as exc:
         raise CheckpointError(f"{where} raised {describe_exception(exc)}") from exc
+
+
+def bound_args(fn, where: str, path, model, optimizer, scheduler) -> tuple[tuple, dict]:
+    """How to call the user's ``fn``: ``(path, model, optimizer, scheduler=...)``, or the scheduler
+    fourth by position when its parameter has another name (``lr_scheduler``); a signature that takes
+    neither is bad input (a UserError naming the signature dlcheck calls), not a resume finding."""
+    tries = [((path, model, optimizer), {})] if scheduler is None else \
+        [((path, model, optimizer), {"scheduler": scheduler}), ((path, model, optimizer, scheduler), {})]
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to check, call it as documented
+        return tries[0]
+    for args, kwargs in tries:
+        try:
+            sig.bind(*args, **kwargs)
+            return args, kwargs
+        except TypeError:
+            continue
+    name = where.split()[0].strip("'")
+    extra = ", scheduler" if scheduler is not None else ""
+    raise UserError(f"{where} has the signature {name}{sig}, but dlcheck calls {name}(path, model, optimizer"
+                    f"{extra}) with path a checkpoint file to write or read")
 
 
 # -- what the model holds -------------------------------------------------------------------

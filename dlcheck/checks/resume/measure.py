@@ -62,7 +62,7 @@ def measure(ctx) -> Measured:
                  exact=ctx.device.type == "cpu", fresh_process=bool(s.get("fresh_process")))
     m.rtol = 0.0 if m.exact else float(s["cuda_rtol"])
     loader = ctx.loader()
-    m.epoch = len(loader) if hasattr(loader, "__len__") else None
+    m.epoch = epoch_length(loader)
     m.at_epoch_end = m.epoch is not None and m.epoch <= int(s["epoch_steps"])
     m.k = m.epoch if m.at_epoch_end else int(s["steps"])
     if m.epoch is not None and not m.at_epoch_end:
@@ -85,6 +85,15 @@ def measure(ctx) -> Measured:
     else:
         _judge_data(m, hashes, got)
     return m
+
+
+def epoch_length(loader) -> int | None:
+    """Batches per epoch, None when unknown: no ``len()``, or a DataLoader over an IterableDataset
+    (it has ``__len__`` but raises TypeError when its dataset has none)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
 
 
 def data_hashes(ctx, rng_k, n: int, checkpoint: str | None) -> list[str] | str:

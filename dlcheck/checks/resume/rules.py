@@ -121,7 +121,8 @@ def stream_restarts(m: Measured, task, s: Settings) -> Finding | None:
     if m.skipped is None and not m.at_epoch_end and not m.continues:
         how = "its first batches again" if m.repeats_start else "a new pass over the whole epoch"
         kept = f", although its {m.data_state}'s state_dict was saved and loaded" if m.data_state else ""
-        return finding("DLC967", f"resumed mid-epoch (after {m.k} of {m.epoch or '?'} batches), the rebuilt "
+        of = f"of {m.epoch} batches" if m.epoch else "batches of an epoch of unknown length"
+        return finding("DLC967", f"resumed mid-epoch (after {m.k} {of}), the rebuilt "
                                  f"train_loader reads {how} instead of batch {m.k} on{kept}: the {m.k} batches "
                                  f"already seen in this epoch come again", severity=_data_severity(m))
 
