@@ -25,7 +25,8 @@ MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
 CHECK = "resume"
 #: healthy set-ups, cheap enough for every CI run (resume alone, seed 0)
-QUICK = ["tryres_onecycle_clip", "tryres_object_model", "tryres_named_lr_scheduler", "tryres_bert_iterable"]
+QUICK = ["tryres_onecycle_clip", "tryres_object_model", "tryres_named_lr_scheduler", "tryres_bert_iterable",
+         "tryres_own_long_epoch"]
 #: heavier ones (torchvision's resnet18, a GPT-2, two loader workers)
 HEAVY = ["tryres_resnet_steplr", "tryres_gpt2", "tryres_aug_workers"]
 
@@ -76,6 +77,14 @@ def test_an_iterable_dataset_resumes_mid_epoch_of_unknown_length():
     assert result.metrics["epoch_batches"] is None and result.metrics["at_epoch_end"] is False
     found = {f.code: f for f in result.findings}
     assert found["DLC967"].severity == "info" and "unknown length" in found["DLC967"].message
+
+
+def test_own_checkpointing_resumed_mid_epoch_is_a_note_not_a_warning():
+    result = resume("tryres_own_long_epoch")
+    assert result.metrics["checkpoint"] == "own" and result.metrics["at_epoch_end"] is False
+    found = {f.code: f for f in result.findings}
+    assert found["DLC967"].severity == "info" and "cannot see whether" in found["DLC967"].message
+    assert "StatefulDataLoader" in found["DLC967"].advice
 
 
 class _Stream(IterableDataset):

@@ -117,14 +117,21 @@ def _data_severity(m: Measured) -> str:
 
 
 def stream_restarts(m: Measured, task, s: Settings) -> Finding | None:
-    """DLC967: a mid-epoch resume reads the epoch from its start again."""
+    """DLC967: a mid-epoch resume reads the epoch from its start again. A warning where the resume that
+    positions the loader was observed (a framework's own resume, or a loader's or sampler's saved state
+    loaded) and still restarts; else a note (a plain loader cannot resume mid-epoch, but dlcheck cannot
+    see whether the user checkpoints mid-epoch, nor how the user's own load_checkpoint, which is not
+    handed the loader, positions it)."""
     if m.skipped is None and not m.at_epoch_end and not m.continues:
         how = "its first batches again" if m.repeats_start else "a new pass over the whole epoch"
         kept = f", although its {m.data_state}'s state_dict was saved and loaded" if m.data_state else ""
         of = f"of {m.epoch} batches" if m.epoch else "batches of an epoch of unknown length"
+        seen = bool(m.data_state or m.framework)
+        unseen = "" if seen else " (dlcheck cannot see whether your training checkpoints mid-epoch)"
         return finding("DLC967", f"resumed mid-epoch (after {m.k} {of}), the rebuilt "
-                                 f"train_loader reads {how} instead of batch {m.k} on{kept}: the {m.k} batches "
-                                 f"already seen in this epoch come again", severity=_data_severity(m))
+                                 f"train_loader reads {how} instead of batch {m.k} on{kept}: from a mid-epoch "
+                                 f"checkpoint the {m.k} batches already seen in this epoch come again{unseen}",
+                       severity="warn" if seen else "info")
 
 
 def epoch_repeats(m: Measured, task, s: Settings) -> Finding | None:
