@@ -2,7 +2,8 @@
 the resume tests were not written for -- torchvision's resnet18 with SGD+momentum+StepLR, a BatchNorm
 CNN with OneCycleLR and gradient clipping, a tiny GPT-2 and a tiny BERT computing their own loss, random
 v2 augmentation read by num_workers=2, an IterableDataset, a model given as an object, a
-LightningModule with a per-step scheduler. Each resumes exactly on the CPU; a scheduler left out of the
+LightningModule with a per-step scheduler, ReduceLROnPlateau, a hand-written transformer keeping its
+last attention map in a plain attribute. Each resumes exactly on the CPU; a scheduler left out of the
 GPT-2's checkpoint and the RNG left out of the augmented CNN's are caught; checkpoint functions whose
 scheduler parameter has another name are called right, and a signature dlcheck cannot call is bad
 input (exit 2), not a resume finding."""
@@ -26,7 +27,7 @@ sys.path.insert(0, str(MODERN))
 CHECK = "resume"
 #: healthy set-ups, cheap enough for every CI run (resume alone, seed 0)
 QUICK = ["tryres_onecycle_clip", "tryres_object_model", "tryres_named_lr_scheduler", "tryres_bert_iterable",
-         "tryres_own_long_epoch"]
+         "tryres_own_long_epoch", "tryres_attn_cache", "tryres_plateau"]
 #: heavier ones (torchvision's resnet18, a GPT-2, two loader workers)
 HEAVY = ["tryres_resnet_steplr", "tryres_gpt2", "tryres_aug_workers"]
 
@@ -79,6 +80,11 @@ def test_an_iterable_dataset_resumes_mid_epoch_of_unknown_length():
     assert found["DLC967"].severity == "info" and "unknown length" in found["DLC967"].message
 
 
+def test_a_cache_each_forward_overwrites_is_not_state_missing_from_the_checkpoint():
+    result = resume("tryres_attn_cache")  # attn.last_attn: a plain attribute, rewritten by every forward
+    assert result.metrics["tensors_rewritten"] == 1 and not result.findings
+
+
 def test_own_checkpointing_resumed_mid_epoch_is_a_note_not_a_warning():
     result = resume("tryres_own_long_epoch")
     assert result.metrics["checkpoint"] == "own" and result.metrics["at_epoch_end"] is False
@@ -111,6 +117,7 @@ def test_a_lightning_module_with_a_per_step_scheduler_resumes_exactly():
 @pytest.mark.parametrize("setup, code, words", [
     ("tryres_bug_gpt2_scheduler", "DLC964", "the LR is"),
     ("tryres_bug_aug_rng", "DLC965", "did not restore the RNG"),
+    ("tryres_bug_plateau", "DLC964", "the LR is"),
 ])
 def test_a_planted_bug_in_a_trial_is_caught(setup, code, words):
     result = resume(setup)

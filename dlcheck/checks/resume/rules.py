@@ -159,6 +159,7 @@ def metrics(m: Measured) -> dict:
     if _judged(m):
         out["first_divergence"] = None if m.first is None else m.first["step"]
         out["tensors_not_restored"] = len(m.not_restored)
+        out["tensors_rewritten"] = len(m.rewritten)  # differed after loading, rewritten by the first step
     return out
 
 
