@@ -1,13 +1,17 @@
 """Trial: the digits MLP of tryres_object_model with its own save_checkpoint/load_checkpoint, read in
-batches of 8 (50 batches an epoch, as a real data set has many): the check resumes mid-epoch, where
+batches of 16 (50 batches an epoch, as a real data set has many): the check resumes mid-epoch, where
 dlcheck cannot see whether the user's training checkpoints mid-epoch at all."""
 
 from _tryres_data import digit_images
 from torch.utils.data import DataLoader, TensorDataset
 from tryres_object_model import load_checkpoint, lr, model, num_classes, save_checkpoint, scheduler  # noqa: F401
-from tryres_object_model import val_loader  # noqa: F401
 
 
 def train_loader():
-    X, y = digit_images()
-    return DataLoader(TensorDataset(X[:400], y[:400]), batch_size=8, shuffle=True)
+    X, y = digit_images(1000)
+    return DataLoader(TensorDataset(X[:800], y[:800]), batch_size=16, shuffle=True)
+
+
+def val_loader():
+    X, y = digit_images(1000)
+    return DataLoader(TensorDataset(X[800:], y[800:]), batch_size=50)
