@@ -16,12 +16,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# benchmarks/html.py would shadow the standard library's html (torchvision imports html.parser)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-import dlcheck  # noqa: E402
+import dlcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUPS = [ROOT / "tests" / "zoo" / "ok_digits_mlp.py", ROOT / "tests" / "modern" / "preflight_digits_cnn.py",

@@ -3,7 +3,7 @@
 first alternating too) under one torch thread; prints the medians and the median of the paired
 ratios (HTML's extra time ÷ the run without it). Target (issue 24): ≤ 0.15× the run.
 
-Run: `.venv/bin/python benchmarks/html.py [rounds] [--out]` (``--out``: both sides also write the
+Run: `.venv/bin/python benchmarks/html_report.py [rounds] [--out]` (``--out``: both sides also write the
 PNGs under --out, which the HTML then reuses).
 """
 
