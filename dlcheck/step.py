@@ -73,8 +73,12 @@ def _call(target, call, index: int, where: str | None = None):
     except UserError:
         raise
     except Exception as exc:
-        who = where or f"the forward of {target.where('model')}"
-        raise UserError(f"{who} raised {describe_exception(exc)} on batch {index}") from exc
+        raise _raised(target, exc, index, where) from exc
+
+
+def _raised(target, exc: Exception, index: int, where: str | None = None) -> UserError:
+    who = where or f"the forward of {target.where('model')}"
+    return UserError(f"{who} raised {describe_exception(exc)} on batch {index}")
 
 
 def loss(target, loss_fn, outputs, targets) -> torch.Tensor:
@@ -91,19 +95,61 @@ def loss(target, loss_fn, outputs, targets) -> torch.Tensor:
             raise UserError(f"the model in {target.where('model')} returned {type(outputs).__name__} without a "
                             f"loss: it computes its loss only when its batch holds 'labels' (for a causal LM, "
                             f"labels = input_ids); add them to the batches, or set loss_fn in the target")
-    where = target.where("loss_fn") if given else "the default CrossEntropyLoss"
+    return _user_loss(target, given, loss_fn, outputs if given else logits_of(outputs), outputs, targets)
+
+
+def _user_loss(target, given: bool, loss_fn, inputs, outputs, targets) -> torch.Tensor:
+    """``loss_fn(inputs, targets)`` (``inputs``: the outputs, or their logits for the default
+    loss), its exceptions and a value that is no tensor named as the loss's."""
     try:
-        value = loss_fn(outputs if given else logits_of(outputs), targets)
+        value = loss_fn(inputs, targets)
     except UserError:
         raise
     except Exception as exc:
+        where = target.where("loss_fn") if given else "the default CrossEntropyLoss"
         hint = "" if given else cross_entropy_hint(logits_of(outputs), targets)
         raise UserError(f"{where} raised {describe_exception(exc)} on outputs {describe_value(outputs)}"
                         + (f" and targets {describe_value(targets)}: {hint}" if hint else "")) from exc
     if not isinstance(value, torch.Tensor):
+        where = target.where("loss_fn") if given else "the default CrossEntropyLoss"
         raise UserError(f"{where} returned a {type(value).__name__}, not a tensor: return the loss as a scalar "
                         f"tensor (no .item() or float() on it), so that it can be backpropagated")
     return value
+
+
+def resolved(target, loss_fn, layout, input_key: str | None = None, target_key: str | None = None):
+    """``(model, batch, index) -> (outputs, targets, loss)``: :func:`forward`, the layout's
+    targets and :func:`loss`, resolved once (per Trainer) instead of per step. A target without
+    its own ``forward``/``training_step`` gets a short path for ``(inputs, targets)`` batches
+    whose model returns a tensor (what the general path does for them, step for step, errors
+    alike); every other batch or output takes the general path."""
+    shift, given = bool(layout.shift), target.loss_fn is not None
+
+    def general(model, batch, index):
+        outputs, targets = forward(target, model, batch, index, input_key, target_key)
+        targets = layout.targets(targets)
+        return outputs, targets, loss(target, loss_fn, outputs, targets)
+
+    if target.own_step:
+        return general
+
+    def short(model, batch, index):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            return general(model, batch, index)
+        inputs, targets = batch[0], batch[1]
+        try:  # _call's, inline: two frames fewer per step
+            outputs = call_model(model, inputs)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise _raised(target, exc, index) from exc
+        if shift:
+            targets = layout.targets(targets)
+        if not given and type(outputs) is not torch.Tensor:
+            return outputs, targets, loss(target, loss_fn, outputs, targets)
+        return outputs, targets, _user_loss(target, given, loss_fn, outputs, outputs, targets)
+
+    return short
 
 
 def labels_out_of_range(ctx, batch, index: int, exc: UserError) -> UserError | None:

@@ -99,6 +99,7 @@ class Trainer:
                 self.scaler = torch.amp.GradScaler(ctx.device.type, **precision.scaler)
         self._checked = False
         self._reached = False
+        self._forward_loss = ctx.forward_loss()  # forward and loss resolved once, not per step
 
     def _autocast(self):
         """Mixed precision under --amp on CUDA; otherwise no context at all (nothing to pay per step)."""
@@ -123,12 +124,10 @@ class Trainer:
             _check_unused_on_ranks(self, batch, index)
         try:
             if self.autocast_dtype is None:  # no context to enter per step
-                returned, targets = ctx.forward(self.model, batch, index)
-                loss = ctx.loss(returned, targets)
+                returned, targets, loss = self._forward_loss(self.model, batch, index)
             else:
                 with self._autocast():
-                    returned, targets = ctx.forward(self.model, batch, index)
-                    loss = ctx.loss(returned, targets)
+                    returned, targets, loss = self._forward_loss(self.model, batch, index)
         except RuntimeError as exc:  # DDP's own report of it, when a later batch leaves one out
             if "find_unused_parameters" in str(exc) or "finished reduction in the prior iteration" in str(exc):
                 raise SetupFailure("DLC015", _ddp_unused(exc)) from exc
