@@ -124,6 +124,9 @@ class schedule(Sequence):  # noqa: N801 - used like the function it replaces
             return self.start + (self.end - self.start) * t
         return self.start * (self.end / self.start) ** t
 
+    def __iter__(self):  # the sweep reads it step by step: no bounds checks per step
+        return map(self._at, range(self.steps))
+
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self._at(j) for j in range(*i.indices(self.steps))]
