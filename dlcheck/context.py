@@ -293,11 +293,6 @@ class Context:
         """The user's loss on the outputs exactly as the model returned them (``dlcheck.step.loss``)."""
         return step.loss(self.target, self.loss_fn, outputs, targets)
 
-    def forward_loss(self):
-        """``(model, batch, index) -> (outputs, targets, loss)``: :meth:`forward` then :meth:`loss`,
-        resolved once (``dlcheck.step.resolved``): what a Trainer calls per step."""
-        return step.resolved(self.target, self.loss_fn, self.task.layout, self.input_key, self.target_key)
-
     @property
     def lr(self) -> float:
         """--lr, else the target's ``lr``, else 1e-3."""

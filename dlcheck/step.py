@@ -118,8 +118,9 @@ def _user_loss(target, given: bool, loss_fn, inputs, outputs, targets) -> torch.
 
 
 def resolved(target, loss_fn, layout, input_key: str | None = None, target_key: str | None = None):
-    """``(model, batch, index) -> (outputs, targets, loss)``: :func:`forward`, the layout's
-    targets and :func:`loss`, resolved once (per Trainer) instead of per step. A target without
+    """``(model, batch, index) -> (outputs, targets, loss)``: what ``ctx.forward`` then ``ctx.loss``
+    compute (:func:`forward`, the layout's targets, :func:`loss`), resolved once (per Trainer)
+    instead of per step. A target without
     its own ``forward``/``training_step`` gets a short path for ``(inputs, targets)`` batches
     whose model returns a tensor (what the general path does for them, step for step, errors
     alike); every other batch or output takes the general path."""

@@ -11,6 +11,7 @@ from torch import nn
 from dlcheck.context import Context
 from dlcheck.errors import UserError
 from dlcheck.target import Target
+from dlcheck.training import Trainer
 
 
 def _ctx(model, batch, **parts) -> Context:
@@ -25,7 +26,7 @@ def _both(ctx, model, batch, index=3):
         return outputs, targets, ctx.loss(outputs, targets)
 
     got = []
-    for fn in (lambda: ctx.forward_loss()(model, batch, index), general):
+    for fn in (lambda: Trainer(ctx, model, None)._forward_loss(model, batch, index), general):
         torch.manual_seed(0)
         try:
             got.append(fn())

@@ -24,7 +24,7 @@ from torch import nn
 from dlcheck.context import Context
 from dlcheck.device import map_tensors
 from dlcheck.errors import SetupFailure, UserError
-from dlcheck.step import labels_out_of_range
+from dlcheck.step import labels_out_of_range, resolved
 from dlcheck.results import listing
 
 
@@ -99,7 +99,8 @@ class Trainer:
                 self.scaler = torch.amp.GradScaler(ctx.device.type, **precision.scaler)
         self._checked = False
         self._reached = False
-        self._forward_loss = ctx.forward_loss()  # forward and loss resolved once, not per step
+        # ctx.forward then ctx.loss, resolved once instead of per step
+        self._forward_loss = resolved(ctx.target, ctx.loss_fn, ctx.task.layout, ctx.input_key, ctx.target_key)
 
     def _autocast(self):
         """Mixed precision under --amp on CUDA; otherwise no context at all (nothing to pay per step)."""
