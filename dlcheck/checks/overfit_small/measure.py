@@ -133,7 +133,7 @@ def _train(ctx: Context, task: Task, trainer: Trainer, batches: list, run: _Run)
     skipped are left out (``record.steps``); the budget counts every step run."""
     s, record, n = ctx.settings, run.record, run.n
     max_steps, chunk = int(s["max_steps"]), int(s["chunk"])
-    limit = max_steps
+    limit, passed = max_steps, []  # passed: (logits, targets) of the last pass before the flush
     with ctx.progress(max_steps, "overfit-small") as advance:
         while run.step + 1 < limit:
             run.step = step = run.step + 1
@@ -143,9 +143,14 @@ def _train(ctx: Context, task: Task, trainer: Trainer, batches: list, run: _Run)
                 run.refs.append(task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
                 if run.first_outputs is None and out.outputs is not None:
                     run.first_outputs = out.outputs.float()
-            record.add(out.loss, _hits(task, out.outputs, out.targets) if tail else None, out.skipped)
+            record.add(out.loss, None, out.skipped)
+            if tail:  # hits counted at the flush, the pass's steps at once
+                passed.append((out.outputs, out.targets))
             if (step + 1) % chunk and step + 1 != limit and not ctx.time_up():
                 continue  # a flush per chunk, and where the budget is spent mid-chunk
+            for hits in _pass_hits(task, passed):
+                record.add_hits(hits)
+            passed = []
             run.last_outputs = out.outputs  # the last step's, at the flush the run may end on
             advance(record.pending)  # the bar moves per chunk: nothing per step
             ok, bad = record.flush()  # one sync per chunk; memory grows by one small tensor per chunk
@@ -219,6 +224,24 @@ def _fit_loss(ctx: Context, refs: References, initial: float, accuracy_applies: 
             margin = min(margin, float(s["near_zero_loss"]))
         return refs.floor + margin
     return s["regression_fraction"] * initial if initial > 0 else initial
+
+
+def _pass_hits(task: Task, steps: list) -> list:
+    """:func:`_hits` of each step of a pass (those with hits), the same numbers computed at once
+    for the pass when its steps' class-index targets and logits share their shapes."""
+    if not steps:
+        return []
+    (logits, targets), ignore = steps[0], task.ignore_index
+    same = task.hard_labels and isinstance(targets, torch.Tensor) and logits is not None and logits.dim() >= 2 \
+        and not targets.dtype.is_floating_point and targets.shape == logits.shape[:1] + logits.shape[2:] \
+        and all(isinstance(t, torch.Tensor) and o is not None and o.shape == logits.shape
+                and t.shape == targets.shape and t.dtype == targets.dtype for o, t in steps)
+    if not same or len(steps) == 1:
+        return [h for h in (_hits(task, o, t) for o, t in steps) if h is not None]
+    stacked, labels = torch.stack([o for o, _ in steps]), torch.stack([t for _, t in steps])
+    valid = labels != ignore
+    correct = ((stacked.argmax(2) == labels) & valid).flatten(1).sum(1)
+    return list(zip(correct.unbind(), valid.flatten(1).sum(1).unbind()))
 
 
 def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -50,9 +50,13 @@ class Record:
         self._losses.append(loss.float())
         self._skipped.append(skipped)
         if hits is not None:
-            self.counts_hits = True
-            self._hits.append(hits[0].float())
-            self._counts.append(hits[1].float())
+            self.add_hits(hits)
+
+    def add_hits(self, hits: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """One step's (correct, counted) predictions, before the flush."""
+        self.counts_hits = True
+        self._hits.append(hits[0].float())
+        self._counts.append(hits[1].float())
 
     @property
     def pending(self) -> int:
