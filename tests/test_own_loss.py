@@ -32,7 +32,11 @@ OWN_LOSS_BUGS = ("bug_hf_causal_lm_no_labels", "bug_hf_detached_loss", "bug_hf_c
 #: a real torchvision Faster R-CNN (weights=None): ~0.3 s a training step on one CPU thread, so
 #: dlcheck runs it with short budgets (its training checks then read a shorter course)
 TV_DETECTOR = "ok_tv_detector"
-DETECTOR_SETTINGS = {"overfit-small": {"max_steps": 60, "batches": 2}, "lr-find": {"steps": 40},
+#: overfit-small on one batch: at 60 steps the detector's loss over two batches (3.1 on one, 0.9 on the
+#: other at init) is noise around a 25 % fall, exactly memorised's threshold without a floor, so the
+#: verdict flips with tiny numeric differences (it did between two installs of the same pins);
+#: on one batch it falls ~70 % and levels off (seeds 0 and 1)
+DETECTOR_SETTINGS = {"overfit-small": {"max_steps": 60, "batches": 1}, "lr-find": {"steps": 40},
                      "data-check": {"pair_steps": 20}}
 
 
