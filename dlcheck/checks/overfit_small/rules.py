@@ -204,10 +204,10 @@ def stalled(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC205: fell, then flat within its own noise, far above the floor."""
     if cause(m, s) != "stalled":
         return None
-    if not m.known_floor:
-        fell = max(fell_by(m.first, m.final), fell_by(m.initial, m.final))
-        return finding("DLC205", f"the loss fell from {m.initial:.3g} and levelled off at {m.final:.3g}, only "
-                                 f"{fell:.0%} below its start; with no known floor "
+    if not m.known_floor:  # the fall memorised is judged by: from the first pass's mean (course.py)
+        return finding("DLC205", f"the loss levelled off at {m.final:.3g}, {fell_by(m.first, m.final):.0%} below "
+                                 f"its first pass over the subset ({m.first:.3g}; {m.initial:.3g} at step 0), under "
+                                 f"the {s['clear_fall']:.0%} fall that counts as memorised; with no known floor "
                                  f"dlcheck cannot tell memorised from stalled", severity="warn",
                        advice="if your loss's lowest value on these batches is near this level, the subset is "
                               "memorised; else check the model's capacity and try dlcheck lr-find")
