@@ -128,13 +128,16 @@ def _measure(ctx: Context, model: nn.Module, batch, index: int, samples: int, no
 
 def _inputs(ctx: Context, batch, index: int):
     """The batch's primary input tensor (its first axis is the batch), its float tensors and its
-    integer (token id) tensors, targets left out."""
+    integer (token id) tensors, targets left out -- unless the targets are an input too: a causal
+    LM's batch ``{"input_ids": ids, "labels": ids}`` holds one tensor under both keys."""
     excluded = set()
     primary = None
     if not ctx.target.own_step:
         inputs, targets = ctx.split(batch, index)
-        excluded.add(id(targets))
-        primary = next(iter(_tensors(inputs)), None)
+        shown = _tensors(inputs)
+        if not any(t is targets for t in shown):
+            excluded.add(id(targets))
+        primary = next(iter(shown), None)
     tensors = [t for t in _tensors(batch) if id(t) not in excluded and t.dim() >= 1]
     floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
     ids = [t for t in tensors if not (t.is_floating_point() or t.is_complex()) and t.dtype != torch.bool]

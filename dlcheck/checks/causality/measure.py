@@ -71,6 +71,9 @@ def causal(ctx: Context, model: nn.Module, batch) -> tuple[str | None, str | Non
         return "the model's own loss is a causal language model's (its logits at t predict the label at t + 1)", None
     if _shifted_targets(ctx, batch):
         return "the targets are the inputs shifted by one position (next-token prediction)", None
+    if getattr(config, "is_encoder_decoder", False) is True:
+        return None, (f"{kind} is an encoder-decoder (its config says is_encoder_decoder): every output may see "
+                      f"every position of the input its encoder reads")
     if config is not None and hasattr(config, "is_decoder"):
         return None, (f"{kind} is a bidirectional encoder (its config says is_decoder = False): every output "
                       f"may see every position")
