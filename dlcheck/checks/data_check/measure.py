@@ -84,6 +84,7 @@ class Measured:
     target_parts: list = field(default_factory=list)  # targets.TargetPart of a non-tensor target
     label_part: str | None = None  # the part of a non-tensor target judged as class labels
     labels_used: bool | None = None  # False: permuted labels gave the identical loss and gradients
+    labels_read: bool = False  # the model's outputs change with the labels: it reads them (teacher forcing)
     targets_are_inputs: bool = False  # the targets are a tensor of the batch's inputs (an autoencoder)
     ignored_where_varies: bool = False  # per-position labels ignored at positions that differ by sample
     target_dtype: str = ""

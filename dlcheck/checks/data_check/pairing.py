@@ -133,13 +133,15 @@ def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
     return found
 
 
-def labels_used(ctx: Context, batch, slot) -> bool | None:
-    """Whether the loss depends on the labels at ``slot`` of ``batch`` at all: the initial model's
-    loss and gradients with the true and with permuted labels (same dropout draws). Identical:
-    False (the loss ignores them, as a VAE ignores its dataset's digit labels); None when it
-    cannot tell (labels not found or not permutable). The same answer on every rank."""
+def labels_used(ctx: Context, batch, slot) -> tuple[bool | None, bool]:
+    """Whether the loss depends on the labels at ``slot`` of ``batch`` at all, and whether the model
+    reads them as inputs too: the initial model's loss, gradients and outputs with the true and with
+    permuted labels (same dropout draws). Identical loss and gradients: used is False (the loss
+    ignores them, as a VAE ignores its dataset's digit labels); None when it cannot tell (labels not
+    found or not permutable). Outputs that change: read is True (teacher forcing: an encoder-decoder
+    shifts its labels into its decoder's inputs). The same answers on every rank."""
     labels = _get(batch, slot) if slot is not None and batch is not None else None
-    unused = None
+    unused, read = None, False
     if isinstance(labels, torch.Tensor) and labels.dim() >= 1 and len(labels) >= 2:
         permuted = next((p for k in range(4) for p in _permute([labels], ctx.seed + k) if not same(p, labels)), None)
         if permuted is not None:
@@ -149,10 +151,12 @@ def labels_used(ctx: Context, batch, slot) -> bool | None:
                     net = getattr(model, "module", model)  # DDP: the local module, no collective in the probe
                     true = _loss_and_grads(ctx, net, batch)
                     perm = _loss_and_grads(ctx, net, _replace(batch, slot, permuted))
-                unused = true is not None and perm is not None and _alike(true, perm)
+                unused = true is not None and perm is not None and _alike(true[:2], perm[:2])
+                read = true is not None and perm is not None and _outputs_differ(true[2], perm[2])
             except Exception:  # noqa: BLE001 - a probe: a loss that fails here fails in the checks that train
                 unused = None
-    return False if distributed.all_true(bool(unused)) else (None if unused is None else True)
+    read = distributed.all_true(bool(read))
+    return (False if distributed.all_true(bool(unused)) else (None if unused is None else True)), read
 
 
 def _loss_and_grads(ctx: Context, model, batch):
@@ -163,7 +167,17 @@ def _loss_and_grads(ctx: Context, model, batch):
         return None
     params = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss, params, allow_unused=True)
-    return loss.detach(), grads
+    try:
+        logits = ctx.logits(outputs)
+    except Exception:  # noqa: BLE001 - no logits tensor: nothing to compare
+        logits = None
+    return loss.detach(), grads, logits.detach() if isinstance(logits, torch.Tensor) else None
+
+
+def _outputs_differ(a, b) -> bool:
+    """The model's outputs (its logits) changed with the labels alone: it reads them as inputs."""
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+            and not bool(torch.allclose(a.float(), b.float(), rtol=1e-5, atol=1e-7)))
 
 
 def _alike(a, b) -> bool:
