@@ -68,10 +68,6 @@ SETTINGS = {
     #                          (ahead, but not by the margin) the control is inconclusive
     "pair_holdout_margin": 0.05,  # paired when the held-out loss falls this much more (share of
     #                               initial - floor) after training on true than on permuted labels
-    "pair_holdout_ratio": 1.25,  # no DLC709 (inconclusive) when the held-out loss above its floor ended
-    #                              this many times lower after the true labels than after permuted ones
-    #                              (measured: labels apart 0.91-1.11; a tiny DistilBERT memorising 64
-    #                              sentences, both runs above the best constant, 1.39-1.61)
     "pair_memorised": 0.12,  # DLC709 needs one run to end this far below the best constant output
     #                          (share of constant - floor): the model can fit the subset in the steps
     #                          given; below it the control is inconclusive
