@@ -188,7 +188,7 @@ def _batches(ctx: Context, cap: int) -> Leakage:
         read = 0
         for b, batch in enumerate(loader):
             try:
-                digests = parts.sample_digests(ctx.split(batch, b, name)[0])
+                digests = parts.sample_digests(ctx.split(batch, b, name)[0], batch)
             except UserError as exc:
                 return Leakage(reason=f"the batches cannot be taken apart into inputs ({exc})")
             if not digests:

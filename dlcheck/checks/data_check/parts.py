@@ -105,17 +105,40 @@ def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def sample_digests(inputs) -> list[bytes] | None:
+def sample_digests(inputs, batch=None) -> list[bytes] | None:
     """One digest per sample of a batch's inputs (every tensor part's bytes); [] without a tensor
-    part, None when the parts disagree on the number of samples."""
+    part, None when the parts disagree on the number of samples. A dict batch's 0/1
+    ``attention_mask`` (batch, time) says which positions are the sample's own: only those count, so
+    a sentence padded to another batch's length is the same sample (dynamic padding)."""
     pieces = [v for _, v in leaves(inputs) if isinstance(v, torch.Tensor) and v.dim() >= 1]
     if not pieces:
         return []
     n = pieces[0].shape[0]
     if any(p.shape[0] != n for p in pieces):
         return None
+    kept = _attended(batch if batch is not None else inputs, n)
+    if kept is not None:
+        return [digest(b"".join(_row(p[i], kept[i]) for p in pieces)) for i in range(n)]
     rows = [row_bytes(p) for p in pieces]
     return [digest(b"".join(r[i] for r in rows)) for i in range(n)]
+
+
+def _attended(batch, n: int) -> torch.Tensor | None:
+    """A dict batch's attention mask as (n, T) booleans, when it is one of 0s and 1s; else None."""
+    mask = batch.get("attention_mask") if isinstance(batch, dict) else None
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 2 or mask.shape[0] != n or mask.is_floating_point():
+        return None
+    mask = mask.detach().cpu()
+    return mask.bool() if bool(((mask == 0) | (mask == 1)).all()) else None
+
+
+def _row(t: torch.Tensor, kept: torch.Tensor) -> bytes:
+    """One sample's bytes: its attended positions alone when it has the mask's time axis."""
+    t = t.detach().cpu()
+    if t.dim() >= 1 and t.shape[0] == kept.shape[0]:
+        t = t[kept]
+    flat = t.reshape(1, -1).contiguous()
+    return flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
 
 
 def fed_to_model(ctx, batch, targets: torch.Tensor) -> bool:

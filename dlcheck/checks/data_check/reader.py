@@ -147,7 +147,7 @@ class Reader:
             m.targets += self._count_targets(targets)
         if inputs is not None:
             self._add_inputs(index, inputs)
-            self._hash(index, inputs_cpu, targets_cpu)
+            self._hash(index, inputs_cpu, targets_cpu, raw)
         if targets is not None:
             self._add_targets(index, targets)
             dominance.add(m, inputs, targets, ctx.task.ignore_index, int(ctx.settings["max_classes"]) + 1)
@@ -262,11 +262,11 @@ class Reader:
                     where = (~torch.isfinite(flat)).any(1).nonzero().flatten().tolist()
                     summary.first_bad = (index, where, "NaN" if bool(torch.isnan(t).any()) else "Inf")
 
-    def _hash(self, index: int, inputs, targets) -> None:
+    def _hash(self, index: int, inputs, targets, raw=None) -> None:
         """DLC708: a digest of every sample's input bytes (on the CPU copy the loader gave)."""
         if not self._hashing:
             return
-        digests = parts.sample_digests(inputs)
+        digests = parts.sample_digests(inputs, raw)
         if not digests:
             self._hashing = digests is not None
             return
