@@ -285,6 +285,22 @@ def test_torchvision_models_with_random_weights(name):
     json.dumps(result.to_dict())
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_squeeze_excitation_channels_dead_after_global_pooling_are_not_dead_units(digits, seed):
+    """torchvision's mobilenet_v3_small on 128 real digits (4 batches of 32, per unit well above
+    min_unit_samples): the first squeeze-excitation ReLU sees one pooled value per sample and 2-4 of
+    its 8 channels are zero for all of them -- a property of pooling, not of the init: no DLC404."""
+    torchvision = pytest.importorskip("torchvision")
+    X, y = digits
+    X = F.interpolate(X[:128].view(-1, 1, 8, 8), size=32, mode="bilinear", align_corners=False).expand(-1, 3, -1, -1)
+    make = lambda: torchvision.models.mobilenet_v3_small(weights=None, num_classes=10)
+    result = dlcheck.check("init-stats", model=make, train_loader=loader((X.contiguous(), y[:128]), batch_size=32),
+                           seed=seed)
+    se = rows(result)["features.1.block.1.activation"]
+    assert int(se["dead"].split("/")[0]) >= 2 and se["dead"].endswith("/8")  # 25 % or more: above dead_fraction
+    assert result.status == "pass" and "DLC404" not in codes(result), [(f.code, f.message) for f in result.findings]
+
+
 def test_cli_writes_csv_and_plots(cli, tmp_path):
     run = cli("init-stats", ZOO / "bug_relu_explode.py", "--json", "-", "--out", tmp_path)
     assert run.exit_code == 1, run.stderr

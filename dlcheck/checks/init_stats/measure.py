@@ -98,6 +98,7 @@ class Stream:
     dead: int | None = None
     units: int | None = None
     per_unit: float | None = None  # values seen per unit
+    pooled: bool = False  # one value per sample and channel of a globally pooled map (squeeze-excitation)
     layer: bool = False  # the first call of a weight layer (the rows below are set)
     w_std: float | None = None
     fan_in: int | None = None
@@ -166,7 +167,7 @@ def _streams(rows: list[dict], order, layers: dict, wstd: dict) -> list[Stream]:
         st = Stream(name=rec.name, kind=rec.kind, type=rec.type, mean=row["mean"], std=row["std"],
                     finite=row["finite"], from_data=rec.from_data, zeros=row.get("zeros"),
                     saturated=row.get("saturated"), dead=row.get("dead"), units=row.get("units"),
-                    per_unit=row.get("per_unit"))
+                    per_unit=row.get("per_unit"), pooled=row.get("pooled", False))
         if rec.kind == "weight" and rec.name in layers:  # the first call of a weight layer
             st.layer, st.w_std, st.fan_in = True, wstd[rec.name], fan_in(layers[rec.name])
             st.init, st.normalised = _following(order, rows_by_key, row["key"])

@@ -71,6 +71,7 @@ class Record:
     unit_sums: list = field(default_factory=list)  # per unit; for values >= 0, a zero sum = dead
     unit_dims: tuple | None = None
     units: int = 0
+    pooled: bool = False  # channel units of one position (N, C, 1, 1): a conv on a globally pooled map
     from_data: bool = False  # the model's own input: no verdict on it
 
 
@@ -205,6 +206,7 @@ class Recorder:
         dims = tuple(d for d in range(x.dim()) if d != unit)
         if rec.unit_dims is None:
             rec.unit_dims, rec.units = dims, x.shape[unit]
+            rec.pooled = x.dim() >= 3 and not features_last and math.prod(x.shape[2:]) == 1
         if rec.unit_dims != dims or rec.units != x.shape[unit]:  # shapes changed: no dead-unit count
             rec.units = -1
             rec.unit_sums.clear()
@@ -272,5 +274,6 @@ class Recorder:
                     row["saturated"] = (got["sat"] + n) / (2 * n)
             if "dead" in got and (rec.kind == "relu" or row.get("zeros") is not None):
                 row["dead"], row["units"], row["per_unit"] = int(got["dead"]), rec.units, per_unit
+                row["pooled"] = rec.pooled
             out.append(row)
         return out

@@ -182,8 +182,12 @@ def saturation(m: Measured, task, s: Settings) -> Finding | None:
 
 
 def dead_units(m: Measured, task, s: Settings) -> Finding | None:
-    """DLC404: units zero for every value seen (only with enough values per unit)."""
-    dead = [st for st in m.streams if st.finite and st.dead is not None and not st.from_data
+    """DLC404: units zero for every value seen (only with enough values per unit). Not on a
+    globally pooled map (a squeeze-excitation block's reduce conv): its one value per sample and
+    channel is a weighted sum of (mostly non-negative) channel means that the samples largely share,
+    so its sign follows the weights more than the sample: a share of such channels is dead at every
+    healthy init (timm's and torchvision's MobileNetV3), and no init or bias advice would change it."""
+    dead = [st for st in m.streams if st.finite and st.dead is not None and not st.from_data and not st.pooled
             and st.per_unit >= s["min_unit_samples"] and st.units > 0
             and st.dead / st.units >= s["dead_fraction"]]
     if dead:
