@@ -347,7 +347,9 @@ _TABLE = [
     Code("DLC507", "bn-train-eval-gap", "bn-gap", "fail",
          "A BatchNorm layer's output differs a lot between train and eval mode on the same input "
          "(its batch statistics against its running statistics).",
-         "What you validate is not what you trained; the 'accuracy drops in eval()' problem.",
+         "What you validate is not what you trained; the 'accuracy drops in eval()' problem. A layer "
+         "normalising fewer than 64 values per channel (batch x positions: small images reach 1x1 "
+         "maps) parts by its batch statistics' noise alone: there it warns, saying so, and never fails.",
          "Look at the layer where the modes part; check batch size, momentum, dropout before BN, "
          "and whether train and val data are normalised alike."),
     Code("DLC508", "no-batchnorm", "bn-gap", "info",

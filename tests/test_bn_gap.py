@@ -40,8 +40,8 @@ def test_healthy_bn_cnn_passes_lists_layers_and_compares_on_val():
     rows = result.details["bn_layers"]
     assert [r["name"] for r in rows] == ["features.1", "features.4"]
     assert rows[0] | {"gap": 0} == {"name": "features.1", "kind": "BatchNorm2d", "features": 16, "momentum": 0.1,
-                                    "eps": 1e-5, "affine": True, "track_running_stats": True, "batch": 64, "gap": 0,
-                                    "bias_from": None}
+                                    "eps": 1e-5, "affine": True, "track_running_stats": True, "batch": 64,
+                                    "values": 64 * 8 * 8, "gap": 0, "bias_from": None}
     assert all(0 <= r["gap"] < 0.2 for r in rows)
     m = result.metrics
     assert m["compared_on"] == "val" and m["batch_size"] == 64  # the train batch, not the val batch of 128

@@ -71,6 +71,16 @@ CASES = [
          name="nan-counts", says=("part at 'bn2'",)),
     Case("DLC507", bg.train_eval_gap, measured({"bn1": 0.9}, split="val", mixed=True), None, S, severity="fail",
          name="on-val", says=("on val batches drawn at random",)),
+    # timm's resnet18 on 32x32 digits, batch 16: layer4 sees 1x1 maps, so its BN normalises 16 values per channel
+    # and parts by ~100% with healthy running statistics (the gap halves at batch 64): noise, named, a warning
+    Case("DLC507", bg.train_eval_gap, measured({"bn1": 0.2, "bn2": 1.04}, batch=16, values={"bn1": 4096, "bn2": 16}),
+         None, S, severity="warn", name="few-values-per-channel",
+         says=("part at 'bn2'", "by 104.0%", "warn at 40%", "'bn2' normalises only 16 values per channel",
+               "batch 16, maps of 1x1", "below 64 values")),
+    Case("DLC507", bg.train_eval_gap, measured({"bn1": 0.9}, batch=16, values={"bn1": 32}), None, S, severity="warn",
+         name="few-values-per-position", says=("32 values per channel", "batch 16 x 2 positions")),
+    Case("DLC507", bg.train_eval_gap, measured({"bn1": 0.9}, batch=16, values={"bn1": 64}), None, S, severity="fail",
+         name="enough-values", says=("fail at 80%",)),
 ]
 
 QUIET = [

@@ -55,6 +55,9 @@ SETTINGS = {
     "tiny_batch": 2,  # batch size at or below this: fail (DLC506)
     "warn_gap": 0.4,  # a BN layer's own relative train-vs-eval gap at or above this: warn (DLC507)
     "fail_gap": 0.8,  # ... at or above this: fail (DLC507)
+    "noisy_values": 64,  # a BN layer normalising fewer values per channel (batch x positions, e.g. 16 x 1x1 maps
+    #                      after a network's last downsampling of small images) has batch statistics this noisy
+    #                      that its gap is mostly their noise: DLC507 there warns, naming it, and never fails
     "high_momentum": 0.5,  # momentum at or above this: the Keras convention by mistake? (DLC510)
     "converged_weight": 0.05,  # initial statistics' weight left after warm-up that counts as converged
     "sorted_share": 0.5,  # val batches whose top class share is this far from the training batches'

@@ -21,6 +21,7 @@ class _Trace:
     def __init__(self, bns: dict[str, nn.Module], model: nn.Module, hooks: Hooks):
         self.order: list[str] = []
         self.batch: dict[str, int] = {}
+        self.values: dict[str, int] = {}  # values per channel each BN normalises (batch x positions)
         self.fed_by: dict[str, str] = {}
         self.bn_outputs: list[tuple[str, weakref.ref]] = []  # weak: nothing is kept alive
         self.produced: dict[int, tuple[weakref.ref, str]] = {}
@@ -45,6 +46,7 @@ class _Trace:
             if name not in self.batch:
                 self.order.append(name)
             self.batch[name] = max(self.batch.get(name, 0), int(x.shape[0]))
+            self.values[name] = max(self.values.get(name, 0), x.numel() // max(int(x.shape[1]), 1))
             if self.tracing:
                 source = self.produced.get(id(x))
                 if source is not None and source[0]() is x:

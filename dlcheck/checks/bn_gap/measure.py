@@ -32,6 +32,7 @@ class Measured:
     warmup: int = 0  # warm-up passes made
     order: list[str] = field(default_factory=list)  # BN layers in execution order
     batch: dict[str, int] = field(default_factory=dict)  # the batch size each BN layer saw in training
+    values: dict[str, int] = field(default_factory=dict)  # values per channel it normalised (batch x positions)
     fed_by: dict[str, str] = field(default_factory=dict)  # BN layer -> the biased layer feeding it
     on_logits: str | None = None  # the BN layer whose output is the model's output
     gaps: dict[str, float] = field(default_factory=dict)  # each BN layer's own relative gap
@@ -53,7 +54,7 @@ class Measured:
         """The layer rows in execution order (unused layers last), with batch, own gap and bias source."""
         rows = {r["name"]: r for r in self.layers}
         order = self.order + [n for n in rows if n not in self.order]
-        return [dict(rows[name], batch=self.batch.get(name),
+        return [dict(rows[name], batch=self.batch.get(name), values=self.values.get(name),
                      gap=rounded(self.gaps[name]) if name in self.seen else None,
                      bias_from=self.fed_by.get(name)) for name in order]
 
@@ -129,7 +130,7 @@ def _measure(ctx: Context, model: nn.Module, bns: dict[str, nn.Module], s) -> Me
         compare = lambda batches, least: _compare(ctx, model, bns, batches, gap, frozen, trace, least, advance)  # noqa: E731
         sums, how = _compared(ctx, compare, warm, has_val, n, trace, gap, train_batch, train_share, s)
         frozen.restore()
-    return Measured(order=trace.order, batch=trace.batch, fed_by=trace.fed_by, on_logits=on_logits,
+    return Measured(order=trace.order, batch=trace.batch, values=trace.values, fed_by=trace.fed_by, on_logits=on_logits,
                     gaps=gap.ratios(), seen=set(gap.seen), unmeasured=dict(gap.unmeasured), sums=sums,
                     warmup=len(warm), compared=sums.pop("batches"), train_batch=train_batch, **how)
 

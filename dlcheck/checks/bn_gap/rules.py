@@ -130,14 +130,30 @@ def train_eval_gap(m: Measured, task, s: Settings) -> Finding | None:
         return
     gaps, worst = m.gaps, m.worst
     top = gaps[worst] if math.isfinite(gaps[worst]) else math.inf
-    severity = "warn" if top < s["fail_gap"] else "fail"
+    noisy = _noisy(m, worst, s) if math.isfinite(top) else None
+    severity = "warn" if top < s["fail_gap"] or noisy else "fail"
     limit = s["fail_gap"] if severity == "fail" else s["warn_gap"]
     also = f", up to {top:.1%} at '{worst}'" if worst != parts_at else ""
     loss_train, loss_eval = m.losses
+    why = ""
+    if noisy:
+        why = (f"; '{worst}' normalises only {noisy[0]} values per channel in training (batch {noisy[1]}"
+               f"{f' x {noisy[2]} positions' if noisy[2] > 1 else ', maps of 1x1'}): batch statistics from that "
+               f"few are noisy, and that noise is most of such a gap (a warning, not a failure, below "
+               f"{s['noisy_values']} values)")
     return finding("DLC507", f"the modes part at '{parts_at}': its eval-mode output differs from its train-mode "
                              f"output by {gaps[parts_at]:.1%} on the same input{also} ({severity} at {limit:.0%})"
                              f"{_where(m)}; the model's output moves by {m.output_gap:.1%}, loss "
-                             f"{loss_train:.3g} -> {loss_eval:.3g}", severity=severity)
+                             f"{loss_train:.3g} -> {loss_eval:.3g}{why}", severity=severity)
+
+
+def _noisy(m: Measured, name: str, s: Settings) -> tuple[int, int, int] | None:
+    """(values per channel, batch, positions) of a BN layer that normalised fewer than ``noisy_values``
+    values per channel in training; None otherwise or when not known."""
+    values, batch = m.values.get(name), m.batch.get(name)
+    if not values or not batch or values >= s["noisy_values"]:
+        return None
+    return values, batch, values // batch
 
 
 #: The rules judging the set-up alone, said before anything runs (kept if the measuring raises).
