@@ -68,6 +68,8 @@ SETTINGS = {
     #                          (ahead, but not by the margin) the control is inconclusive
     "pair_holdout_margin": 0.05,  # paired when the held-out loss falls this much more (share of
     #                               initial - floor) after training on true than on permuted labels
+    "pair_holdout_accuracy": 0.1,  # paired, too, when the held-out accuracy after the true labels is this much
+    "pair_holdout_z": 3.0,  # ... above that after the permuted ones, and this many standard errors apart
     "pair_memorised": 0.12,  # DLC709 needs one run to end this far below the best constant output
     #                          (share of constant - floor): the model can fit the subset in the steps
     #                          given; below it the control is inconclusive

@@ -88,6 +88,8 @@ class Run:
     held_after: float | None = None
     held_floor: float | None = None
     held_constant: float | None = None  # the best input-independent loss on the held-out batches
+    held_hits: tuple[int, int] | None = None  # (correct, counted) predictions on the held-out batches
+    #                                           after the fit, where accuracy applies (class labels)
 
 
 @dataclass
@@ -203,7 +205,7 @@ def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
     with ctx.model() as model:
         model.train()
         seed_everything(ctx.seed)  # the same dropout masks in both runs
-        held_before, held_refs = _evaluate(ctx, model, held)
+        held_before, held_refs, _ = _evaluate(ctx, model, held)
         trainer = Trainer(ctx, model, ctx.optimizer(model.parameters()))
         losses, floors = [], []
         for step in range(steps):
@@ -214,33 +216,42 @@ def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
                 floors.append(ctx.task.reference(ctx.loss_fn, out.outputs, out.targets, out.raw))
             if ctx.out_of_time():
                 break
-        held_after, _ = _evaluate(ctx, model, held)
+        held_after, _, hits = _evaluate(ctx, model, held)
         curve = distributed.mean(torch.stack(losses)).tolist()  # one transfer per run; the ranks' mean
     from dlcheck.task import References
 
     refs = distributed.mean_refs(References.mean(floors))
     return Run(curve, refs.floor, refs.constant, refs.expected, held_before, held_after, held_refs.floor,
-               held_refs.constant)
+               held_refs.constant, hits)
 
 
 def _evaluate(ctx: Context, model, held: list):
-    """Mean loss and mean References over the held-out batches (true labels), without gradients."""
+    """Mean loss, mean References and (correct, counted) predictions where accuracy applies (None
+    elsewhere) over the held-out batches (true labels), without gradients."""
+    from dlcheck.checks.overfit_small.measure import _hits
     from dlcheck.task import References
 
     if not held:
-        return None, References()
+        return None, References(), None
 
-    losses, refs = [], []
+    losses, refs, hits = [], [], []
     with torch.no_grad():
         for i, batch in held:
             outputs, targets = ctx.forward(model, batch, i)
             losses.append(ctx.loss(outputs, targets).detach().float())
             try:
-                refs.append(ctx.task.reference(ctx.loss_fn, ctx.logits(outputs), targets, outputs))
-            except Exception:  # no logits tensor: no floor
+                logits = ctx.logits(outputs)
+                refs.append(ctx.task.reference(ctx.loss_fn, logits, targets, outputs))
+                hits.append(_hits(ctx.task, logits, targets))
+            except Exception:  # no logits tensor: no floor, no accuracy
                 refs.append(References())
+                hits.append(None)
     value = float(distributed.mean(torch.stack(losses).mean()))  # under torchrun: the ranks' mean
-    return (value if math.isfinite(value) else None), distributed.mean_refs(References.mean(refs))
+    counted = None
+    if hits and None not in hits:  # under torchrun: every rank's predictions
+        total = distributed.sum_tensor(torch.stack([torch.stack([c.float(), n.float()]) for c, n in hits]).sum(0))
+        counted = (int(total[0]), int(total[1]))
+    return (value if math.isfinite(value) else None), distributed.mean_refs(References.mean(refs)), counted
 
 
 def same(a, b) -> bool:

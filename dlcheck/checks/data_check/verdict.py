@@ -85,6 +85,21 @@ def _held(true: Run, perm: Run) -> tuple[float, float] | None:
     return max(0.0, _share(ref, true.held_after, h_floor)), max(0.0, _share(ref, perm.held_after, h_floor))
 
 
+def _held_accuracy(true: Run, perm: Run, s: Settings) -> tuple[float, float, bool] | None:
+    """Held-out accuracy after each run, and whether the true labels' is ahead beyond chance: by
+    ``pair_holdout_z`` standard errors of the difference of two proportions and at least
+    ``pair_holdout_accuracy`` (a model that memorised both subsets can still carry over what the
+    true labels taught, where its overconfident held-out loss hides it)."""
+    if true.held_hits is None or perm.held_hits is None or min(true.held_hits[1], perm.held_hits[1]) <= 0:
+        return None
+    (ct, nt), (cp, np_) = true.held_hits, perm.held_hits
+    at, ap = ct / nt, cp / np_
+    pooled = (ct + cp) / (nt + np_)
+    se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / nt + 1 / np_))
+    ahead = at - ap >= s["pair_holdout_accuracy"] and (se == 0 or (at - ap) / se >= s["pair_holdout_z"])
+    return at, ap, ahead
+
+
 def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
     """The verdict on one pair of runs over ``n`` subset batches at learning rate ``lr``."""
     tc, pc = curves(true, perm)
@@ -104,6 +119,12 @@ def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
         out.metrics.update({"pair_heldout_true": round(gen[0], 6), "pair_heldout_permuted": round(gen[1], 6)})
         paired_held = gen[0] - gen[1] >= s["pair_holdout_margin"]
         held = f"; on held-out batches {pct(gen[0])} vs {pct(gen[1])} below the best constant output"
+    acc = _held_accuracy(true, perm, s)
+    if acc is not None:
+        out.metrics.update({"pair_heldout_accuracy_true": round(acc[0], 6),
+                            "pair_heldout_accuracy_permuted": round(acc[1], 6)})
+        paired_held = paired_held or acc[2]
+        held += f", accuracy {acc[0]:.0%} vs {acc[1]:.0%}"
     gap = u.learn_true - u.learn_perm
     # learned several times more, or (a big model memorises permuted labels too) left several times
     # less unlearned: the share of the way cannot pass 1, so 0.87 vs 0.74 is 2x less left, not 1.2x more
