@@ -217,8 +217,10 @@ class Tracker:
     equals ``measure`` on the losses so far."""
 
     def __init__(self, lrs, *, beta: float, factor: float, window: int, floor: float | None, z: float,
-                 onset_share: float):
+                 onset_share: float, planned: int | None = None):
         self.schedule, self.beta, self.factor, self.window, self.floor = lrs, beta, factor, window, floor
+        self.planned = planned  # the sweep's planned steps (default: the LRs given; under a GradScaler a
+        #                         list that grows as steps are kept)
         self.z, self.onset_share = z, onset_share
         self.lrs: list[float] = []
         self.losses: list[float] = []
@@ -244,6 +246,10 @@ class Tracker:
                      diverge_lr=None, window=window, initial=sum(head) / len(head),
                      noise=noise_of(losses[:window]), floor=self.floor, beta=self.beta)
 
+    def _full_window(self) -> int:
+        """The noise window the whole planned sweep has (as :meth:`_head` computes it at its end)."""
+        return max(2, min(self.window, (self.planned or len(self.schedule)) // 5))
+
     def stop(self, head: Curve | None = None) -> int | None:
         """The first diverged point so far (None: none yet); scans only the points not yet scanned."""
         if head is not None or self._key is None or self._key[0] != max(2, self.window):
@@ -252,7 +258,11 @@ class Tracker:
             key = (c.window, c.initial, margin)
             if key != self._key:  # the window is still growing: scan afresh
                 self._key, self._scanned, self._stop = key, 0, None
-                self._scan = Divergence(self.factor, skip=1, floor=self.floor, initial=c.initial, margin=margin,
+                # back above the loss at init only once that loss is known: from the sweep's full noise
+                # window, not its first two or four steps (one low batch among them, and the batch noise
+                # of a loss that has not moved yet reads as a fall and a climb back: a "divergence" at 1e-7)
+                known = c.initial if c.window >= self._full_window() else None
+                self._scan = Divergence(self.factor, skip=1, floor=self.floor, initial=known, margin=margin,
                                         settle=c.window)
         smoothed, scan = self.smoothed, self._scan
         while self._stop is None and self._scanned < len(smoothed):

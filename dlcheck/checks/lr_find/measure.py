@@ -192,7 +192,7 @@ def _tracker(ctx: Context, lrs, floor: float | None) -> lr_rules.Tracker:
     s = ctx.settings
     return lr_rules.Tracker(lrs, beta=float(s["beta"]), factor=float(s["diverge_factor"]),
                             window=int(s["noise_steps"]), floor=floor, z=float(s["noise_z"]),
-                            onset_share=float(s["onset_fall"]))
+                            onset_share=float(s["onset_fall"]), planned=int(s["steps"]))
 
 
 def _curve(ctx: Context, lrs: list[float], losses: list[float], floor: float | None) -> Curve:
