@@ -170,6 +170,9 @@ def test_paired_text_with_dict_batches_passes_the_pairing_control_and_apart_fail
     apart = dlcheck.check("data-check", model=BagOfWords, train_loader=text_loader(samples(apart=True)), seed=seed)
     assert apart.status == "fail" and "DLC709" in found(apart)
     assert apart.metrics["pair_heldout_true"] == 0 and apart.metrics["pair_memorised"] > 0.2
+    # one label per sample: the held-out majority share is measured, and labels apart stay near it
+    assert 0 < apart.metrics["pair_heldout_majority"] < 1
+    assert apart.metrics["pair_heldout_accuracy_true"] < apart.metrics["pair_heldout_majority"] + 0.25
 
 
 def test_weak_evidence_is_inconclusive_not_a_failure(digits):

@@ -58,12 +58,13 @@ def targets(kind, st, samples=1000, **kw) -> Measured:
     return Measured(batches=10, samples=samples, targets=samples, target_kind=kind, target_stats=st, **kw)
 
 
-def pairing(true_curve, perm_curve, held=None, hits=(None, None)) -> Measured:
+def pairing(true_curve, perm_curve, held=None, hits=(None, None), majority=None) -> Measured:
     """Two runs from the same start; ``held``: (held-out loss before, after the true, after the permuted run);
-    ``hits``: (correct, counted) held-out predictions after the true and the permuted run."""
+    ``hits``: (correct, counted) held-out predictions after the true and the permuted run; ``majority``:
+    held-out samples of the most frequent class."""
     before, true_after, perm_after = held or (None, None, None)
-    true = Run(true_curve, 0.0, 2.3, 2.3, before, true_after, 0.0, 2.3, hits[0])
-    perm = Run(perm_curve, 0.0, 2.3, 2.3, before, perm_after, 0.0, 2.3, hits[1])
+    true = Run(true_curve, 0.0, 2.3, 2.3, before, true_after, 0.0, 2.3, hits[0], majority)
+    perm = Run(perm_curve, 0.0, 2.3, 2.3, before, perm_after, 0.0, 2.3, hits[1], majority)
     return Measured(pairing=Pairing(judged=[(true, perm)], batches=4, lr=0.01))
 
 
@@ -140,6 +141,9 @@ CASES = [
     # ahead by 0.125 but within 3 standard errors on 64 samples each (binary labels): not enough
     Case("DLC709", v.unpaired, pairing(ALIKE, ALIKE, held=(0.7, 2.0, 2.0), hits=((40, 64), (32, 64))), None, S,
          name="held-out-accuracy-within-chance", says=("accuracy 62% vs 50%",)),
+    # behind the held-out majority class's share (16 of 32): no evidence, however far ahead of the permuted run
+    Case("DLC709", v.unpaired, pairing(ALIKE, ALIKE, held=(1.6, 3.0, 3.0), hits=((15, 32), (9, 32)), majority=16),
+         None, S, name="held-out-accuracy-under-the-majority-share", says=("accuracy 47% vs 28%",)),
     Case("DLC711", r.targets_unscaled, targets("regression", stats([150.0], [80.0])), None, S,
          says=("mean 150 and std 80",)),
     Case("DLC711", r.targets_unscaled, targets("regression", stats([0.0], [1e-4])), None, S, name="tiny-spread",
@@ -183,6 +187,11 @@ QUIET = [
     # held-out loss ends above the constant output's on both; its held-out accuracy says paired: 42% vs 6%
     Quiet(v.unpaired, pairing(ALIKE, ALIKE, held=(2.3, 4.0, 6.0), hits=((27, 64), (4, 64))), None, S,
           name="held-out-accuracy-evidence"),
+    # 32 held-out samples, 5 classes, the majority class 8 of them (25%): 50% after the true labels is
+    # 3.3 binomial standard errors above what labels apart allow, though only 1.8 standard errors of two
+    # proportions ahead of the permuted run's 28%
+    Quiet(v.unpaired, pairing(ALIKE, ALIKE, held=(1.6, 3.0, 3.0), hits=((16, 32), (9, 32)), majority=8), None, S,
+          name="held-out-accuracy-beats-the-majority-share"),
     Quiet(v.pairing_inconclusive, pairing(falling(2.3, 0.1), falling(2.3, 1.6)), None, S),
     Quiet(v.pairing_skipped, Measured(pairing=None), None, S, name="turned-off"),
 ]

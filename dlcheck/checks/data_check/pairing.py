@@ -89,6 +89,8 @@ class Run:
     held_floor: float | None = None
     held_constant: float | None = None  # the best input-independent loss on the held-out batches
     held_hits: tuple[int, int] | None = None  # (correct, counted) predictions on the held-out batches
+    held_majority: int | None = None  # held-out samples of their most frequent class (one class label
+    #                                   per sample): the best constant prediction's hits
     #                                           after the fit, where accuracy applies (class labels)
 
 
@@ -222,7 +224,7 @@ def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
 
     refs = distributed.mean_refs(References.mean(floors))
     return Run(curve, refs.floor, refs.constant, refs.expected, held_before, held_after, held_refs.floor,
-               held_refs.constant, hits)
+               held_refs.constant, hits[0] if hits else None, hits[1] if hits else None)
 
 
 def _evaluate(ctx: Context, model, held: list):
@@ -234,7 +236,7 @@ def _evaluate(ctx: Context, model, held: list):
     if not held:
         return None, References(), None
 
-    losses, refs, hits = [], [], []
+    losses, refs, hits, classes = [], [], [], []
     with torch.no_grad():
         for i, batch in held:
             outputs, targets = ctx.forward(model, batch, i)
@@ -243,15 +245,32 @@ def _evaluate(ctx: Context, model, held: list):
                 logits = ctx.logits(outputs)
                 refs.append(ctx.task.reference(ctx.loss_fn, logits, targets, outputs))
                 hits.append(_hits(ctx.task, logits, targets))
+                classes.append(_class_counts(ctx.task, logits, targets, hits[-1]))
             except Exception:  # no logits tensor: no floor, no accuracy
                 refs.append(References())
                 hits.append(None)
+                classes.append(None)
     value = float(distributed.mean(torch.stack(losses).mean()))  # under torchrun: the ranks' mean
     counted = None
     if hits and None not in hits:  # under torchrun: every rank's predictions
         total = distributed.sum_tensor(torch.stack([torch.stack([c.float(), n.float()]) for c, n in hits]).sum(0))
-        counted = (int(total[0]), int(total[1]))
+        majority = None
+        if None not in classes and len({c.numel() for c in classes}) == 1:
+            majority = int(distributed.sum_tensor(torch.stack(classes).sum(0).float()).max())
+        counted = ((int(total[0]), int(total[1])), majority)
     return (value if math.isfinite(value) else None), distributed.mean_refs(References.mean(refs)), counted
+
+
+def _class_counts(task, logits, targets, hits) -> torch.Tensor | None:
+    """Held-out samples per class where each sample has one class label (``(N,)`` targets against
+    ``(N, C)`` logits, ignore_index left out); None elsewhere (positions within a sample are not
+    independent draws, multi-labels have no single majority)."""
+    if hits is None or not task.hard_labels or logits.dim() != 2 or targets.dim() != 1:
+        return None
+    kept = targets[targets != task.ignore_index]
+    if bool(((kept < 0) | (kept >= logits.shape[1])).any()):
+        return None
+    return torch.bincount(kept, minlength=logits.shape[1])
 
 
 def same(a, b) -> bool:

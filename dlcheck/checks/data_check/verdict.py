@@ -97,7 +97,22 @@ def _held_accuracy(true: Run, perm: Run, s: Settings) -> tuple[float, float, boo
     pooled = (ct + cp) / (nt + np_)
     se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / nt + 1 / np_))
     ahead = at - ap >= s["pair_holdout_accuracy"] and (se == 0 or (at - ap) / se >= s["pair_holdout_z"])
-    return at, ap, ahead
+    return at, ap, ahead or _beats_constant(at, nt, true.held_majority, s)
+
+
+def _beats_constant(accuracy: float, n: int, majority: int | None, s: Settings) -> bool:
+    """The held-out accuracy after the true labels is above the best constant prediction's (the
+    held-out majority class's share) by ``pair_holdout_accuracy`` and ``pair_holdout_z`` binomial
+    standard errors. Labels that do not belong to their inputs leave no model more than that share
+    on new samples in expectation, however much of the subset it memorised; so this is evidence of
+    pairing where the permuted run is too noisy a reference (few held-out samples, two proportions)."""
+    if majority is None or n <= 0:
+        return False
+    base = majority / n
+    if base >= 1:
+        return False
+    margin = accuracy - base
+    return margin >= s["pair_holdout_accuracy"] and margin / math.sqrt(base * (1 - base) / n) >= s["pair_holdout_z"]
 
 
 def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
@@ -123,6 +138,8 @@ def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
     if acc is not None:
         out.metrics.update({"pair_heldout_accuracy_true": round(acc[0], 6),
                             "pair_heldout_accuracy_permuted": round(acc[1], 6)})
+        if true.held_majority is not None:  # the best constant prediction's held-out accuracy
+            out.metrics["pair_heldout_majority"] = round(true.held_majority / true.held_hits[1], 6)
         paired_held = paired_held or acc[2]
         held += f", accuracy {acc[0]:.0%} vs {acc[1]:.0%}"
     gap = u.learn_true - u.learn_perm
