@@ -91,7 +91,7 @@ def run(ctx: Context) -> CheckResult:
             and not obstacle(read.measured, task, s):  # labels out of range, NaN: no loss to compare
         read.measured.labels_used, read.measured.labels_read = pairing.labels_used(ctx, read.first, read.slot)
     m = complete(ctx, read.measured)
-    m.leakage = leakage.measure(ctx)
+    m.leakage = leakage.measure(ctx, m.inputs_known)
     result.metrics.update({**metrics(m, s), **leakage.metrics(m.leakage)})
     result.details.update({**details(m, s), **leakage.details(m.leakage)})
     result.findings += judge(DATA_RULES, m, task, s)

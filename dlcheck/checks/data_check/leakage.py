@@ -70,13 +70,21 @@ class Leakage:
 
 
 # -- measuring --------------------------------------------------------------------------------
-def measure(ctx: Context) -> Leakage:
+def measure(ctx: Context, inputs_known: bool = True) -> Leakage:
+    """The overlap; ``inputs_known`` False (the target's forward() takes the batches apart its own
+    way and data-check found no part that is the inputs alone) leaves it unmeasured: the bytes
+    hashed would be whatever dlcheck guesses, e.g. a graph batch (features, adjacency, labels, a
+    train/val mask) whose train and val batches share every node by design (transductive node
+    classification) and would read as 100% overlap."""
     s = ctx.settings
     cap = int(s["leak_samples"])
     if cap < 1:
         raise UserError(f"data-check: leak_samples must be at least 1, not {cap}")
     if ctx.target.val_loader is None:
         return Leakage(reason="no val_loader was given", val_given=False)
+    if not inputs_known:
+        return Leakage(reason="the target's forward() takes the batches apart its own way and dlcheck cannot "
+                              "tell which part are the inputs, so copies cannot be recognised")
     if ctx.shards:
         return Leakage(reason="not measured under torchrun (each rank sees its shard only): run without it")
     train, val = _indexable(ctx.loader("train")), _indexable(ctx.loader("val"))
