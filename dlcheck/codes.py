@@ -516,7 +516,9 @@ _TABLE = [
          "sample's output is zero on every other sample's input. Mixing means the batch axis is "
          "treated as time or features somewhere (an RNN without batch_first=True fed (batch, "
          "time, features); a view/reshape that should have been a permute/transpose): the model "
-         "learns from samples scrambled together, and its predictions change with the batch.",
+         "learns from samples scrambled together, and its predictions change with the batch. A batch "
+         "that carries an (n, n) input relating its samples (a graph's adjacency over the batch: node "
+         "classification with the whole graph one batch) makes it a warning: the mixing may be the point.",
          "Go to where the message says the mixing starts: pass batch_first=True to RNN / attention "
          "layers fed batch-first tensors, and swap axes with permute/transpose, never view/reshape. "
          "If the model mixes samples on purpose, set mixes_samples = True in the target."),

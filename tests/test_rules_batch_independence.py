@@ -42,6 +42,15 @@ CASES = [
          advises=("permute",)),
     Case("DLC801", bi.mixed, measured(HEALTHY, batch({3: own(8, 3, 1e-3)}, index=1)), None, S,
          name="of-batch", says=("sample 3 of batch 1",)),
+    Case("DLC801", bi.mixed, measured(batch({7: own(8, 7, 0.5)}, where=VIEW)), None, S, name="how-to-declare",
+         advises=("permute", "set mixes_samples = True in the target")),
+    # a graph over the batch: an (n, n) input (the adjacency) relates the samples, the mixing may be
+    # the point (a GCN's node classification): a warning that says so, never a fail
+    Case("DLC801", bi.mixed, measured(batch({7: own(8, 7, 0.5)}, where=VIEW, relations=(8, 8))), None, S,
+         severity="warn", name="graph-over-the-batch", says=("8x8 input relating its samples",),
+         advises=("set mixes_samples = True in the target",)),
+    Case("DLC802", bi.mixed, measured(batch({7: own(8, 7, 0.5)}, relations=(8, 8)), by_design=True), None, S,
+         name="graph-declared", says=("depend on other samples",)),
     Case("DLC802", bi.mixed, measured(MIXED, by_design=True), None, S, says=("depend on other samples",)),
     Case("DLC803", bi.unmeasured, measured(bi.Batch(0, 1, unmeasured="the batch holds one sample")), None, S,
          says=("was not measured: the batch holds one sample",)),

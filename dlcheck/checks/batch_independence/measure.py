@@ -35,6 +35,10 @@ class Batch:
     where: dict | None = None
     unmeasured: str | None = None
     through: str = "inputs"
+    #: the shape of an input tensor whose first two axes are both the batch (size, size, ...): the
+    #: batch relates its samples to each other (a graph's adjacency over the batch), so mixing
+    #: through it may be the point; None when no input has that shape
+    relations: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -100,6 +104,8 @@ def _measure(ctx: Context, model: nn.Module, batch, index: int, samples: int, no
     size = int(primary.shape[0])
     if size < 2:
         return Batch(index, size, unmeasured="the batch holds one sample")
+    relations = next((tuple(t.shape) for t in floats + ids if t.dim() >= 2 and t.shape[0] == t.shape[1] == size),
+                     None)
     floats = [t for t in floats if t.shape[0] == size]
     ids = [t for t in ids if t.shape[0] == size]
 
@@ -113,7 +119,7 @@ def _measure(ctx: Context, model: nn.Module, batch, index: int, samples: int, no
             embedded = len(leaves) - len(floats)  # leaves the embedding hooks added during the forward
             through = {(True, False): "inputs", (False, True): "embedding outputs",
                        (True, True): "inputs and embedding outputs"}.get((bool(floats), embedded > 0), "")
-            measured = Batch(index, size, through=through)
+            measured = Batch(index, size, through=through, relations=relations)
             axis = _batch_dim(logits, size)
             measured.unmeasured = _unmeasurable(leaves, ids, logits, axis, size)
             if measured.unmeasured:

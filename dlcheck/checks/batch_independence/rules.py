@@ -80,7 +80,18 @@ def mixed(m: Measured, task, s: Settings) -> Finding | None:
                f"({pairs}; {strength}){place}")
     if m.by_design:
         return finding("DLC802", message)
-    return finding("DLC801", message, advice=advice)
+    relations = next((b.relations for b in m.batches if b.relations), None)
+    if relations is not None:  # the batch relates its samples to each other: the mixing may be the point
+        size = "x".join(map(str, relations))
+        return finding("DLC801", f"{message}; the batch carries a {size} input relating its samples to each "
+                                 f"other (a graph's adjacency over the batch?), so this mixing may be the point",
+                       severity="warn", advice=f"if the model mixes samples on purpose (a graph over the batch, "
+                                               f"in-batch attention), set mixes_samples = True in the target; "
+                                               f"else {advice}")
+    return finding("DLC801", message, advice=advice if "mixes_samples" in advice else advice + _ON_PURPOSE)
+
+
+_ON_PURPOSE = "; if the model mixes samples on purpose, set mixes_samples = True in the target"
 
 
 #: The rules, in the order their findings are reported.
