@@ -30,8 +30,8 @@ import dlcheck
 MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
 
-HEALTHY = ["trymulti_multitask_digits", "trymulti_tabular_cancer", "trymulti_gcn_digits",
-           "trymulti_smooth_mixup_digits"]
+HEALTHY = ["trymulti_multitask_digits", "trymulti_multitask_loss_digits", "trymulti_tabular_cancer",
+           "trymulti_gcn_digits", "trymulti_smooth_mixup_digits"]
 
 
 def path(setup: str) -> str:
