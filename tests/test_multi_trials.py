@@ -76,3 +76,11 @@ def test_the_graph_models_mixing_warns_with_the_way_to_declare_it_and_is_not_jud
         assert result.status == "warn" and mixed.severity == "warn", result.findings
         assert "1797x1797 input relating its samples" in mixed.message, mixed.message
         assert "set mixes_samples = True in the target" in mixed.advice, mixed.advice
+
+
+def test_a_training_step_alone_is_named_as_what_hides_the_outputs():
+    """The model returns two heads' outputs; the training_step, not the model, returns the loss alone."""
+    for name in ("batch-independence", "causality"):
+        summary = next(c for c in report("trymulti_multitask_digits").checks if c.name == name).summary
+        assert summary.startswith("the target's training_step returns the loss alone"), summary
+        assert "forward + loss_fn" in summary, summary

@@ -44,8 +44,8 @@ __all__ = ["NAME", "SETTINGS", "RULES", "Batch", "Measured", "measure", "run", "
 def run(ctx: Context) -> CheckResult:
     result = ctx.result
     if ctx.task.loss_only:
-        result.summary = "the model returns its loss alone: no per-sample outputs to trace"
-        return result.skip("the model returns its loss alone, no per-sample outputs to trace")
+        result.summary = f"{ctx.loss_alone}: no per-sample outputs to trace"
+        return result.skip(f"{ctx.loss_alone}, no per-sample outputs to trace")
     m = measure(ctx)
     result.metrics.update(metrics(m))
     rows = leaks(m).rows

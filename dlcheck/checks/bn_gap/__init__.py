@@ -75,8 +75,8 @@ def run(ctx: Context) -> CheckResult:
         bns = {name: m for name, m in model.named_modules()
                if isinstance(m, nn.modules.batchnorm._BatchNorm) and name not in held}
         if bns and ctx.task.loss_only:
-            result.summary = "the model returns its loss alone: no outputs to compare in train and eval mode"
-            return result.skip("the model returns its loss alone, no outputs to compare in train and eval mode")
+            result.summary = f"{ctx.loss_alone}: no outputs to compare in train and eval mode"
+            return result.skip(f"{ctx.loss_alone}, no outputs to compare in train and eval mode")
         if not bns:
             measured = Measured(other_norms=_other_norms(model), **structure)
             _conclude(result, measured, ctx.task, s)

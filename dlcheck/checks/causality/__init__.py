@@ -42,8 +42,8 @@ __all__ = ["NAME", "SETTINGS", "RULES", "Measured", "measure", "run", "metrics",
 def run(ctx: Context) -> CheckResult:
     result = ctx.result
     if ctx.task.loss_only:
-        result.summary = "the model returns its loss alone: no per-position outputs to trace"
-        return result.skip("the model returns its loss alone, no per-position outputs to trace")
+        result.summary = f"{ctx.loss_alone}: no per-position outputs to trace"
+        return result.skip(f"{ctx.loss_alone}, no per-position outputs to trace")
     m = measure(ctx)
     result.metrics.update(metrics(m))
     table = rows(m)
