@@ -256,15 +256,6 @@ class Context:
             return Task(kind="unknown", loss=loss_name(self.target.loss_fn), note="not inferred")
         return self.state.task
 
-    @property
-    def loss_alone(self) -> str:
-        """Why a loss-only set-up (task.loss_only) shows no outputs, in words for a summary: the
-        target's training_step, or the model itself returning its loss (a detector's loss dict)."""
-        if self.target.training_step is not None:
-            return ("the target's training_step returns the loss alone (a forward + loss_fn in its place "
-                    "would hand over the model's outputs)")
-        return "the model returns its loss alone"
-
     def logits(self, outputs) -> torch.Tensor:
         """The logits tensor in a model's output, by the documented rule (batches.logits_of), with
         the classes on axis 1 (a model computing its own loss may keep them last). None when the

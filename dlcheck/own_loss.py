@@ -151,3 +151,12 @@ def infer(loss: torch.Tensor, how: str, logits, targets, num_classes: int | None
     task.loss, task.own_loss = name, how
     task.classes_last, task.shift = layout.classes_last, layout.shift
     return task
+
+
+def loss_alone(target) -> str:
+    """Why a loss-only set-up (task.loss_only) shows no outputs, in words for a summary: the
+    target's training_step, or the model itself returning its loss (a detector's loss dict)."""
+    if target.training_step is not None:
+        return ("the target's training_step returns the loss alone (a forward + loss_fn in its place "
+                "would hand over the model's outputs)")
+    return "the model returns its loss alone"

@@ -23,6 +23,7 @@ per finding code judges it (rules.py).
 from __future__ import annotations
 
 from dlcheck.context import Context
+from dlcheck.own_loss import loss_alone
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 
@@ -44,8 +45,8 @@ __all__ = ["NAME", "SETTINGS", "RULES", "Batch", "Measured", "measure", "run", "
 def run(ctx: Context) -> CheckResult:
     result = ctx.result
     if ctx.task.loss_only:
-        result.summary = f"{ctx.loss_alone}: no per-sample outputs to trace"
-        return result.skip(f"{ctx.loss_alone}, no per-sample outputs to trace")
+        result.summary = f"{loss_alone(ctx.target)}: no per-sample outputs to trace"
+        return result.skip(f"{loss_alone(ctx.target)}, no per-sample outputs to trace")
     m = measure(ctx)
     result.metrics.update(metrics(m))
     rows = leaks(m).rows

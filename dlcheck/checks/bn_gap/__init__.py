@@ -42,6 +42,7 @@ from dlcheck.checks.bn_gap.rules import (MEASURED_RULES, RULES, SETUP_RULES, _de
                                          no_batchnorm_reason)
 from dlcheck.context import Context
 from dlcheck.modules import fixed_norms, kept_in_eval, unwrap
+from dlcheck.own_loss import loss_alone
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 
@@ -75,8 +76,8 @@ def run(ctx: Context) -> CheckResult:
         bns = {name: m for name, m in model.named_modules()
                if isinstance(m, nn.modules.batchnorm._BatchNorm) and name not in held}
         if bns and ctx.task.loss_only:
-            result.summary = f"{ctx.loss_alone}: no outputs to compare in train and eval mode"
-            return result.skip(f"{ctx.loss_alone}, no outputs to compare in train and eval mode")
+            result.summary = f"{loss_alone(ctx.target)}: no outputs to compare in train and eval mode"
+            return result.skip(f"{loss_alone(ctx.target)}, no outputs to compare in train and eval mode")
         if not bns:
             measured = Measured(other_norms=_other_norms(model), **structure)
             _conclude(result, measured, ctx.task, s)

@@ -23,6 +23,7 @@ per finding code judges it (rules.py).
 from __future__ import annotations
 
 from dlcheck.context import Context
+from dlcheck.own_loss import loss_alone
 from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 
@@ -42,8 +43,8 @@ __all__ = ["NAME", "SETTINGS", "RULES", "Measured", "measure", "run", "metrics",
 def run(ctx: Context) -> CheckResult:
     result = ctx.result
     if ctx.task.loss_only:
-        result.summary = f"{ctx.loss_alone}: no per-position outputs to trace"
-        return result.skip(f"{ctx.loss_alone}, no per-position outputs to trace")
+        result.summary = f"{loss_alone(ctx.target)}: no per-position outputs to trace"
+        return result.skip(f"{loss_alone(ctx.target)}, no per-position outputs to trace")
     m = measure(ctx)
     result.metrics.update(metrics(m))
     table = rows(m)

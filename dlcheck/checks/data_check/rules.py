@@ -327,9 +327,8 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
                 "of inputs and labels")
     if m.labels_read:
         return ("the model reads the labels as inputs too (its outputs change when they are permuted: teacher "
-                "forcing, as an encoder-decoder shifting its labels into its decoder's inputs): permuted label "
-                "sequences teach their own structure as fast, so the control cannot tell whether inputs and "
-                "labels are paired")
+                "forcing, an encoder-decoder's decoder inputs): permuted label sequences teach their own "
+                "structure as fast, so the control cannot tell whether inputs and labels are paired")
     if task.problem:
         return f"the set-up cannot train ({task.problem})"
     if m.target_bad is not None or any(nonfinite_inputs(st, task, s) for st in m.inputs):

@@ -252,28 +252,29 @@ class Recorder:
                 if "dead" in slot:
                     ops[slot["dead"]] = "max"  # already global (from the summed unit sums)
             numbers = distributed.reduce_floats(numbers, ops)
-        out = []
-        for key, slot in zip(keys, slots):
-            rec = self.records[key]
-            got = {k: numbers[i] for k, i in slot.items()}
-            n = got["n"]
-            mean = got["sum"] / n
-            std = math.sqrt(max(got["sq"] / n - mean * mean, 0.0)) if math.isfinite(got["sq"]) else got["sq"]
-            row = {"key": key, "record": rec, "mean": mean, "std": std,
-                   "finite": math.isfinite(got["sum"]) and math.isfinite(got["sq"])}
-            per_unit = n / rec.units if rec.units > 0 else 0
-            if rec.kind == "relu":
-                row["zeros"] = 1.0 - got["pos"] / n
-            if rec.kind == "bounded":
-                row["saturated"] = (got["sat"] + n) / (2 * n)
-            if rec.kind == "input":
-                row["low"], row["high"] = got["low"], got["high"]
-                if got["low"] >= 0:  # non-negative: sign(x) sums the positives
-                    row["zeros"] = 1.0 - got["pos"] / n
-                if -1.0 <= got["low"] < 0 < got["high"] <= 1.0:  # tanh-like: saturation means something
-                    row["saturated"] = (got["sat"] + n) / (2 * n)
-            if "dead" in got and (rec.kind == "relu" or row.get("zeros") is not None):
-                row["dead"], row["units"], row["per_unit"] = int(got["dead"]), rec.units, per_unit
-                row["pooled"] = rec.pooled
-            out.append(row)
-        return out
+        return [_row(key, self.records[key], {k: numbers[i] for k, i in slot.items()})
+                for key, slot in zip(keys, slots)]
+
+
+def _row(key, rec, got: dict) -> dict:
+    """One record's summary from its reduced numbers (``got``: sum, sq, n, and pos/sat/low/high/dead
+    where the record keeps them)."""
+    n = got["n"]
+    mean = got["sum"] / n
+    std = math.sqrt(max(got["sq"] / n - mean * mean, 0.0)) if math.isfinite(got["sq"]) else got["sq"]
+    row = {"key": key, "record": rec, "mean": mean, "std": std,
+           "finite": math.isfinite(got["sum"]) and math.isfinite(got["sq"])}
+    if rec.kind == "relu":
+        row["zeros"] = 1.0 - got["pos"] / n
+    if rec.kind == "bounded":
+        row["saturated"] = (got["sat"] + n) / (2 * n)
+    if rec.kind == "input":
+        row["low"], row["high"] = got["low"], got["high"]
+        if got["low"] >= 0:  # non-negative: sign(x) sums the positives
+            row["zeros"] = 1.0 - got["pos"] / n
+        if -1.0 <= got["low"] < 0 < got["high"] <= 1.0:  # tanh-like: saturation means something
+            row["saturated"] = (got["sat"] + n) / (2 * n)
+    if "dead" in got and (rec.kind == "relu" or row.get("zeros") is not None):
+        row["dead"], row["units"], row["pooled"] = int(got["dead"]), rec.units, rec.pooled
+        row["per_unit"] = n / rec.units if rec.units > 0 else 0
+    return row
