@@ -98,6 +98,29 @@ class Task:
         """Class-index targets, where accuracy is defined."""
         return self.kind == "classification" and not self.soft_targets
 
+    def class_targets(self, logits, targets) -> bool:
+        """Hard class-index targets for these logits: integer ``(B, d1..dk)`` targets against
+        ``(B, C, d1..dk)`` logits, the case where a prediction is the argmax over classes."""
+        return self.hard_labels and isinstance(targets, torch.Tensor) and logits is not None \
+            and logits.dim() >= 2 and not targets.dtype.is_floating_point \
+            and targets.shape == logits.shape[:1] + logits.shape[2:]
+
+    def hits(self, logits, targets) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(correct, counted) predictions of one step on the device, where accuracy applies: hard
+        class labels (per position for dense outputs, ignore_index left out) or 0/1 multi-labels."""
+        if not isinstance(targets, torch.Tensor) or logits is None or logits.dim() < 1:
+            return None
+        if self.class_targets(logits, targets):
+            valid = targets != self.ignore_index
+            return ((logits.argmax(1) == targets) & valid).sum(), valid.sum()
+        if self.kind == "multilabel" and targets.numel() == logits.numel():
+            y = targets.reshape(logits.shape)
+            if not bool(((y == 0) | (y == 1)).all()):
+                return None  # soft targets: no accuracy
+            cut = 0.5 if self.probabilities else 0.0
+            return ((logits > cut) == (y > 0.5)).sum(), torch.full((), float(y.numel()), device=y.device)
+        return None
+
     @property
     def per_position(self) -> bool:
         """Many targets per sample (pixels, tokens): some may be ambiguous given the inputs."""

@@ -131,8 +131,6 @@ def evaluate(ctx: Context, model, split: str = "val", batches: int | None = None
     """The mean loss (weighted by samples) and accuracy where it applies over one pass of ``split``
     (at most ``batches`` batches), or over the device batches ``fixed``, in eval mode without
     gradients; the model's modes are set back. ``refs``: also the task's references on them."""
-    from dlcheck.checks.overfit_small import _hits
-
     modes = [m.training for m in model.modules()]
     model.eval()
     device = ctx.device
@@ -151,7 +149,7 @@ def evaluate(ctx: Context, model, split: str = "val", batches: int | None = None
                 total += loss.double() * n
                 count += n
                 logits = ctx.logits(outputs)
-                h = _hits(ctx.task, logits, targets)
+                h = ctx.task.hits(logits, targets)
                 if h is not None:
                     with_hits = True
                     hits += h[0].double()

@@ -230,7 +230,6 @@ def _fit(ctx: Context, subset: list, held: list, steps: int) -> Run:
 def _evaluate(ctx: Context, model, held: list):
     """Mean loss, mean References and (correct, counted) predictions where accuracy applies (None
     elsewhere) over the held-out batches (true labels), without gradients."""
-    from dlcheck.checks.overfit_small.measure import _hits
     from dlcheck.task import References
 
     if not held:
@@ -244,8 +243,8 @@ def _evaluate(ctx: Context, model, held: list):
             try:
                 logits = ctx.logits(outputs)
                 refs.append(ctx.task.reference(ctx.loss_fn, logits, targets, outputs))
-                hits.append(_hits(ctx.task, logits, targets))
-                classes.append(_class_counts(ctx.task, logits, targets, hits[-1]))
+                hits.append(ctx.task.hits(logits, targets))
+                classes.append(_class_counts(ctx.task, logits, targets))
             except Exception:  # no logits tensor: no floor, no accuracy
                 refs.append(References())
                 hits.append(None)
@@ -261,11 +260,11 @@ def _evaluate(ctx: Context, model, held: list):
     return (value if math.isfinite(value) else None), distributed.mean_refs(References.mean(refs)), counted
 
 
-def _class_counts(task, logits, targets, hits) -> torch.Tensor | None:
+def _class_counts(task, logits, targets) -> torch.Tensor | None:
     """Held-out samples per class where each sample has one class label (``(N,)`` targets against
     ``(N, C)`` logits, ignore_index left out); None elsewhere (positions within a sample are not
     independent draws, multi-labels have no single majority)."""
-    if hits is None or not task.hard_labels or logits.dim() != 2 or targets.dim() != 1:
+    if not task.class_targets(logits, targets) or logits.dim() != 2:
         return None
     kept = targets[targets != task.ignore_index]
     if bool(((kept < 0) | (kept >= logits.shape[1])).any()):

@@ -15,7 +15,7 @@ code judges it (rules.py).
 
 from __future__ import annotations
 
-from dlcheck.checks.overfit_small.measure import Measured, _hits, measure
+from dlcheck.checks.overfit_small.measure import Measured, measure
 from dlcheck.checks.overfit_small.record import Trend
 from dlcheck.checks.overfit_small.rules import RULES, metrics, nothing_to_learn, summary
 from dlcheck.context import Context
@@ -23,7 +23,7 @@ from dlcheck.results import CheckResult
 from dlcheck.rules import judge
 from dlcheck.training.step import skipped_note
 
-__all__ = ["NAME", "SETTINGS", "RULES", "Measured", "Trend", "run", "_hits"]
+__all__ = ["NAME", "SETTINGS", "RULES", "Measured", "Trend", "run"]
 
 
 NAME = "overfit-small"

@@ -227,39 +227,20 @@ def _fit_loss(ctx: Context, refs: References, initial: float, accuracy_applies: 
 
 
 def _pass_hits(task: Task, steps: list) -> list:
-    """:func:`_hits` of each step of a pass (those with hits), the same numbers computed at once
+    """:meth:`Task.hits` of each step of a pass (those with hits), the same numbers computed at once
     for the pass when its steps' class-index targets and logits share their shapes."""
     if not steps:
         return []
     (logits, targets), ignore = steps[0], task.ignore_index
-    same = task.hard_labels and isinstance(targets, torch.Tensor) and logits is not None and logits.dim() >= 2 \
-        and not targets.dtype.is_floating_point and targets.shape == logits.shape[:1] + logits.shape[2:] \
+    same = task.class_targets(logits, targets) \
         and all(isinstance(t, torch.Tensor) and o is not None and o.shape == logits.shape
                 and t.shape == targets.shape and t.dtype == targets.dtype for o, t in steps)
     if not same or len(steps) == 1:
-        return [h for h in (_hits(task, o, t) for o, t in steps) if h is not None]
+        return [h for h in (task.hits(o, t) for o, t in steps) if h is not None]
     stacked, labels = torch.stack([o for o, _ in steps]), torch.stack([t for _, t in steps])
     valid = labels != ignore
     correct = ((stacked.argmax(2) == labels) & valid).flatten(1).sum(1)
     return list(zip(correct.unbind(), valid.flatten(1).sum(1).unbind()))
-
-
-def _hits(task: Task, logits: torch.Tensor, targets) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(correct, counted) predictions of one step on the device, where accuracy applies: hard
-    class labels (per position for dense outputs, ignore_index left out) or 0/1 multi-labels."""
-    if not isinstance(targets, torch.Tensor) or logits is None or logits.dim() < 1:
-        return None
-    if task.hard_labels and logits.dim() >= 2 and not targets.dtype.is_floating_point \
-            and targets.shape == logits.shape[:1] + logits.shape[2:]:
-        valid = targets != task.ignore_index
-        return ((logits.argmax(1) == targets) & valid).sum(), valid.sum()
-    if task.kind == "multilabel" and targets.numel() == logits.numel():
-        y = targets.reshape(logits.shape)
-        if not bool(((y == 0) | (y == 1)).all()):
-            return None  # soft targets: no accuracy
-        cut = 0.5 if task.probabilities else 0.0
-        return ((logits > cut) == (y > 0.5)).sum(), torch.full((), float(y.numel()), device=y.device)
-    return None
 
 
 # -- helpers --------------------------------------------------------------------------------------
