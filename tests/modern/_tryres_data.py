@@ -1,15 +1,21 @@
 """Data shared by the tryres_ set-ups (resume tried as a new user would): scikit-learn's digits as
 small images (8x8, or upsampled to 3x32x32 for torchvision's resnet18), crops of scikit-learn's two
-bundled photos labelled by photo, and windows of a small text for a tiny language model."""
+bundled photos labelled by photo (the zoo's, tests/zoo/_data.py), and windows of a small text for a
+tiny language model."""
 
 from __future__ import annotations
 
 import functools
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits, load_sample_images
+from sklearn.datasets import load_digits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "zoo"))
+from _data import photo_crops  # noqa: E402,F401  (the zoo's bundled data: uint8 crops, label = which photo)
 
 
 @functools.lru_cache(maxsize=None)
@@ -24,20 +30,6 @@ def digit_images(n: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
 def digit_rgb32(n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     X, y = digit_images(n)
     return F.interpolate(X, size=32, mode="bilinear", align_corners=False).repeat(1, 3, 1, 1), y
-
-
-@functools.lru_cache(maxsize=None)
-def photo_crops(n: int = 192, size: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 crops (n, 3, size, size) of the two sample photos; the label says which photo."""
-    photos = load_sample_images().images
-    rng = np.random.default_rng(0)
-    xs, ys = [], []
-    for i in range(n):
-        img = photos[i % 2]
-        r, c = rng.integers(0, img.shape[0] - size), rng.integers(0, img.shape[1] - size)
-        xs.append(torch.from_numpy(np.ascontiguousarray(img[r:r + size, c:c + size])).permute(2, 0, 1))
-        ys.append(i % 2)
-    return torch.stack(xs), torch.tensor(ys)
 
 
 TEXT = ("the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat and "
