@@ -1,9 +1,16 @@
 """Helpers tests import: model snapshots for the state-restored promise (DESIGN §5), set-ups loaded
-as modules."""
+as modules, and the trials' runs of dlcheck on the set-ups in tests/modern."""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import torch
+
+import dlcheck
+
+MODERN = Path(__file__).resolve().parent / "modern"
 
 
 def snapshot(model: torch.nn.Module) -> dict:
@@ -45,3 +52,31 @@ def load_setup(path) -> object:
         return module
     finally:
         sys.path.remove(str(path.parent))
+
+
+def modern(setup: str) -> str:
+    """The path of the set-up tests/modern/<setup>.py."""
+    return str(MODERN / f"{setup}.py")
+
+
+@functools.lru_cache(maxsize=None)
+def check(name: str, setup: str, seed: int = 0, **settings):
+    """The check ``name`` on tests/modern/<setup>.py on the CPU, run once a session; ``settings``:
+    that check's own (``pairing=False``)."""
+    return dlcheck.check(name, modern(setup), device="cpu", seed=seed, settings={name: settings} if settings else None)
+
+
+def loud(result) -> list[tuple]:
+    """(code, severity, message) of a check's findings above info."""
+    return [(f.code, f.severity, f.message) for f in result.findings if f.severity != "info"]
+
+
+def assert_passes_or_warns(result, warning: tuple[str, str] | None) -> None:
+    """A healthy set-up's check passes with nothing above info, or, given ``(code, says)``, warns
+    with that one code and a message that says it (a true warning, with its reason)."""
+    if warning:
+        code, says = warning
+        assert result.status == "warn" and [f[0] for f in loud(result)] == [code], (result.summary, loud(result))
+        assert says in loud(result)[0][2]
+    else:
+        assert result.status == "pass" and not loud(result), (result.summary, loud(result))

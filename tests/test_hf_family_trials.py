@@ -23,26 +23,13 @@ pairing control is noise-dominated, both runs memorise 64 sentences alike and ne
 
 from __future__ import annotations
 
-import functools
 import sys
-from pathlib import Path
 
 import pytest
 
-import dlcheck
+from helpers import MODERN, check, loud
 
-MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
-
-
-@functools.lru_cache(maxsize=None)
-def check(name: str, setup: str, seed: int = 0, pairing: bool = True):
-    settings = None if pairing else {name: {"pairing": False}}
-    return dlcheck.check(name, str(MODERN / f"{setup}.py"), device="cpu", seed=seed, settings=settings)
-
-
-def loud(result):
-    return [(f.code, f.severity, f.message) for f in result.findings if f.severity != "info"]
 
 
 def assert_measured_pass(result):

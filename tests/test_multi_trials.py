@@ -21,26 +21,21 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
 
 import pytest
 
 import dlcheck
+from helpers import MODERN, modern
 
-MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
 
 HEALTHY = ["trymulti_multitask_digits", "trymulti_multitask_loss_digits", "trymulti_tabular_cancer",
            "trymulti_gcn_digits", "trymulti_smooth_mixup_digits"]
 
 
-def path(setup: str) -> str:
-    return str(MODERN / f"{setup}.py")
-
-
 @functools.lru_cache(maxsize=None)
 def report(setup: str, seed: int = 0):
-    return dlcheck.run(path(setup), device="cpu", seed=seed)
+    return dlcheck.run(modern(setup), device="cpu", seed=seed)
 
 
 @pytest.mark.parametrize("setup", HEALTHY)
@@ -66,7 +61,7 @@ def _full_graph(model, batch):
 
 @pytest.mark.parametrize("mixes", [False, True])
 def test_the_graph_models_mixing_warns_with_the_way_to_declare_it_and_is_not_judged_once_declared(mixes):
-    result = dlcheck.check("batch-independence", path("trymulti_gcn_digits"), device="cpu", seed=0,
+    result = dlcheck.check("batch-independence", modern("trymulti_gcn_digits"), device="cpu", seed=0,
                            forward=_full_graph, mixes_samples=mixes)
     codes = {f.code: f for f in result.findings}
     if mixes:

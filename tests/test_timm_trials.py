@@ -15,17 +15,14 @@ steps, where 1e-4 falls)."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("timm", reason="timm is not installed (pip install timm): the timm trials need it")
 
-import dlcheck  # noqa: E402
+from helpers import MODERN, assert_passes_or_warns, check, loud  # noqa: E402
 
-MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
 
 HEALTHY = ["trytimm_convnext_digits", "trytimm_vit_digits", "trytimm_efficientnet_photos",
@@ -41,29 +38,10 @@ WARNS = {("trytimm_efficientnet_photos", "init-loss"): ("DLC101", "ln(2)"),
                                                            "of 1x1)")}
 
 
-def path(setup: str) -> str:
-    return str(MODERN / f"{setup}.py")
-
-
-@functools.lru_cache(maxsize=None)
-def check(name: str, setup: str, seed: int = 0):
-    return dlcheck.check(name, path(setup), device="cpu", seed=seed)
-
-
-def loud(result):
-    return [(f.code, f.severity, f.message) for f in result.findings if f.severity != "info"]
-
-
 @pytest.mark.parametrize("name", CHEAP)
 @pytest.mark.parametrize("setup", HEALTHY)
 def test_a_healthy_timm_model_passes_at_init_or_warns_with_its_reason(setup, name):
-    result = check(name, setup)
-    if (setup, name) in WARNS:
-        code, says = WARNS[setup, name]
-        assert result.status == "warn" and [f[0] for f in loud(result)] == [code], (result.summary, loud(result))
-        assert says in loud(result)[0][2]
-    else:
-        assert result.status == "pass" and not loud(result), (result.summary, loud(result))
+    assert_passes_or_warns(check(name, setup), WARNS.get((setup, name)))
 
 
 @pytest.mark.parametrize("setup", ["trytimm_convnext_digits", "trytimm_mobilenetv3_digits"])

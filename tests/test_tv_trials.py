@@ -18,15 +18,12 @@ a false failure, not fixed here."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from pathlib import Path
 
 import pytest
 
-import dlcheck
+from helpers import MODERN, assert_passes_or_warns, check, loud
 
-MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
 
 CHEAP = ["init-loss", "init-stats", "optimizer", "bn-gap", "batch-independence"]
@@ -39,28 +36,9 @@ SETUPS = [("trytv_vit_digits", CHEAP), ("trytv_squeezenet_digits", CHEAP),
           ("trytv_deeplab_seg", ["init-loss", "bn-gap", "batch-independence"])]
 
 
-def path(setup: str) -> str:
-    return str(MODERN / f"{setup}.py")
-
-
-@functools.lru_cache(maxsize=None)
-def check(name: str, setup: str, seed: int = 0):
-    return dlcheck.check(name, path(setup), device="cpu", seed=seed)
-
-
-def loud(result):
-    return [(f.code, f.severity, f.message) for f in result.findings if f.severity != "info"]
-
-
 @pytest.mark.parametrize("setup,name", [(s, n) for s, names in SETUPS for n in names])
 def test_a_healthy_torchvision_model_passes_at_init_or_warns_with_its_reason(setup, name):
-    result = check(name, setup)
-    if (setup, name) in WARNS:
-        code, says = WARNS[setup, name]
-        assert result.status == "warn" and [f[0] for f in loud(result)] == [code], (result.summary, loud(result))
-        assert says in loud(result)[0][2]
-    else:
-        assert result.status == "pass" and not loud(result), (result.summary, loud(result))
+    assert_passes_or_warns(check(name, setup), WARNS.get((setup, name)))
 
 
 def test_deeplab_aux_dict_loss_is_reported_without_a_verdict():
