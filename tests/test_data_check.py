@@ -166,10 +166,12 @@ def test_paired_text_with_dict_batches_passes_the_pairing_control_and_apart_fail
 
     paired = dlcheck.check("data-check", model=BagOfWords, train_loader=text_loader(samples()), seed=seed)
     assert "DLC709" not in found(paired) and paired.status == "pass", paired.findings
-    assert paired.metrics["pair_heldout_true"] > 0.1
+    m = paired.metrics  # what the true labels taught carried over to the held-out batches
+    assert m["pair_heldout_accuracy_true"] > m["pair_heldout_accuracy_permuted"] + 0.15, m
     apart = dlcheck.check("data-check", model=BagOfWords, train_loader=text_loader(samples(apart=True)), seed=seed)
     assert apart.status == "fail" and "DLC709" in found(apart)
-    assert apart.metrics["pair_heldout_true"] == 0 and apart.metrics["pair_memorised"] > 0.2
+    # memorised (on the wider subset, or on the 4 batches where that was too much) with nothing carried over
+    assert apart.metrics["pair_heldout_true"] == 0 and apart.metrics["pair_memorised"] >= 0.12, apart.metrics
     # one label per sample: the held-out majority share is measured, and labels apart stay near it
     assert 0 < apart.metrics["pair_heldout_majority"] < 1
     assert apart.metrics["pair_heldout_accuracy_true"] < apart.metrics["pair_heldout_majority"] + 0.25
@@ -208,7 +210,8 @@ def test_batches_are_streamed_not_held(digits):
     data = Loader()
     result = dlcheck.check("data-check", model=mlp, train_loader=data, settings={"data-check": {"batches": 40}})
     assert result.metrics["batches"] == 40 and result.status == "pass", result.findings
-    kept = 4 + 2  # pair_batches + pair_holdout
+    from dlcheck.checks.data_check import SETTINGS as s
+    kept = s["pair_max_batches"] + s["pair_holdout"]  # the longer runs' subset + the held-out batches
     assert data.most <= kept + 1, data.most
 
 

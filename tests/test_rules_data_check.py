@@ -65,7 +65,7 @@ def pairing(true_curve, perm_curve, held=None, hits=(None, None), majority=None)
     before, true_after, perm_after = held or (None, None, None)
     true = Run(true_curve, 0.0, 2.3, 2.3, before, true_after, 0.0, 2.3, hits[0], majority)
     perm = Run(perm_curve, 0.0, 2.3, 2.3, before, perm_after, 0.0, 2.3, hits[1], majority)
-    return Measured(pairing=Pairing(judged=[(true, perm)], batches=4, lr=0.01))
+    return Measured(pairing=Pairing(judged=[(true, perm)], sizes=[4], lr=0.01))
 
 
 def falling(start, end, steps=40):
@@ -317,7 +317,21 @@ def test_the_longer_runs_verdict_stands_and_the_metrics_keep_both():
     m = pairing([2.3] * 40, [2.3] * 40)
     true = Run(falling(2.3, 0.1, 160), floor=0.0, constant=2.3, expected=2.3)
     perm = Run(falling(2.3, 1.6, 160), floor=0.0, constant=2.3, expected=2.3)
-    m.pairing.judged.append((true, perm))
+    m.pairing.add(12, true, perm)
     assert judge(v.PAIRING_RULES, m, None, S) == []  # paired after the longer runs
     metrics = v.pairing_metrics(m.pairing, S)
     assert metrics["pair_steps"] == 160 and "pair_memorised" in metrics  # the short runs' memorised stays
+
+
+def test_the_pairing_plan_keeps_short_wide_and_held_out_batches_apart():
+    from dlcheck.checks.data_check.reader import plan
+
+    roles = plan(20, 4, 12, 6)
+    short = [i for i, r in roles.items() if r == "train"]
+    assert len(short) == 4 and [r for r in roles.values()].count("more") == 8, roles
+    assert [r for r in roles.values()].count("holdout") == 6 and 0 in short and 19 in short, roles
+    assert plan(6, 4, 12, 6) == {0: "train", 2: "train", 3: "train", 5: "train", 1: "holdout", 4: "holdout"}
+    assert sorted(plan(8, 4, 12, 6).values()).count("holdout") == 2  # at most a third of the batches held out
+    assert set(plan(4, 4, 12, 6).values()) == {"train"}  # the short runs' batches come first
+    assert plan(None, 2, 3, 1) == {0: "train", 1: "train", 2: "more", 3: "holdout"}  # no length: in order
+    assert plan(20, 4, 0, 2) == {0: "train", 6: "train", 13: "train", 19: "train", 1: "holdout", 18: "holdout"}

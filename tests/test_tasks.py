@@ -134,3 +134,12 @@ def test_every_task_setup_is_tested():
     assert setups == {s for s in [*HEALTHY, *CAUGHT, *HF, *LOSS_ONLY, *OWN_LOSS_BUGS, TV_DETECTOR] if s not in PATHS}
     assert all(s.startswith("ok_") for s in HEALTHY if s not in PATHS)
     assert all(s.startswith("bug_") for s in CAUGHT)
+
+
+def test_text_labels_shuffled_are_caught_on_seed_1_too():
+    """Seed 1 passed undetected when the longer runs trained on the short runs' 4 batches: the bag of
+    embeddings memorised them alike with true and permuted labels (0.90 of the way) and the true
+    labels' lead was noise. On the wider subset random labels take longer and no lead appears."""
+    result = dlcheck.check("data-check", str(path_of("bug_text_labels_shuffled")), seed=1)
+    assert result.status == "fail" and "DLC709" in {f.code for f in result.findings}, result.summary
+    assert result.metrics["pair_subset_batches"] > 4, result.metrics

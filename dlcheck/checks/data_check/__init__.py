@@ -56,10 +56,13 @@ SETTINGS = {
     "multihot_share": 0.05,  # ... a warning when this share of the rows does, else a note
     "pairing": True,  # run the pairing control (DLC709)
     "pair_batches": 4,  # batches in the pairing subset (spread over the batches read)
-    "pair_holdout": 2,  # further batches, not trained on, on which both runs are judged afterwards
+    "pair_holdout": 6,  # further batches (at most a third of those read), not trained on, on which both
+    #                     runs are judged afterwards
     "pair_steps": 40,  # optimizer steps per run (true labels, permuted labels)
     "pair_max_steps": 160,  # without evidence of pairing after pair_steps, both runs again this long
-    #                         before a verdict (0: never)
+    #                         before a verdict (0: never) ...
+    "pair_max_batches": 12,  # ... on this many batches (pair_batches among them): random labels take a
+    #                          wider subset longer to memorise, true ones generalise within it
     "pair_margin": 0.1,  # paired when the true labels learn this much more on the subset (share of
     #                      initial loss - floor) ...
     "pair_ratio": 1.5,  # ... and this many times as much as the permuted ones

@@ -97,44 +97,63 @@ class Run:
 @dataclass
 class Pairing:
     """The pairing control as measured: why it could not run, or the pairs of runs (true labels,
-    permuted labels) judged, in order (the short runs, then the longer ones when they were run)."""
+    permuted labels) judged, in order (the short runs, then the longer ones on a wider subset when
+    they were run), with the batches in each pair's subset."""
 
     skipped: str | None = None  # the DLC710 message when the control could not run
     judged: list[tuple[Run, Run]] = field(default_factory=list)
-    batches: int = 0  # batches in the subset
+    sizes: list[int] = field(default_factory=list)  # batches in each pair's subset
     lr: float = 0.0
+
+    def add(self, batches: int, true: Run, perm: Run) -> None:
+        self.judged.append((true, perm))
+        self.sizes.append(batches)
 
 
 def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
-    """The runs on the batches data-check kept: ``(index, batch, 'train' | 'holdout')``."""
+    """The runs on the batches data-check kept: ``(index, batch, 'train' | 'more' | 'holdout')``
+    (reader.plan): the short runs on the 'train' batches; without evidence of pairing after them,
+    the longer runs on those and the 'more' batches, a wider subset that random labels take longer
+    to memorise (the evidence of a high-capacity model, which memorises a few batches of permuted
+    labels as fast as true ones)."""
     from dlcheck.checks.data_check.verdict import verdict
 
     if skip:
         return Pairing(skipped=f"pairing control skipped: {skip}")
     train = [(i, b) for i, b, role in kept if role == "train"]
+    wide = [(i, b) for i, b, role in kept if role in ("train", "more")]
     held = [(i, b) for i, b, role in kept if role == "holdout"]
     if slot is None or not train:
         return Pairing(skipped="pairing control skipped: the target's forward() takes the labels from the "
                                "batch in a way dlcheck cannot rebuild with permuted labels")
-    labels = [_get(b, slot) for _, b in train]
-    if not all(isinstance(t, torch.Tensor) and t.dim() >= 1 for t in labels) or sum(len(t) for t in labels) < 2:
+    labels = [_get(b, slot) for _, b in wide]
+    if not all(isinstance(t, torch.Tensor) and t.dim() >= 1 for t in labels) or \
+            sum(len(_get(b, slot)) for _, b in train) < 2:
         return Pairing(skipped="pairing control skipped: the labels cannot be permuted across samples "
                                "(fewer than 2 samples, or labels that are not tensors)")
-    permuted = _permute(labels, ctx.seed)
-    shuffled = [(i, _replace(b, slot, p)) for (i, b), p in zip(train, permuted)]
     steps, longer = int(ctx.settings["pair_steps"]), int(ctx.settings["pair_max_steps"] or 0)
-    found = Pairing(batches=len(train), lr=ctx.lr)
+    found = Pairing(lr=ctx.lr)
     try:
-        found.judged.append((_fit(ctx, train, held, steps), _fit(ctx, shuffled, held, steps)))
+        found.add(len(train), _fit(ctx, train, held, steps), _fit(ctx, _permuted(ctx, train, slot), held, steps))
     except SetupFailure as exc:  # a model without parameters: the checks that train say DLC005
         if exc.message != NO_PARAMETERS:
             raise
         return Pairing(skipped=f"pairing control skipped: {NO_PARAMETERS}")
-    kind = verdict(*found.judged[0], found.batches, found.lr, ctx.settings).kind
-    if kind in ("apart", "weak") and longer > steps and not ctx.out_of_time():
-        # no evidence of pairing after the short runs: the same two runs again, longer, before a verdict
-        found.judged.append((_fit(ctx, train, held, longer), _fit(ctx, shuffled, held, longer)))
+    # no evidence of pairing after the short runs: the two runs again, longer, on the wider subset;
+    # where that subset was too much to learn in those steps, on the short runs' subset
+    for subset in ([wide] if len(wide) > len(train) else []) + [train]:
+        kind = verdict(*found.judged[-1], found.sizes[-1], found.lr, ctx.settings).kind
+        if kind not in ("apart", "weak", "unlearned") or longer <= steps or ctx.out_of_time() or \
+                (len(found.judged) > 1 and kind != "unlearned"):
+            break
+        found.add(len(subset), _fit(ctx, subset, held, longer), _fit(ctx, _permuted(ctx, subset, slot), held, longer))
     return found
+
+
+def _permuted(ctx: Context, subset: list, slot) -> list:
+    """``subset`` with its labels permuted across its samples (seeded)."""
+    permuted = _permute([_get(b, slot) for _, b in subset], ctx.seed)
+    return [(i, _replace(b, slot, p)) for (i, b), p in zip(subset, permuted)]
 
 
 def labels_used(ctx: Context, batch, slot) -> tuple[bool | None, bool]:

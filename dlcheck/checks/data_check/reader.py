@@ -66,6 +66,22 @@ def _spread(k: int, n: int) -> list[int]:
     return sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if k else []
 
 
+def plan(n: int | None, k: int, wide: int, h: int) -> dict[int, str]:
+    """The pairing control's batches among ``n`` read: ``k`` for the short runs ('train'), up to
+    ``wide`` for the longer runs (the short runs' and 'more'), and up to ``h`` held out
+    ('holdout'), never more than a third of ``n`` nor taken from the short runs' ``k``: all spread out, the held-out batches between
+    the others (the first ones in that order when the loader has no length: ``n`` None)."""
+    wide = max(k, wide)
+    if n is None:
+        return {**{i: "train" for i in range(k)}, **{i: "more" for i in range(k, wide)},
+                **{wide + i: "holdout" for i in range(h)}}
+    h = min(h, n // 3, max(n - k, 0))
+    fit = _spread(min(wide, n - h), n)
+    short = {fit[j] for j in _spread(k, len(fit))}
+    rest = [i for i in range(n) if i not in fit]
+    return {**{i: "train" if i in short else "more" for i in fit}, **{rest[j]: "holdout" for j in _spread(h, len(rest))}}
+
+
 # -- reading ----------------------------------------------------------------------------------
 class Reader:
     """Streams batches: each is moved to the device, reduced there, and dropped unless it is one
@@ -103,19 +119,15 @@ class Reader:
         return False
 
     def _plan(self) -> dict[int, str]:
-        """Which batch indices the pairing control keeps: a spread-out training subset and
-        held-out batches between them (the first ones when the loader has no length)."""
+        """Which batch indices the pairing control keeps (:func:`plan`), over the batches read."""
         s = self.ctx.settings
         if not s["pairing"]:
             return {}
-        k, h = int(s["pair_batches"]), max(0, int(s["pair_holdout"]))
         try:
             n = min(int(s["batches"]), len(self.ctx.loader()) // self._world())
         except (TypeError, NotImplementedError):  # no length (an iterable dataset, a generator)
-            return {**{i: "train" for i in range(k)}, **{k + i: "holdout" for i in range(h)}}
-        train = _spread(k, n)
-        rest = [i for i in range(n) if i not in train]
-        return {**{i: "train" for i in train}, **{rest[j]: "holdout" for j in _spread(h, len(rest))}}
+            n = None
+        return plan(n, int(s["pair_batches"]), int(s["pair_max_batches"] or 0), max(0, int(s["pair_holdout"])))
 
     # -- one batch --------------------------------------------------------------------------
     def add(self, index: int, raw) -> None:

@@ -29,7 +29,8 @@ Settings = Mapping[str, Any]
 
 @dataclass
 class Verdict:
-    """paired | apart | weak (too little learned to tell) | nan; the message for all but paired,
+    """paired | apart | weak (a lead short of the margin, an init that dominates) | unlearned (too
+    little learned to tell) | nan; the message for all but paired,
     and the numbers it rests on (the check's pair_* metrics)."""
 
     kind: str
@@ -126,7 +127,7 @@ def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
         "pair_final_permuted_loss": round(u.final_perm, 6),
         "pair_final_ratio": round(u.final_true / u.final_perm, 6) if u.final_perm > 0 else None,
         "pair_learning_true": round(u.learn_true, 6), "pair_learning_permuted": round(u.learn_perm, 6),
-        "pair_floor": round(u.floor, 6),
+        "pair_floor": round(u.floor, 6), "pair_subset_batches": n,
     })
     held, paired_held = "", False
     gen = _held(true, perm)
@@ -162,10 +163,10 @@ def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, s: Settings, 
     metrics["pair_memorised"] = round(memorised, 6)
     steps, start = u.steps, u.start
     if memorised < s["pair_memorised"]:
-        return "weak", (f"pairing control inconclusive: in {steps} steps at lr {lr:g} neither the true nor the "
-                        f"permuted labels were learned below the best constant output by more than "
-                        f"{pct(max(memorised, 0))} of the way to the floor: too little to tell them apart (see "
-                        f"overfit-small; raise pair_max_steps)")
+        return "unlearned", (f"pairing control inconclusive: in {steps} steps at lr {lr:g} on {n} batches neither "
+                             f"the true nor the permuted labels were learned below the best constant output by more "
+                             f"than {pct(max(memorised, 0))} of the way to the floor: too little to tell them apart "
+                             f"(see overfit-small; raise pair_max_steps)")
     if true.expected is not None and start > s["pair_init_ratio"] * max(true.expected, 1e-12):
         return "weak", (f"pairing control inconclusive: both runs memorised the subset alike, but the loss at step 1 "
                         f"({start:.3g}) is {start / max(true.expected, 1e-12):.3g}x that of outputs at zero "
@@ -187,7 +188,7 @@ def judged(p: Pairing | None, s: Settings) -> list[Verdict]:
     """The verdict on each pair of runs, in order (the last one stands)."""
     if p is None or p.skipped:
         return []
-    return [verdict(true, perm, p.batches, p.lr, s) for true, perm in p.judged]
+    return [verdict(true, perm, n, p.lr, s) for (true, perm), n in zip(p.judged, p.sizes)]
 
 
 def pairing_metrics(p: Pairing | None, s: Settings) -> dict:
@@ -215,7 +216,7 @@ def unpaired(m, task, s: Settings) -> Finding | None:
 def pairing_inconclusive(m, task, s: Settings) -> Finding | None:
     """DLC710 (info): too little learned to tell, an init that dominates, a lead short of the margin, NaN."""
     found = judged(m.pairing, s)
-    if found and found[-1].kind in ("weak", "nan"):
+    if found and found[-1].kind in ("weak", "unlearned", "nan"):
         return finding("DLC710", found[-1].message)
 
 
