@@ -99,26 +99,29 @@ def tasks() -> list[Task]:
 
 def final_loss(task: Task, lr: float) -> float:
     """Mean training loss of the last 20 of STEPS steps at ``lr``, averaged over SEEDS (inf if it diverges)."""
-    values = []
-    for seed in SEEDS:
-        torch.manual_seed(seed)
-        model = task.model()
-        opt = task.optimizer(model.parameters(), lr)
-        loss_fn = task.loss()
-        losses, step = [], 0
-        while step < STEPS:
-            for xb, yb in task.loader():
-                loss = loss_fn(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                step += 1
-                if step == STEPS:
-                    break
-        tail = losses[-20:]
-        values.append(sum(tail) / len(tail) if all(math.isfinite(v) for v in tail) else math.inf)
+    values = [seed_loss(task, lr, seed) for seed in SEEDS]
     return sum(values) / len(values)
+
+
+def seed_loss(task: Task, lr: float, seed: int) -> float:
+    """Mean training loss of the last 20 of STEPS steps at ``lr`` from ``seed``'s init (inf if it diverges)."""
+    torch.manual_seed(seed)
+    model = task.model()
+    opt = task.optimizer(model.parameters(), lr)
+    loss_fn = task.loss()
+    losses, step = [], 0
+    while step < STEPS:
+        for xb, yb in task.loader():
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+            if step == STEPS:
+                break
+    tail = losses[-20:]
+    return sum(tail) / len(tail) if all(math.isfinite(v) for v in tail) else math.inf
 
 
 def torch_lr_finder_suggestion(task: Task) -> float | None:
