@@ -211,10 +211,14 @@ class Reading:
             except UserError:
                 raise
             except Exception as exc:
-                raise UserError(f"{self.where} raised {describe_exception(exc)} while reading batch "
-                                f"{index}") from exc
+                raise read_error(self.where, exc, index) from exc
             yield batch
             index += 1
+
+
+def read_error(where: str, exc: Exception, index: int) -> UserError:
+    """A loader's exception while reading batch ``index``, named as the loader's."""
+    return UserError(f"{where} raised {describe_exception(exc)} while reading batch {index}")
 
 
 def cross_entropy_hint(logits, targets) -> str:

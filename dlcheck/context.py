@@ -19,6 +19,7 @@ from dlcheck.errors import UserError, describe_exception
 from dlcheck.results import CheckResult
 from dlcheck.runstate import RunState
 from dlcheck.state import preserve_model
+from dlcheck.stream import stream as read_stream
 from dlcheck.target import Target
 
 #: The learning rate used when neither --lr nor the target's ``lr`` says one.
@@ -194,39 +195,9 @@ class Context:
     def stream(self, steps: int, split: str = "train"):
         """``steps`` batches read from the loader as training reads it (starting over when it
         ends), each moved to the device when its turn comes: what a training loop sees, with one
-        batch on the device at a time; none read once the budget is spent. Yields ``(index, batch)``."""
-        name = "train_loader" if split == "train" else "val_loader"
-        where = self.target.where(name)
-        loader = self.loader(split)
-        if loader is None:
-            raise UserError(f"no {name} was given")
-        step = 0
-        while step < steps:
-            try:
-                iterator = iter(loader)
-            except TypeError:
-                raise UserError(f"{where} is a {type(loader).__name__}, not an iterable of batches") from None
-            if iterator is loader and callable(getattr(self.target, name)):
-                del self._loaders[split]  # a generator from a factory: every pass starts afresh
-                loader = self.loader(split)
-                iterator = iter(loader)
-            read = 0
-            stride = self._stride(split)
-            for read, batch in enumerate(Reading(iterator, where, read_from=iterator), start=1):
-                if stride is not None and (read - 1) % stride[1] != stride[0]:
-                    continue  # another rank's batch
-                if not self.target.own_step and step == 0:
-                    self._check_batch(batch, 0, where)
-                yield read - 1, to_device(batch, self.device)
-                step += 1
-                if step == steps or self.time_up():
-                    return
-            if read == 0:
-                if step == 0:
-                    raise UserError(f"{where} yielded no batches")
-                return  # a one-shot iterable is used up: the data ends here
-            if iterator is loader and not callable(getattr(self.target, name)):
-                return  # a generator handed over as an object: it cannot start over
+        batch on the device at a time; none read once the budget is spent. Yields ``(index, batch)``
+        (``dlcheck.stream``)."""
+        return read_stream(self, steps, split)
 
     def split(self, batch, index: int = 0, split: str = "train"):
         """``(inputs, targets)`` of a batch (for checks that look at data without a model)."""
