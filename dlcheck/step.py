@@ -138,8 +138,8 @@ def resolved(target, loss_fn, layout, input_key: str | None = None, target_key: 
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             return general(model, batch, index)
         inputs, targets = batch[0], batch[1]
-        try:  # _call's, inline: two frames fewer per step
-            outputs = call_model(model, inputs)
+        try:  # _call's and call_model's, inline: three frames fewer per step
+            outputs = model(inputs) if type(inputs) is torch.Tensor else call_model(model, inputs)
         except UserError:
             raise
         except Exception as exc:

@@ -144,7 +144,7 @@ class Trainer:
             self._checked = True
         skipped = self._update(loss)
         if not outputs:
-            return StepOutput(loss.detach(), None, targets, skipped=skipped)
+            return StepOutput(loss.detach(), None, targets, None, skipped)
         logits = ctx.logits(returned)  # None: a model computing its own loss without logits
         return StepOutput(loss.detach(), None if logits is None else logits.detach(), targets,
                           map_tensors(returned, torch.Tensor.detach), skipped)
@@ -155,7 +155,8 @@ class Trainer:
         gradients and skips), compared there, so nothing waits for the device."""
         if self.scaler is None:
             loss.backward()
-            self._check_reached()
+            if not self._reached:
+                self._check_reached()
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             return None
@@ -283,7 +284,7 @@ def chunk_losses(losses: list[torch.Tensor]) -> torch.Tensor:
     verdict read from it is the same on every rank."""
     from dlcheck import distributed
 
-    return distributed.mean(torch.stack([l.float() for l in losses]))
+    return distributed.mean(torch.stack(losses).float())  # stack promotes mixed dtypes exactly
 
 
 def all_finite(losses) -> tuple[bool, int | None]:

@@ -140,9 +140,16 @@ class schedule(Sequence):  # noqa: N801 - used like the function it replaces
 def _lr_setter(optimizer: torch.optim.Optimizer):
     """A function setting the optimizer's LR: the largest param group gets it, the others keep
     the factory's ratios to it (a backbone at a tenth of the head's LR stays at a tenth)."""
-    base = [float(g["lr"]) for g in optimizer.param_groups]
+    groups = optimizer.param_groups
+    base = [float(g["lr"]) for g in groups]
     top = max(base, default=0.0)
     ratios = [b / top if top > 0 else 1.0 for b in base]
+    if all(r == 1.0 and not isinstance(g["lr"], torch.Tensor) for g, r in zip(groups, ratios)):
+        def set_plain(lr: float) -> None:  # float LRs, all alike (lr * 1.0 is lr): what a bare loop does
+            for group in groups:
+                group["lr"] = lr
+
+        return set_plain
 
     def set_lr(lr: float) -> None:
         for group, ratio in zip(optimizer.param_groups, ratios):
@@ -163,15 +170,16 @@ def _sweep(ctx: Context, model, lrs: list[float], kept: _Kept) -> tuple[list[flo
     set_lr = _lr_setter(optimizer)
     trainer = Trainer(ctx, model, optimizer)
     pending, skipped, first, floor, tracker = [], [], None, None, None  # first: the first step's output, until read
-    with ctx.progress(len(lrs), "lr-find") as advance:
-        for step, ((index, batch), lr) in enumerate(zip(ctx.stream(len(lrs)), lrs)):
+    steps, train = len(lrs), trainer.step
+    with ctx.progress(steps, "lr-find") as advance:
+        for step, ((index, batch), lr) in enumerate(zip(ctx.stream(steps), lrs)):
             set_lr(lr)
-            out = trainer.step(batch, index, outputs=step == 0)  # the outputs of the first step: the floor
+            out = train(batch, index, step == 0)  # the outputs of the first step: the floor
             pending.append(out.loss)
             skipped.append(out.skipped)
             if step == 0:
                 first = out
-            if len(pending) < chunk and step + 1 < len(lrs):
+            if len(pending) < chunk and step + 1 < steps:
                 continue
             advance(len(pending))  # the bar moves per chunk: nothing per step
             values = kept.take(chunk_losses(pending), skipped)  # one transfer per chunk (all ranks' mean)
