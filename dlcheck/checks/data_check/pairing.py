@@ -97,8 +97,9 @@ class Run:
 @dataclass
 class Pairing:
     """The pairing control as measured: why it could not run, or the pairs of runs (true labels,
-    permuted labels) judged, in order (the short runs, then the longer ones on a wider subset when
-    they were run), with the batches in each pair's subset."""
+    permuted labels) judged, in order (the short runs, the longer ones, the longer ones on a wider
+    subset when they were run; the pair whose verdict stands last), with the batches in each pair's
+    subset."""
 
     skipped: str | None = None  # the DLC710 message when the control could not run
     judged: list[tuple[Run, Run]] = field(default_factory=list)
@@ -108,6 +109,11 @@ class Pairing:
     def add(self, batches: int, true: Run, perm: Run) -> None:
         self.judged.append((true, perm))
         self.sizes.append(batches)
+
+    def stand(self, index: int) -> None:
+        """Move the pair at ``index`` last: the verdict that stands is the last pair's."""
+        self.judged.append(self.judged.pop(index))
+        self.sizes.append(self.sizes.pop(index))
 
 
 def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
@@ -139,14 +145,16 @@ def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
         if exc.message != NO_PARAMETERS:
             raise
         return Pairing(skipped=f"pairing control skipped: {NO_PARAMETERS}")
-    # no evidence of pairing after the short runs: the two runs again, longer, on the wider subset;
-    # where that subset was too much to learn in those steps, on the short runs' subset
-    for subset in ([wide] if len(wide) > len(train) else []) + [train]:
+    # no evidence of pairing after the short runs: the two runs again, longer; where the model
+    # learned the subset but showed no lead, once more on the wider subset (a model that memorises a
+    # few batches of random labels as fast as true ones takes longer over more of them)
+    for subset, after in ((train, ("apart", "weak", "unlearned")), (wide, ("apart", "weak"))):
         kind = verdict(*found.judged[-1], found.sizes[-1], found.lr, ctx.settings).kind
-        if kind not in ("apart", "weak", "unlearned") or longer <= steps or ctx.out_of_time() or \
-                (len(found.judged) > 1 and kind != "unlearned"):
-            break
+        if kind not in after or longer <= steps or ctx.out_of_time() or not (subset is train or len(wide) > len(train)):
+            return found
         found.add(len(subset), _fit(ctx, subset, held, longer), _fit(ctx, _permuted(ctx, subset, slot), held, longer))
+    if verdict(*found.judged[-1], found.sizes[-1], found.lr, ctx.settings).kind == "unlearned":
+        found.stand(-2)  # the wider subset was too much to learn in those steps: the 4 batches' verdict stands
     return found
 
 
