@@ -105,3 +105,13 @@ def test_the_healthy_vit_passes(name):
     result = check(name, "tryhf_vit")
     assert result.status == "pass" and not loud(result), (result.summary, loud(result))
     assert not result.skipped or name == "data-check", result.summary
+
+
+def test_a_head_scaled_up_sheds_its_excess_alike_and_is_no_pairing_failure():
+    """tryfix_bert_head_x50 (labels paired, its head x50: init-loss's DLC101): both runs first shed the
+    head's excess loss alike, then the true labels end below the best constant output and the permuted
+    ones do not. A lead, short of the margin: inconclusive (DLC710), not DLC709."""
+    result = check("data-check", "tryfix_bert_head_x50", seed=0)
+    said = {f.code: f.message for f in result.findings}
+    assert "DLC709" not in said and result.status == "pass", said
+    assert "of the way below the best constant output" in said["DLC710"], said

@@ -76,6 +76,9 @@ SETTINGS = {
     "pair_memorised": 0.12,  # DLC709 needs one run to end this far below the best constant output
     #                          (share of constant - floor): the model can fit the subset in the steps
     #                          given; below it the control is inconclusive
+    "pair_memorised_all": 0.8,  # both runs this far below the constant: the subset has no room left to show a
+    #                             lead, and a held-out accuracy lead of pair_holdout_accuracy short of
+    #                             pair_holdout_z is inconclusive, not DLC709
     "pair_init_ratio": 10.0,  # a loss at step 1 above this many times that of outputs at zero: the
     #                           init dominates, an alike pair of runs is inconclusive, not DLC709
     "leak_samples": 20_000,  # samples read from each of train and val loader to find val samples in train

@@ -150,16 +150,19 @@ def verdict(true: Run, perm: Run, n: int, lr: float, s: Settings) -> Verdict:
         (1 - u.learn_perm) >= s["pair_ratio"] * max(1 - u.learn_true, 0.0)
     if (gap >= s["pair_margin"] and faster) or paired_held:
         return out
-    out.kind, out.message = _unpaired(true, u, n, lr, held, s, out.metrics)
+    out.kind, out.message = _unpaired(true, u, n, lr, held, acc, s, out.metrics)
     return out
 
 
-def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, s: Settings, metrics: dict) -> tuple[str, str]:
-    """No evidence of pairing: apart, or weak when too little was learned to tell."""
+def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, acc: tuple | None, s: Settings,
+              metrics: dict) -> tuple[str, str]:
+    """No evidence of pairing: apart, or weak when too little was learned to tell; ``acc``: the
+    held-out accuracies after the true and the permuted labels (None where accuracy does not apply)."""
     # memorised: how far below the best constant output the runs ended (learning an output scale
     # or the label prior is no evidence either way)
     base = min(u.start, true.constant) if true.constant is not None else u.start
-    memorised = max(_share(base, u.final_true, u.floor), _share(base, u.final_perm, u.floor))
+    below_true, below_perm = _share(base, u.final_true, u.floor), _share(base, u.final_perm, u.floor)
+    memorised = max(below_true, below_perm)
     metrics["pair_memorised"] = round(memorised, 6)
     steps, start = u.steps, u.start
     if memorised < s["pair_memorised"]:
@@ -167,18 +170,29 @@ def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, s: Settings, 
                              f"the true nor the permuted labels were learned below the best constant output by more "
                              f"than {pct(max(memorised, 0))} of the way to the floor: too little to tell them apart "
                              f"(see overfit-small; raise pair_max_steps)")
+    if memorised >= s["pair_memorised_all"] and acc is not None and acc[0] - acc[1] >= s["pair_holdout_accuracy"]:
+        return "weak", (f"pairing control inconclusive: the {n} batches were memorised ({pct(memorised)} of the way "
+                        f"below the best constant output), so how fast says little and only the held-out batches "
+                        f"can tell; there "
+                        f"the true labels lead (accuracy {acc[0]:.0%} vs {acc[1]:.0%} on {true.held_hits[1]} "
+                        f"predictions) short of the {s['pair_holdout_z']:g} standard errors that show pairing")
     if true.expected is not None and start > s["pair_init_ratio"] * max(true.expected, 1e-12):
         return "weak", (f"pairing control inconclusive: both runs memorised the subset alike, but the loss at step 1 "
                         f"({start:.3g}) is {start / max(true.expected, 1e-12):.3g}x that of outputs at zero "
                         f"({true.expected:.3g}): the model's init dominates what it learns (see init-loss)")
     excess_true, excess_perm = u.final_true - u.floor, u.final_perm - u.floor
     learn_true, learn_perm, final_true, final_perm = u.learn_true, u.learn_perm, u.final_true, u.final_perm
-    if learn_true - learn_perm > s["pair_apart_gap"] or (excess_perm > 0 and s["pair_ratio"] * excess_true < excess_perm):
-        # the true labels are ahead, but not by enough to call them paired: weak evidence either way
+    # the true labels ahead, but not by enough to call them paired: weak evidence either way. Ahead on
+    # average from step 1, at the end from the floor, or at the end from the best constant output
+    # (where both runs first shed an init's excess loss alike, e.g. a head scaled up)
+    if learn_true - learn_perm > s["pair_apart_gap"] or below_true - below_perm > s["pair_apart_gap"] or \
+            (excess_perm > 0 and s["pair_ratio"] * excess_true < excess_perm):
         return "weak", (f"pairing control inconclusive: the true labels were learned somewhat faster than "
                         f"permuted ones ({pct(learn_true)} vs {pct(learn_perm)} of the way to the floor; final "
-                        f"{final_true:.3g} vs {final_perm:.3g}{held}), not by the margin that shows pairing: "
-                        f"a model that memorises permuted labels too leaves too little to tell apart")
+                        f"{final_true:.3g} vs {final_perm:.3g}, {pct(max(below_true, 0))} vs "
+                        f"{pct(max(below_perm, 0))} of the way below the best constant output{held}), not by the "
+                        f"margin that shows pairing: a model that memorises permuted labels too leaves too little "
+                        f"to tell apart")
     return "apart", (f"in {steps} steps on {n} batches the true labels were learned no faster than permuted "
                      f"ones (loss fell {pct(learn_true)} vs {pct(learn_perm)} of the way to its floor on average; "
                      f"final {final_true:.3g} vs {final_perm:.3g}{held})")
