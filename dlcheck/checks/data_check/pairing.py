@@ -138,22 +138,25 @@ def measure(ctx: Context, kept: list, slot, skip: str | None) -> Pairing:
         return Pairing(skipped="pairing control skipped: the labels cannot be permuted across samples "
                                "(fewer than 2 samples, or labels that are not tensors)")
     steps, longer = int(ctx.settings["pair_steps"]), int(ctx.settings["pair_max_steps"] or 0)
+    shuffled = _permuted(ctx, train, slot)
     found = Pairing(lr=ctx.lr)
     try:
-        found.add(len(train), _fit(ctx, train, held, steps), _fit(ctx, _permuted(ctx, train, slot), held, steps))
+        found.add(len(train), _fit(ctx, train, held, steps), _fit(ctx, shuffled, held, steps))
     except SetupFailure as exc:  # a model without parameters: the checks that train say DLC005
         if exc.message != NO_PARAMETERS:
             raise
         return Pairing(skipped=f"pairing control skipped: {NO_PARAMETERS}")
-    # no evidence of pairing after the short runs: the two runs again, longer; where the model
-    # learned the subset but showed no lead, once more on the wider subset (a model that memorises a
-    # few batches of random labels as fast as true ones takes longer over more of them)
-    for subset, after in ((train, ("apart", "weak", "unlearned")), (wide, ("apart", "weak"))):
-        kind = verdict(*found.judged[-1], found.sizes[-1], found.lr, ctx.settings).kind
-        if kind not in after or longer <= steps or ctx.out_of_time() or not (subset is train or len(wide) > len(train)):
-            return found
-        found.add(len(subset), _fit(ctx, subset, held, longer), _fit(ctx, _permuted(ctx, subset, slot), held, longer))
-    if verdict(*found.judged[-1], found.sizes[-1], found.lr, ctx.settings).kind == "unlearned":
+    kind = lambda: verdict(*found.judged[-1], found.sizes[-1], found.lr, ctx.settings).kind  # noqa: E731
+    if kind() in ("paired", "nan") or longer <= steps or ctx.out_of_time():
+        return found
+    # no evidence of pairing after the short runs: the two runs again, longer
+    found.add(len(train), _fit(ctx, train, held, longer), _fit(ctx, shuffled, held, longer))
+    if kind() not in ("apart", "weak") or len(wide) <= len(train) or ctx.out_of_time():
+        return found
+    # learned without a lead: once more on the wider subset (a model that memorises a few batches of
+    # random labels as fast as true ones takes longer over more of them)
+    found.add(len(wide), _fit(ctx, wide, held, longer), _fit(ctx, _permuted(ctx, wide, slot), held, longer))
+    if kind() == "unlearned":
         found.stand(-2)  # the wider subset was too much to learn in those steps: the 4 batches' verdict stands
     return found
 

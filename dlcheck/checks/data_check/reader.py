@@ -68,9 +68,10 @@ def _spread(k: int, n: int) -> list[int]:
 
 def plan(n: int | None, k: int, wide: int, h: int) -> dict[int, str]:
     """The pairing control's batches among ``n`` read: ``k`` for the short runs ('train'), up to
-    ``wide`` for the longer runs (the short runs' and 'more'), and up to ``h`` held out
-    ('holdout'), never more than a third of ``n`` nor taken from the short runs' ``k``: all spread out, the held-out batches between
-    the others (the first ones in that order when the loader has no length: ``n`` None)."""
+    ``wide`` for the longer runs (the short runs' and 'more'), and up to ``h`` held out ('holdout'),
+    never more than a third of ``n`` nor taken from the short runs' ``k``: all spread out, the
+    held-out batches between the others (the first ones in that order when the loader has no
+    length: ``n`` None)."""
     wide = max(k, wide)
     if n is None:
         return {**{i: "train" for i in range(k)}, **{i: "more" for i in range(k, wide)},

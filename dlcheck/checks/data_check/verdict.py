@@ -173,8 +173,7 @@ def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, acc: tuple | 
     if memorised >= s["pair_memorised_all"] and acc is not None and acc[0] - acc[1] >= s["pair_holdout_accuracy"]:
         return "weak", (f"pairing control inconclusive: the {n} batches were memorised ({pct(memorised)} of the way "
                         f"below the best constant output), so how fast says little and only the held-out batches "
-                        f"can tell; there "
-                        f"the true labels lead (accuracy {acc[0]:.0%} vs {acc[1]:.0%} on {true.held_hits[1]} "
+                        f"can tell; there the true labels lead (accuracy {acc[0]:.0%} vs {acc[1]:.0%} on {true.held_hits[1]} "
                         f"predictions) short of the {s['pair_holdout_z']:g} standard errors that show pairing")
     if true.expected is not None and start > s["pair_init_ratio"] * max(true.expected, 1e-12):
         return "weak", (f"pairing control inconclusive: both runs memorised the subset alike, but the loss at step 1 "
