@@ -73,6 +73,9 @@ SETTINGS = {
     #                               initial - floor) after training on true than on permuted labels
     "pair_holdout_accuracy": 0.1,  # paired, too, when the held-out accuracy after the true labels is this much
     "pair_holdout_z": 3.0,  # ... above that after the permuted ones, and this many standard errors apart
+    "pair_hint_z": 2.0,  # runs that learned too little of the subset to judge (pair_memorised), with a held-out
+    #                      accuracy lead of pair_holdout_accuracy and this many standard errors: inconclusive, and
+    #                      a narrower subset's DLC709 does not stand
     "pair_memorised": 0.12,  # DLC709 needs one run to end this far below the best constant output
     #                          (share of constant - floor): the model can fit the subset in the steps
     #                          given; below it the control is inconclusive

@@ -86,8 +86,9 @@ def _held(true: Run, perm: Run) -> tuple[float, float] | None:
     return max(0.0, _share(ref, true.held_after, h_floor)), max(0.0, _share(ref, perm.held_after, h_floor))
 
 
-def _held_accuracy(true: Run, perm: Run, s: Settings) -> tuple[float, float, bool] | None:
-    """Held-out accuracy after each run, and whether the true labels' is ahead beyond chance: by
+def _held_accuracy(true: Run, perm: Run, s: Settings) -> tuple[float, float, bool, float] | None:
+    """Held-out accuracy after each run, whether the true labels' is ahead beyond chance, and by how
+    many standard errors of the difference of two proportions it is ahead. Ahead beyond chance: by
     ``pair_holdout_z`` standard errors of the difference of two proportions and at least
     ``pair_holdout_accuracy`` (a model that memorised both subsets can still carry over what the
     true labels taught, where its overconfident held-out loss hides it)."""
@@ -97,8 +98,9 @@ def _held_accuracy(true: Run, perm: Run, s: Settings) -> tuple[float, float, boo
     at, ap = ct / nt, cp / np_
     pooled = (ct + cp) / (nt + np_)
     se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / nt + 1 / np_))
-    ahead = at - ap >= s["pair_holdout_accuracy"] and (se == 0 or (at - ap) / se >= s["pair_holdout_z"])
-    return at, ap, ahead or _beats_constant(at, nt, true.held_majority, s)
+    z = (at - ap) / se if se > 0 else (math.inf if at > ap else 0.0)
+    ahead = at - ap >= s["pair_holdout_accuracy"] and z >= s["pair_holdout_z"]
+    return at, ap, ahead or _beats_constant(at, nt, true.held_majority, s), z
 
 
 def _beats_constant(accuracy: float, n: int, majority: int | None, s: Settings) -> bool:
@@ -166,6 +168,15 @@ def _unpaired(true: Run, u: _Subset, n: int, lr: float, held: str, acc: tuple | 
     metrics["pair_memorised"] = round(memorised, 6)
     steps, start = u.steps, u.start
     if memorised < s["pair_memorised"]:
+        if acc is not None and acc[0] - acc[1] >= s["pair_holdout_accuracy"] and acc[3] >= s["pair_hint_z"]:
+            # too little learned on the subset to judge it, but what was learned carried over to new
+            # samples with the true labels only: short of proof, yet no evidence that they are apart
+            return "weak", (f"pairing control inconclusive: in {steps} steps at lr {lr:g} on {n} batches neither "
+                            f"run learned the subset below the best constant output by more than "
+                            f"{pct(max(memorised, 0))} of the way to the floor, yet on held-out batches the true "
+                            f"labels lead (accuracy {acc[0]:.0%} vs {acc[1]:.0%} on {true.held_hits[1]} predictions, "
+                            f"{acc[3]:.1f} standard errors) short of the {s['pair_holdout_z']:g} that show pairing (see "
+                            f"overfit-small; raise pair_max_steps)")
         return "unlearned", (f"pairing control inconclusive: in {steps} steps at lr {lr:g} on {n} batches neither "
                              f"the true nor the permuted labels were learned below the best constant output by more "
                              f"than {pct(max(memorised, 0))} of the way to the floor: too little to tell them apart "
