@@ -36,7 +36,9 @@ Spot checks (seed_loss at LRs 1% apart, seeds 0-3): below the edge of stability 
 tasks are smooth in the LR (breast-cancer 0.40/0.404/0.408: {0,1} mean 0.0210/0.0209/0.0206; wine
 0.617/0.623/0.629: 0.00113/0.00112/0.00111) and their loss keeps falling up to the edge (about 2x
 per grid step on breast-cancer, 4-5x on wine), so there dlcheck's 1-2 grid steps low is a real
-bias, not noise. AdamW on breast-cancer and momentum SGD on digits MLP are chaotic at the 1% scale
+bias, not noise. (lr-find now scales its blend x2.5 for plain SGD, ``plain_sgd_factor``: 1.0 and 1.29
+on breast-cancer. Near that best LR the task is a lottery too: LRs 1 % either side of 1.0 score
+3.33/0.85/0.81/0.80/0.83 and of 1.29 1.04/0.93/1.57/1.42/0.97; lr 1.5 scores 7.69, 1.6 0.58.) AdamW on breast-cancer and momentum SGD on digits MLP are chaotic at the 1% scale
 (spikes in the last 20 steps): AdamW's {0,1} mean is 0.00068 at lr 0.0069, 0.0037 at 0.00717
 (dlcheck's), 0.016 at 0.0075, 0.034 at 0.0083 but 0.0020 at the grid's 0.00825; momentum's is
 0.0098 / 0.0054 / 0.0116 at 0.0622 / 0.0628 / 0.0634. There the score of one LR is a lottery

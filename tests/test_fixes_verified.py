@@ -31,7 +31,7 @@ FIXED = [
      "model[0].weight.requires_grad_(True); model[0].bias.requires_grad_(True); model[2].weight.requires_grad_(True)"),
     (ZOO / "bug_lr_too_low.py", "overfit-small", "DLC201", "lr_from_lr_find", "torch.optim.Adam(model.parameters(), lr=0.0"),
     (ZOO / "bug_lr_too_low.py", "lr-find", "DLC303", "suggested_lr", "torch.optim.Adam(model.parameters(), lr=0.0"),
-    (ZOO / "bug_lr_too_high.py", "lr-find", "DLC302", "suggested_lr", "torch.optim.SGD(model.parameters(), lr=0."),
+    (ZOO / "bug_lr_too_high.py", "lr-find", "DLC302", "suggested_lr", "torch.optim.SGD(model.parameters(), lr=1."),
 ]
 
 

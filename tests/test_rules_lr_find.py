@@ -3,6 +3,8 @@ threshold that must stay quiet (tests/rulecase.py)."""
 
 from __future__ import annotations
 
+import pytest
+import torch
 
 from dlcheck.checks import lr_find as lf
 from dlcheck.checks.lr_find import rules as r
@@ -104,3 +106,36 @@ def test_rules_in_report_order_and_summary():
     assert r.summary(e, S).startswith("suggested lr 0.01 (steepest 0.1, minimum/10 0.001)")
     m = r.metrics(e, S)
     assert m["suggested_lr"] == 0.01 and m["your_lr_fall"] is not None and m["rules_spread"] == 100
+
+
+def test_plain_sgd_scales_the_blend_up_to_at_most_the_sweeps_lowest_point():
+    """SGD without momentum: its best fixed LR sits nearer the edge of stability than the blend
+    (benchmarks/lr_quality.py), so the blend is scaled by plain_sgd_factor, never past the LR of
+    the sweep's lowest point nor below the blend."""
+    def read(plain: bool, **settings):
+        e = ev(plain_sgd=plain)
+        lf.suggest.read(e, {**S, **settings})
+        return e
+    blend, scaled = read(False), read(True)
+    assert blend.rules == scaled.rules and blend.suggested == pytest.approx(lf.primary(blend.rules))
+    assert scaled.suggested == pytest.approx(S["plain_sgd_factor"] * blend.suggested)
+    lowest = FALLING.lrs[FALLING.best_index]
+    assert blend.suggested < scaled.suggested < lowest
+    assert read(True, plain_sgd_factor=100.0).suggested == lowest  # capped at the lowest point
+    assert read(True, plain_sgd_factor=0.5).suggested == blend.suggested  # never below the blend
+    assert "x2.5 for SGD without momentum" in r.summary(scaled, S) and "momentum" not in r.summary(blend, S)
+    assert r.metrics(scaled, S)["suggested_by"] == "blend x plain_sgd_factor"
+    assert r.metrics(blend, S)["suggested_by"] == "blend"
+
+
+@pytest.mark.parametrize("make, plain", [
+    (lambda p: torch.optim.SGD(p, lr=0.1), True),
+    (lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=1e-4), True),
+    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), False),
+    (lambda p: torch.optim.SGD([{"params": p[:1]}, {"params": p[1:], "momentum": 0.9}], lr=0.1), False),
+    (lambda p: torch.optim.Adam(p, lr=1e-3), False),
+])
+def test_plain_sgd_is_sgd_without_momentum_in_any_group(make, plain):
+    from dlcheck.checks.lr_find.measure import plain_sgd
+
+    assert plain_sgd(make(list(torch.nn.Linear(2, 2).parameters()))) is plain

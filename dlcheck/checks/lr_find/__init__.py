@@ -45,12 +45,15 @@ SETTINGS = {
     "onset_fall": 0.02,  # the rules read the curve only from where it is this share (and beyond noise) below init
     "slow_fall": 0.10,  # your LR trains when probe_steps steps at it bring the loss this share of the way down (else DLC303)
     "far_below": 10.0,  # the LR this many times below the suggestion: checked by a short run at it (DLC303)
+    "plain_sgd_factor": 2.5,  # SGD without momentum: the blend x this, at most the sweep's lowest point's LR
+    #                           (its best fixed LR sits nearer the edge of stability: benchmarks/lr_quality.py)
     "disagree": 10.0,  # rules further apart than this factor: DLC304
     "chunk": 10,  # steps between host synchronisations
     "probe": False,  # also run the probe when the sweep did show a fall (recipe step 3)
     "auto_probe": True,  # run the probe before failing a sweep that shows no fall (plateau or dead model?)
     "probe_lrs": [1e-1, 1e-2, 1e-3, 1e-4],
     "probe_steps": 100,
+    "probe_up": 2,  # after a sweep without a fall, decades tried above probe_lrs while the best run is the highest
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dlcheck import distributed, lr_rules
-from dlcheck.checks.lr_find.suggest import read, sweep_fell, your_run_judges
+from dlcheck.checks.lr_find.suggest import best_run, read, sweep_fell, your_run_judges
 from dlcheck.context import Context
 from dlcheck.device import seed_everything
 from dlcheck.lr_rules import Curve, Run
@@ -39,6 +39,7 @@ class Evidence:
     suggested: float | None = None  # the one suggestion (the blend, or the probe's best)
     handed_lr: float | None = None  # the lr the optimizer factory is handed (ctx.lr)
     factory: bool = False  # the target has its own optimizer factory
+    plain_sgd: bool = False  # the optimizer is torch.optim.SGD without momentum (suggest.read scales the blend)
     world: int = 1  # ranks under torchrun
     cut: bool = False  # --budget ended the sweep before its last LR (nor did it diverge): not judged
     amp_skipped: int | None = None  # sweep steps the GradScaler skipped, left out of the curve (None: no scaler)
@@ -61,16 +62,18 @@ def measure(ctx: Context) -> Evidence:
         # fixed-LR runs all start from these weights (cloned in memory once)
         initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
         kept = _Kept(lrs)
-        losses, floor = _sweep(ctx, model, lrs, kept)
+        losses, floor, plain = _sweep(ctx, model, lrs, kept)
         curve = _curve(ctx, kept.lrs, losses, floor)
         ev = Evidence(curve=curve, lr=lr, **_whose(ctx, lr), handed_lr=ctx.lr,
                       factory=ctx.target.optimizer is not None, world=distributed.world_size(),
-                      amp_skipped=kept.skipped, amp_run=kept.run)
+                      amp_skipped=kept.skipped, amp_run=kept.run, plain_sgd=plain)
         ev.cut = kept.run < len(lrs) and curve.diverge_lr is None and ctx.out_of_time()
         runs = _Runs(ctx, model, initial, curve)
         usable = curve.usable >= int(s["min_points"]) and not ev.cut
         if usable and (s["probe"] or (s["auto_probe"] and not sweep_fell(curve, s))):
             ev.probe = [runs.at(float(v)) for v in s["probe_lrs"]]
+            if not sweep_fell(curve, s):
+                _probe_upward(ctx, ev, runs)
             if not s["probe"] or not sweep_fell(curve, s):
                 ev.yours = runs.yours()  # a plateau: does the user's own LR get off it?
         read(ev, s)
@@ -161,13 +164,14 @@ def _lr_setter(optimizer: torch.optim.Optimizer):
     return set_lr
 
 
-def _sweep(ctx: Context, model, lrs: list[float], kept: _Kept) -> tuple[list[float], float | None]:
+def _sweep(ctx: Context, model, lrs: list[float], kept: _Kept) -> tuple[list[float], float | None, bool]:
     """Losses of the sweep, as host floats, up to and including the step where it diverged (the
-    steps a GradScaler skipped left out: ``kept``); and the task's floor, from the first step's outputs."""
+    steps a GradScaler skipped left out: ``kept``); the task's floor, from the first step's outputs;
+    and whether the optimizer is plain SGD (no momentum)."""
     s = ctx.settings
     chunk = max(1, int(s["chunk"]))
     optimizer = ctx.optimizer(model.parameters(), lr=lrs[0])
-    set_lr = _lr_setter(optimizer)
+    set_lr, plain = _lr_setter(optimizer), plain_sgd(optimizer)
     trainer = Trainer(ctx, model, optimizer)
     pending, skipped, first, floor, tracker = [], [], None, None, None  # first: the first step's output, until read
     steps, train = len(lrs), trainer.step
@@ -190,10 +194,15 @@ def _sweep(ctx: Context, model, lrs: list[float], kept: _Kept) -> tuple[list[flo
             tracker.extend(values)
             stop = tracker.stop()  # the curve kept incrementally: flat bookkeeping per step
             if stop is not None:
-                return tracker.losses[:stop + 1], floor
+                return tracker.losses[:stop + 1], floor, plain
             if ctx.out_of_time():
                 break
-    return tracker.losses if tracker is not None else [], floor
+    return tracker.losses if tracker is not None else [], floor, plain
+
+
+def plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
+    """torch.optim.SGD (or a subclass) with no momentum in any param group."""
+    return isinstance(optimizer, torch.optim.SGD) and all(not g.get("momentum") for g in optimizer.param_groups)
 
 
 def _tracker(ctx: Context, lrs, floor: float | None) -> lr_rules.Tracker:
@@ -215,6 +224,19 @@ def _floor(ctx: Context, out) -> float | None:
     if refs.floor is not None:
         return refs.floor
     return ctx.task.references.get("floor") if ctx.task.has_references else None
+
+
+def _probe_upward(ctx: Context, ev: Evidence, runs: _Runs) -> None:
+    """After a sweep without a fall, while the probe's best run is its highest LR: a decade up, at most
+    ``probe_up`` times and below where the sweep diverged (a larger step may get off the plateau
+    faster, as plain SGD on a CNN does at lr 1)."""
+    s = ctx.settings
+    for _ in range(int(s["probe_up"])):
+        best, top = best_run(ev, s), max(r.lr for r in ev.probe)
+        lr = top * 10
+        if best is None or best.lr != top or lr >= (ev.curve.diverge_lr or float(s["end_lr"])) or ctx.out_of_time():
+            return
+        ev.probe.append(runs.at(lr))
 
 
 class _Runs:

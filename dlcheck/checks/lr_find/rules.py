@@ -82,7 +82,8 @@ def _base_summary(ev: Evidence, s: Settings) -> str:
         return text
     if not ev.rules:
         return NO_STRETCH
-    return f"suggested lr {ev.suggested:.2g} ({_shown(ev)})" + \
+    scaled = f"; x{s['plain_sgd_factor']:g} for SGD without momentum" if ev.plain_sgd else ""
+    return f"suggested lr {ev.suggested:.2g} ({_shown(ev)}{scaled})" + \
         (f"; diverges from {c.diverge_lr:.2g}" if c.diverge_lr else "")
 
 
@@ -128,7 +129,8 @@ def metrics(ev: Evidence, s: Settings) -> dict:
         m["onset_lr"] = rounded(c.lrs[first]) if first is not None else None
         m.update({f"{name}_lr": rounded(lr) for name, lr in ev.rules.items()})
         if ev.rules:
-            m.update({"suggested_lr": rounded(ev.suggested), "rules_spread": rounded(_rules_spread(ev))})
+            m.update({"suggested_lr": rounded(ev.suggested), "rules_spread": rounded(_rules_spread(ev)),
+                      "suggested_by": "blend x plain_sgd_factor" if ev.plain_sgd else "blend"})
     if your_run_judges(ev, s):
         m["your_lr_fall"] = rounded(ev.yours.fall) if math.isfinite(ev.yours.fall) else None
     scale = _world_scale(ev, s)

@@ -65,6 +65,8 @@ def read(ev: Evidence, s: Settings) -> None:
     ev.rules = suggestions(c.lrs[start:c.usable], c.smoothed[start:c.usable], lowest=c.best_index - start)
     if ev.rules:
         ev.suggested = primary(ev.rules)
+        if ev.plain_sgd:  # its best fixed LR sits nearer the edge of stability; never past the sweep's lowest point
+            ev.suggested = max(ev.suggested, min(ev.suggested * float(s["plain_sgd_factor"]), c.lrs[c.best_index]))
 
 
 def your_run_judges(ev: Evidence, s: Settings) -> bool:
