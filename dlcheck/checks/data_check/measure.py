@@ -35,6 +35,8 @@ class InputSummary:
     first_bad: tuple | None = None  # (batch, [sample indices], "NaN" | "Inf")
     only: bool = True  # the only input stream (named "inputs" in findings)
     samples: int = 0  # the samples read (every stream)
+    given: bool | None = None  # the model's forward was given this stream as it is (False: the target's
+    #                            own step transforms it first; None: not known, or dlcheck feeds it itself)
 
     @property
     def shown(self) -> str:

@@ -3,10 +3,12 @@ are, each sample's bytes (for duplicates)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import torch
 
+from dlcheck.checks.data_check import targets as targets_mod
 from dlcheck.checks.data_check.pairing import same
 from dlcheck.context import Context
 from dlcheck.errors import UserError
@@ -141,21 +143,37 @@ def _row(t: torch.Tensor, kept: torch.Tensor) -> bytes:
     return flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
 
 
-def fed_to_model(ctx, batch, targets: torch.Tensor) -> bool:
-    """True when the model itself is given the targets (an autoencoder reconstructs its input):
-    one forward of ``batch``, the model's arguments caught by a pre-hook (removed at once)."""
+@contextlib.contextmanager
+def model_arguments(model):
+    """The tensors the model's forward is called with while the block runs (every leaf of its
+    positional and keyword arguments, each call), caught by a pre-hook removed on exit."""
     seen: list[torch.Tensor] = []
 
     def catch(module, args, kwargs):
-        seen.extend(v for v in [*args, *kwargs.values()] if isinstance(v, torch.Tensor))
+        seen.extend(v for _, v in targets_mod.leaves((args, kwargs)) if isinstance(v, torch.Tensor))
 
-    with ctx.model() as model, torch.no_grad():
-        handle = model.register_forward_pre_hook(catch, with_kwargs=True)
+    handle = model.register_forward_pre_hook(catch, with_kwargs=True)
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
+def given_as_is(t: torch.Tensor, arguments: list[torch.Tensor] | None) -> bool | None:
+    """Whether the model was given ``t`` as it is (its values, maybe cast or reshaped); None when
+    unknown: no tensor reached the model's own forward (a step that calls its submodules, say)."""
+    if not arguments:
+        return None
+    return any(a.numel() == t.numel() and a.device == t.device and a.numel() > 0
+               and torch.equal(a.reshape(t.shape).to(t.dtype), t) for a in arguments)
+
+
+def fed_to_model(ctx, batch, targets: torch.Tensor) -> bool:
+    """True when the model itself is given the targets (an autoencoder reconstructs its input):
+    one forward of ``batch``, the model's arguments caught by a pre-hook (removed at once)."""
+    with ctx.model() as model, torch.no_grad(), model_arguments(model) as seen:
         try:
             ctx.forward(model, batch, 0)
         except Exception:  # the checks that run the model say what is wrong with it
             return False
-        finally:
-            handle.remove()
     return any(v.shape == targets.shape and v.device == targets.device and torch.equal(v, targets) for v in seen)
-

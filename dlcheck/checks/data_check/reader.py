@@ -97,6 +97,7 @@ class Reader:
         self.first = None  # the first batch (on the device): the label-use probe runs on it
         self.inputs_at = None  # where the inputs sit when the forward builds a non-tensor target
         self._model = None  # open only when the target's forward() must be run on every batch
+        self._arguments = None  # the tensors the model was called with on the first batch (own steps)
         self._streams: dict[str, tuple[InputSummary, scale.Moments | None]] = {}
         self._target_moments: scale.Moments | None = None
         self._hashes: dict[bytes, tuple[int, int, bytes]] = {}
@@ -167,6 +168,7 @@ class Reader:
             multihot.add(m, targets, index, ctx.settings["soft_sum_tolerance"])
         if index in self._keep:
             self.kept.append((index, batch, self._keep[index]))
+        self._arguments = None
 
     def _first(self, batch) -> None:
         """Decide, on the first batch, where inputs and labels are and what the targets are."""
@@ -175,8 +177,9 @@ class Reader:
         self.mode = "split"
         if ctx.target.own_step:
             self._model = self._stack.enter_context(ctx.model())
-            with torch.no_grad():
+            with torch.no_grad(), parts.model_arguments(self._model) as arguments:
                 outputs, targets = ctx.forward(self._model, batch, 0)
+            self._arguments = arguments
             probe = parts.logits_or_none(ctx, outputs)
             heuristic = parts.try_split(ctx, batch)
             if heuristic and parts.matches(heuristic[1], targets):  # the forward takes the usual parts
@@ -261,7 +264,8 @@ class Reader:
         for name, t in parts.tensor_leaves(self.ctx, inputs, index):
             if name not in self._streams:
                 kind = parts.kind(t)
-                summary = InputSummary(label=name, kind=kind, dtype=str(t.dtype), shape=tuple(t.shape[1:]))
+                summary = InputSummary(label=name, kind=kind, dtype=str(t.dtype), shape=tuple(t.shape[1:]),
+                                       given=parts.given_as_is(t, self._arguments))
                 self._streams[name] = (summary, scale.Moments() if kind in ("image", "table") else None)
                 self.measured.inputs.append(summary)
             summary, moments = self._streams[name]

@@ -60,9 +60,18 @@ def nonfinite_inputs(st: InputSummary, task, s: Settings) -> Finding | None:
                              f"first in batch {first}, sample index {shown} ({kinds})")
 
 
+def transformed(st: InputSummary, task, s: Settings) -> Finding | None:
+    """DLC710 (info): the target's own step feeds the model something made from the stream (noised,
+    rescaled): the stream's scale is not what the model sees, so it is not judged."""
+    if judged_stream(st) and st.given is False:
+        return finding("DLC710", f"{st.shown} reach the model only transformed by the target's own step "
+                                 f"(no tensor the model was called with on the first batch equals them): "
+                                 f"their range and scale are not judged")
+
+
 def raw_range(st: InputSummary, task, s: Settings) -> Finding | None:
     """DLC701: images whose values are raw 0-255 pixels."""
-    if not judged_stream(st) or not scale_verdict(st, s).raw:
+    if not judged_stream(st) or st.given is False or not scale_verdict(st, s).raw:
         return
     lo, hi = st.stats.range
     means = ", ".join(f"{st.stats.mean[i]:.0f}" for i in st.stats.seen[:4])
@@ -73,7 +82,7 @@ def raw_range(st: InputSummary, task, s: Settings) -> Finding | None:
 def off_scale(st: InputSummary, task, s: Settings) -> Finding | None:
     """DLC702: any of up to 4 image channels off, else a share of channels/features off-centre or
     too small, or any one with a huge scale (it dominates the first layer)."""
-    if not judged_stream(st):
+    if not judged_stream(st) or st.given is False:
         return
     v, stats = scale_verdict(st, s), st.stats
     if v.raw or not v.varying:
@@ -102,7 +111,7 @@ def constant_inputs(st: InputSummary, task, s: Settings) -> Finding | None:
 
 
 #: The rules for one input stream, in report order.
-INPUT_RULES = (ids_inputs, nonfinite_inputs, raw_range, off_scale, constant_inputs)
+INPUT_RULES = (ids_inputs, nonfinite_inputs, transformed, raw_range, off_scale, constant_inputs)
 
 
 # -- rules: the batches -----------------------------------------------------------------------
