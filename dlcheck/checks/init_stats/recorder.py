@@ -88,8 +88,10 @@ class Recorder:
         self._last_weight = None
         self._passes = 0
         self.fewest_bn_values: tuple[int, str] | None = None  # (values per channel, BN layer)
+        self._given: list[torch.Tensor] = []  # the tensors the model's forward was called with, this pass
 
     def attach(self, hooks: Hooks) -> "Recorder":
+        hooks.add(self._model.register_forward_pre_hook(self._given_hook, with_kwargs=True))
         for name, module in self._model.named_modules():
             if weight_layer(module):
                 hooks.add(module.register_forward_pre_hook(self._input_hook(name, module)))
@@ -116,6 +118,7 @@ class Recorder:
         self._calls.clear()
         self._activation_outputs.clear()
         self._last_weight = None
+        self._given.clear()
 
     # -- hooks (reductions only; nothing leaves the device) ----------------------------------
     def _record(self, label: str, module: nn.Module, kind: str) -> Record:
@@ -131,6 +134,19 @@ class Recorder:
                 self.order.append(("record", key))
         return rec
 
+    def _given_hook(self, mod, args, kwargs):
+        """The model's own arguments (a model taking (x, t) may run its t branch first: x still is
+        data when its first weight layer sees it)."""
+        stack = [*args, *kwargs.values()]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, torch.Tensor):
+                self._given.append(v)
+            elif isinstance(v, (tuple, list)):
+                stack.extend(v)
+            elif isinstance(v, dict):
+                stack.extend(v.values())
+
     def _input_hook(self, name, module):
         label, last = f"{name} (input)", features_last(module)
 
@@ -144,7 +160,7 @@ class Recorder:
             first = self._last_weight is None and not self._calls
             rec = self._record(label, module, "input")
             if rec.calls == 0 and self._passes <= 1:
-                rec.from_data = first
+                rec.from_data = first or any(x is v for v in self._given)
             x = x.detach()
             self._moments(rec, x, self._unit_sums(rec, x, last))
             rec.positives.append(torch.sign(x).sum(dtype=torch.float32))
