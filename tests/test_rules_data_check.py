@@ -11,6 +11,7 @@ from dlcheck.checks import data_check as dc
 from dlcheck.checks.data_check import dominance, multihot
 from dlcheck.checks.data_check import leakage as lk
 from dlcheck.checks.data_check import rules as r
+from dlcheck.checks.data_check import stream_rules as sr
 from dlcheck.checks.data_check import verdict as v
 from dlcheck.checks.data_check.dominance import Edges
 from dlcheck.checks.data_check.leakage import Leakage
@@ -81,17 +82,17 @@ ALIKE = falling(2.3, 0.1)
 HALF = falling(2.3, 1.0)  # learned, not memorised: ends about half the way below the constant
 
 CASES = [
-    Case("DLC701", r.raw_range, RAW, None, S, says=("0..255", "per-channel means 120, 115, 100")),
-    Case("DLC702", r.off_scale, stream(stats([5.0] * 8, [1.0] * 8)), None, S, says=("8 of 8 features",)),
-    Case("DLC702", r.off_scale, stream(stats([0.0] * 8, [1.0] * 7 + [50.0])), None, S, name="one-huge-feature",
+    Case("DLC701", sr.raw_range, RAW, None, S, says=("0..255", "per-channel means 120, 115, 100")),
+    Case("DLC702", sr.off_scale, stream(stats([5.0] * 8, [1.0] * 8)), None, S, says=("8 of 8 features",)),
+    Case("DLC702", sr.off_scale, stream(stats([0.0] * 8, [1.0] * 7 + [50.0])), None, S, name="one-huge-feature",
          says=("1 of 8 features", "feature 7")),
-    Case("DLC703", r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2)), None, S, severity="info",
+    Case("DLC703", sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2)), None, S, severity="info",
          says=("2 of 8 features", "features 6, 7")),
-    Case("DLC703", r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 5 + [0.0] * 3)), None, S, severity="warn",
+    Case("DLC703", sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 5 + [0.0] * 3)), None, S, severity="warn",
          name="many-constant"),
     Case("DLC703", r.constant_targets, targets("regression", stats([0.0, 1.0], [1.0, 0.0])), None, S,
          severity="info", says=("1 of 2 target columns",)),
-    Case("DLC704", r.nonfinite_inputs, stream(stats([0.0] * 8, [1.0] * 8, nonfinite=12), bad_batches=2,
+    Case("DLC704", sr.nonfinite_inputs, stream(stats([0.0] * 8, [1.0] * 8, nonfinite=12), bad_batches=2,
                                               first_bad=(3, [1, 5, 9, 11, 13, 17], "NaN")), None, S,
          says=("12 non-finite", "batch 3", "1, 5, 9, 11, 13 ...", "NaN")),
     Case("DLC704", r.nonfinite_targets, targets("regression", stats([0.0], [1.0], nonfinite=4), target_bad=(4, 2)),
@@ -113,7 +114,7 @@ CASES = [
     Case("DLC708", r.duplicates, Measured(hashed=2000, duplicates=2, first_duplicate=((0, 4), (2, 7))), None, S,
          severity="info", name="few-are-a-note"),
     Case("DLC709", v.unpaired, pairing(ALIKE, ALIKE), None, S, says=("no faster than permuted", "40 steps on 4")),
-    Case("DLC710", r.ids_inputs, stream(kind="ids"), None, S, says=("ids",)),
+    Case("DLC710", sr.ids_inputs, stream(kind="ids"), None, S, says=("ids",)),
     Case("DLC710", r.inputs_unknown, Measured(inputs_known=False), None, S, name="forward-split",
          says=("takes the batches apart",)),
     Case("DLC710", r.targets_skipped, Measured(target_kind="soft", target_dtype="torch.float32"), None, S,
@@ -181,14 +182,14 @@ CASES = [
 ]
 
 QUIET = [
-    Quiet(r.raw_range, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
-    Quiet(r.off_scale, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
-    Quiet(r.off_scale, stream(stats([0.28] * 8, [1.0] * 8)), None, S, name="mean-just-below-tolerance"),
-    Quiet(r.off_scale, stream(stats([0.0] * 8, [1.0] * 6 + [0.05] * 2)), None, S, name="a-quarter-small"),
-    Quiet(r.off_scale, RAW, None, S, name="raw-is-DLC701-alone"),
-    Quiet(r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 8)), None, S),
-    Quiet(r.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2), samples=1), None, S, name="one-sample"),
-    Quiet(r.nonfinite_inputs, stream(), None, S),
+    Quiet(sr.raw_range, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
+    Quiet(sr.off_scale, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
+    Quiet(sr.off_scale, stream(stats([0.28] * 8, [1.0] * 8)), None, S, name="mean-just-below-tolerance"),
+    Quiet(sr.off_scale, stream(stats([0.0] * 8, [1.0] * 6 + [0.05] * 2)), None, S, name="a-quarter-small"),
+    Quiet(sr.off_scale, RAW, None, S, name="raw-is-DLC701-alone"),
+    Quiet(sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 8)), None, S),
+    Quiet(sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2), samples=1), None, S, name="one-sample"),
+    Quiet(sr.nonfinite_inputs, stream(), None, S),
     Quiet(r.nonfinite_targets, targets("regression", stats([0.0], [1.0])), None, S),
     Quiet(r.labels_out_of_range, labels(BALANCED), CE, S),
     Quiet(r.targets_skipped, replace(labels(BALANCED), label_part="targets['labels']"), CE, S, name="label-part-judged"),
@@ -203,7 +204,7 @@ QUIET = [
           None, S, name="too-few-samples"),
     Quiet(r.targets_skipped, labels(BALANCED), CE, S),
     Quiet(r.inputs_unknown, Measured(), None, S),
-    Quiet(r.ids_inputs, stream(), None, S),
+    Quiet(sr.ids_inputs, stream(), None, S),
     Quiet(v.unpaired, pairing(falling(2.3, 0.1), falling(2.3, 1.6)), None, S, name="true-labels-learned-faster"),
     Quiet(v.unpaired, pairing(ALIKE, ALIKE, held=(2.3, 1.0, 2.3)),
           None, S, name="held-out-evidence"),

@@ -20,7 +20,8 @@ from __future__ import annotations
 from dlcheck.checks.data_check import leakage, pairing, reader
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured, complete
 from dlcheck.checks.data_check.report import details, metrics, summary
-from dlcheck.checks.data_check.rules import DATA_RULES, INPUT_RULES, RULES, obstacle
+from dlcheck.checks.data_check.rules import DATA_RULES, RULES, obstacle
+from dlcheck.checks.data_check.stream_rules import INPUT_RULES
 from dlcheck.checks.data_check.verdict import PAIRING_RULES, curves, pairing_metrics
 from dlcheck.context import Context
 from dlcheck.results import CheckResult

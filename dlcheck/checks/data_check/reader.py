@@ -162,13 +162,13 @@ class Reader:
         if inputs is not None:
             self._add_inputs(index, inputs)
             self._hash(index, inputs_cpu, targets_cpu, raw)
+        self._arguments = None  # the first batch's streams are made: the model's arguments are let go
         if targets is not None:
             self._add_targets(index, targets)
             dominance.add(m, inputs, targets, ctx.task.ignore_index, int(ctx.settings["max_classes"]) + 1)
             multihot.add(m, targets, index, ctx.settings["soft_sum_tolerance"])
         if index in self._keep:
             self.kept.append((index, batch, self._keep[index]))
-        self._arguments = None
 
     def _first(self, batch) -> None:
         """Decide, on the first batch, where inputs and labels are and what the targets are."""
@@ -177,9 +177,8 @@ class Reader:
         self.mode = "split"
         if ctx.target.own_step:
             self._model = self._stack.enter_context(ctx.model())
-            with torch.no_grad(), parts.model_arguments(self._model) as arguments:
+            with torch.no_grad(), parts.model_arguments(self._model) as self._arguments:
                 outputs, targets = ctx.forward(self._model, batch, 0)
-            self._arguments = arguments
             probe = parts.logits_or_none(ctx, outputs)
             heuristic = parts.try_split(ctx, batch)
             if heuristic and parts.matches(heuristic[1], targets):  # the forward takes the usual parts

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dlcheck.checks.data_check.measure import InputSummary, Measured
-from dlcheck.checks.data_check.rules import (counted, judged_stream, metric_key, regression_columns, scale_verdict,
-                                             unit)
+from dlcheck.checks.data_check.rules import counted, metric_key, regression_columns
+from dlcheck.checks.data_check.stream_rules import judged_stream, scale_verdict, unit
 
 Settings = Mapping[str, Any]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dlcheck.device import map_tensors
 from dlcheck.state import Hooks
 
 #: Layers with a weight whose scale the Xavier / He rules speak about.
@@ -137,15 +138,7 @@ class Recorder:
     def _given_hook(self, mod, args, kwargs):
         """The model's own arguments (a model taking (x, t) may run its t branch first: x still is
         data when its first weight layer sees it)."""
-        stack = [*args, *kwargs.values()]
-        while stack:
-            v = stack.pop()
-            if isinstance(v, torch.Tensor):
-                self._given.append(v)
-            elif isinstance(v, (tuple, list)):
-                stack.extend(v)
-            elif isinstance(v, dict):
-                stack.extend(v.values())
+        map_tensors((args, kwargs), self._given.append)
 
     def _input_hook(self, name, module):
         label, last = f"{name} (input)", features_last(module)
