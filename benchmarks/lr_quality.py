@@ -181,8 +181,12 @@ def main(only: str | None = None) -> None:
             row.append(f"{lr:.2g}: {final_loss(task, lr) / oracle:.2f}" if lr else "-")
         rows.append(row)
         print(" | ".join(row), flush=True)
-    header = ["task", "oracle LR"] + [f"dlcheck seed {s}" for s in DLCHECK_SEEDS] + [
-        "steepest", "valley", "minimum/10", "torch-lr-finder"]
+    table(["task", "oracle LR"] + [f"dlcheck seed {s}" for s in DLCHECK_SEEDS] + [
+        "steepest", "valley", "minimum/10", "torch-lr-finder"], rows)
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    """``rows`` printed as a Markdown table under ``header``."""
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
