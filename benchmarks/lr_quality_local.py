@@ -11,9 +11,9 @@ The oracle is the best such mean over the four grid LRs with the best single-LR 
 - single: lr_quality.py's own score (one LR over the grid's best one LR), for reference.
 - local: the mean around the suggestion over the best mean around a grid LR.
 
-Run: `.venv/bin/python benchmarks/lr_quality_local.py [task name part]` (~20 minutes on one thread).
+Run: `.venv/bin/python benchmarks/lr_quality_local.py [task name part]` (~5 minutes on one thread).
 
-Result (200 steps, one thread, CPU, 21 minutes with a test run beside it; "LR: single / local"):
+Result (200 steps, one thread, CPU, 4.5 minutes with a helper session running beside it; "LR: single / local"):
 
 | task | local oracle LR | dlcheck seed 0: single / local | dlcheck seed 1: single / local |
 |---|---|---|---|
