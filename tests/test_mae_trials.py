@@ -1,0 +1,51 @@
+"""dlcheck tried as a new user would on a set-up it was not written for (tests/modern/trymae_*.py):
+a tiny masked autoencoder (MAE) on scikit-learn's digits in [0, 1], 16 patches of 2x2, 75% masked
+per sample by argsort of uniform noise, a 2-layer pre-norm transformer encoder (ReLU FFN, the
+nn.TransformerEncoderLayer default) on the visible patches, a 1-layer decoder with mask tokens,
+loss = MSE on the masked patches (training_step). The targets are the inputs, the masking is new
+every step and the floor is not 0.
+
+By hand (~9 s a run): `dlcheck run tests/modern/trymae_digits.py --device cpu --seed S`, S in 0-2:
+no check fails. data-check warns DLC702 on every seed (mean 0.305, std 0.376: [0, 1] pixels just
+past the 0.3 centre tolerance; MAE itself normalises its inputs). init-stats warns DLC404 on seeds
+0 and 1 (encoder.layers.1.linear2 input 27/128 and 32/128 units zero on the one batch seen), not
+on seed 2: left open, see the report of session 22. The units are not dead through their biases
+(zeroing linear1's biases leaves 21-37 of 128 dead on seeds 0-3, so the advice does not apply):
+the tokens fed to the FFN share most of their direction (blank 2x2 patches all embed to the same
+vector), as the pooled squeeze-excitation case DLC404 already exempts; over 22 batches 24/128
+(19%), and 11/128 after 300 training steps.
+
+The planted bug (trymae_bug_loss_on_visible: the loss on the visible patches, which the encoder
+sees, so copying them is all it learns) is caught by no check: overfit-small passes ('fell 100%,
+0.321 -> 0.0007') and the other findings are the healthy set-up's."""
+
+from __future__ import annotations
+
+import torch
+from helpers import MODERN, load_setup
+
+
+def _train(mod, steps: int) -> list[float]:
+    torch.manual_seed(0)
+    net = mod.model()
+    opt = mod.optimizer(net.parameters(), mod.lr)
+    losses: list[float] = []
+    while len(losses) < steps:
+        for batch in mod.train_loader():
+            loss = mod.training_step(net, batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            if len(losses) == steps:
+                break
+    return losses
+
+
+def test_the_mae_trains_in_a_plain_loop_and_the_planted_bug_only_copies():
+    healthy = _train(load_setup(MODERN / "trymae_digits.py"), 150)
+    start, end = sum(healthy[:5]) / 5, sum(healthy[-10:]) / 10
+    assert end < 0.3 * start, (start, end)  # ~0.6 -> ~0.075 (each pixel's mean scores 0.074)
+    assert end > 0.03, end  # hidden patches cannot be told exactly: the floor is not 0
+    bug = _train(load_setup(MODERN / "trymae_bug_loss_on_visible.py"), 150)
+    assert sum(bug[-10:]) / 10 < 0.01, bug[-10:]  # the visible patches are copied
