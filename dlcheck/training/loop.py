@@ -155,7 +155,7 @@ def evaluate(ctx: Context, model, split: str = "val", batches: int | None = None
                     hits += h[0].double()
                     counted += h[1].double()
                 if refs:
-                    found.append(ctx.task.reference(ctx.loss_fn, logits.float(), targets))
+                    found.append(ctx.task.reference(ctx.loss_fn, logits, targets))  # None: own loss, no logits
     finally:
         for module, mode in zip(model.modules(), modes):
             module.training = mode

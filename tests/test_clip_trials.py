@@ -1,0 +1,38 @@
+"""dlcheck tried as a new user would on a set-up it was not written for (tests/modern/tryclip_*.py):
+a tiny CLIP-style dual encoder on scikit-learn's digits, each image paired with a short caption of
+word tokens ("a handwritten seven"); an MLP image tower and an embedding-bag text tower project to
+32-d L2-normalised embeddings, a learnable logit scale starts at log(1 / 0.07), and the
+training_step is CLIP's symmetric InfoNCE with in-batch negatives. No class-label targets, a loss
+that mixes the batch by design (the towers are per-sample), a floor above 0.
+
+Found by these trials and fixed in dlcheck: curves raised AttributeError ('NoneType' object has no
+attribute 'float') on any training_step target: its evaluation took the references on the logits,
+and a model computing its own loss shows none. Now the references are skipped there, as
+init-loss does.
+
+By hand (~6 s a run): `dlcheck run tests/modern/tryclip_digits.py --device cpu --seed S`, S in 0-2:
+every check passes (infos only). `dlcheck curves` warns DLC952, truly: the val loss is lowest at
+epoch 4 and rises after (a plain AdamW loop shows the same). The planted bug
+(tryclip_bug_texts_shuffled: captions shuffled apart from their images) is caught by no check of
+`run`; curves warns DLC952 (overfitting) with the val loss near ln(64), which no rule can read as
+chance without a reference for the target's own loss."""
+
+from __future__ import annotations
+
+import dlcheck
+from helpers import modern
+
+
+def test_curves_evaluates_a_training_step_target_without_logits():
+    result = dlcheck.check("curves", modern("tryclip_digits"), device="cpu", seed=0,
+                           settings={"curves": {"epochs": 1, "val_batches": 2}})
+    assert result.status != "error", (result.summary, getattr(result, "traceback", None))
+    assert result.metrics, result.summary
+
+
+def test_the_healthy_dual_encoder_passes_every_check():
+    report = dlcheck.run(modern("tryclip_digits"), device="cpu", seed=0)
+    loud = [(c.name, f.code, f.severity, f.message) for c in report.checks for f in c.findings
+            if f.severity != "info"]
+    assert not loud, loud
+    assert {c.status for c in report.checks} == {"pass"}
