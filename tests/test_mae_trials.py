@@ -21,31 +21,15 @@ sees, so copying them is all it learns) is caught by no check: overfit-small pas
 
 from __future__ import annotations
 
-import torch
-from helpers import MODERN, load_setup
+import dlcheck
+from helpers import modern
 
 
-def _train(mod, steps: int) -> list[float]:
-    torch.manual_seed(0)
-    net = mod.model()
-    opt = mod.optimizer(net.parameters(), mod.lr)
-    losses: list[float] = []
-    while len(losses) < steps:
-        for batch in mod.train_loader():
-            loss = mod.training_step(net, batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            if len(losses) == steps:
-                break
-    return losses
-
-
-def test_the_mae_trains_in_a_plain_loop_and_the_planted_bug_only_copies():
-    healthy = _train(load_setup(MODERN / "trymae_digits.py"), 150)
-    start, end = sum(healthy[:5]) / 5, sum(healthy[-10:]) / 10
-    assert end < 0.3 * start, (start, end)  # ~0.6 -> ~0.075 (each pixel's mean scores 0.074)
-    assert end > 0.03, end  # hidden patches cannot be told exactly: the floor is not 0
-    bug = _train(load_setup(MODERN / "trymae_bug_loss_on_visible.py"), 150)
-    assert sum(bug[-10:]) / 10 < 0.01, bug[-10:]  # the visible patches are copied
+def test_the_healthy_mae_fails_no_check_and_warns_only_as_recorded():
+    """No check fails or errors; the warnings are the two recorded above (DLC404 left open)."""
+    report = dlcheck.run(modern("trymae_digits"), device="cpu", seed=0)
+    assert not [c.name for c in report.checks if c.status in ("fail", "error")], \
+        [(c.name, c.status, c.summary) for c in report.checks]
+    loud = {f.code for c in report.checks for f in c.findings if f.severity != "info"}
+    assert loud <= {"DLC702", "DLC404"}, loud
+    assert "DLC201" not in loud and "DLC205" not in loud  # overfit-small learns the masked patches

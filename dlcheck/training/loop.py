@@ -155,7 +155,8 @@ def evaluate(ctx: Context, model, split: str = "val", batches: int | None = None
                     hits += h[0].double()
                     counted += h[1].double()
                 if refs:
-                    found.append(ctx.task.reference(ctx.loss_fn, logits, targets))  # None: own loss, no logits
+                    found.append(ctx.task.reference(ctx.loss_fn, None if logits is None else logits.float(),
+                                                    targets))  # None: a model computing its own loss shows no logits
     finally:
         for module, mode in zip(model.modules(), modes):
             module.training = mode
