@@ -127,6 +127,19 @@ class Verdict:
         return sorted(set(self.off_centre) | set(self.small) | set(self.huge))
 
 
+def pooled(stats: ChannelStats) -> ChannelStats:
+    """The channels' moments as those of one channel (each channel weighted alike: one value per
+    sample each, as the features of a table)."""
+    seen = stats.seen
+    if not seen:
+        return ChannelStats(values=stats.values, nonfinite=stats.nonfinite)
+    mean = sum(stats.mean[i] for i in seen) / len(seen)
+    square = sum(stats.std[i] ** 2 + stats.mean[i] ** 2 for i in seen) / len(seen)
+    return ChannelStats(mean=[mean], std=[math.sqrt(max(square - mean * mean, 0.0))],
+                        low=[min(stats.low[i] for i in seen)], high=[max(stats.high[i] for i in seen)],
+                        values=stats.values, nonfinite=stats.nonfinite)
+
+
 def looks_raw(low: float, high: float, raw_max: float) -> bool:
     """Non-negative values that reach above ``raw_max`` but stay within 0..255: raw pixels."""
     return low >= 0 and raw_max < high <= 255.5

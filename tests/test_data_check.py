@@ -72,6 +72,39 @@ def test_unscaled_table_warns_uncentred_not_raw_pixels():
     assert result.status == "warn" and "DLC702" in codes and "DLC701" not in codes
 
 
+@pytest.mark.parametrize("scaling, says", [
+    (lambda X: (X / 16 - (X / 16).mean()) / (X / 16).std(), None),  # normalised as a whole: MNIST's convention
+    (lambda X: (X / 16 - 0.1307) / 0.3081, None),  # MNIST's own constants: centred enough, unit-scale enough
+    (lambda X: X / 16, "judged as one channel, as pixels flattened to a row are"),  # [0, 1]: mean 0.30, std 0.37
+])
+def test_pixels_flattened_to_a_row_are_judged_as_one_channel_not_feature_by_feature(scaling, says):
+    """Pixels are normalised with one mean and std for the whole image, not per pixel; flattened to
+    a row they used to be judged as a table, feature by feature (DLC702: '46 of 61 features are not
+    zero-centred'). Their shared grid of at most 256 values (17 for digits) gives them away."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = scaling(torch.tensor(X, dtype=torch.float32))
+    result = dlcheck.check("data-check", model=mlp, train_loader=loader(X, torch.tensor(y)),
+                           settings={"data-check": {"pairing": False}})
+    codes = found(result)
+    assert "of 64 features of inputs are constant" in codes["DLC703"].message  # blank pixels, still one by one
+    if says is None:
+        assert result.status == "pass" and "DLC702" not in codes, codes
+    else:
+        assert "DLC702" in codes and says in codes["DLC702"].message and "mean 0.305" in codes["DLC702"].message
+
+
+def test_raw_pixels_flattened_to_a_row_are_raw_pixels():
+    patches, labels = photo_patches()
+    raw = torch.tensor(patches, dtype=torch.float32).flatten(1)  # 0..255, 3 x 16 x 16 values a row
+    head = lambda: nn.Sequential(nn.Linear(raw.shape[1], 16), nn.ReLU(), nn.Linear(16, 4))  # noqa: E731
+    result = dlcheck.check("data-check", model=head, train_loader=loader(raw, torch.tensor(labels), 32),
+                           settings={"data-check": {"pairing": False}})
+    codes = found(result)
+    assert result.status == "fail" and "DLC701" in codes and "judged as one channel" in codes["DLC701"].message
+
+
 def test_class_sorted_batches_fail_and_skip_the_pairing_control(digits):
     X, y = digits
     order = torch.argsort(y, stable=True)

@@ -181,7 +181,20 @@ CASES = [
          None, S, severity="info", name="rare", says=("1 of 3 labels", "0 (0.50%)")),
 ]
 
+#: 64 features off centre one by one (+1 and -1), centred and unit-scale as a whole
+HALVES = stats([1.0] * 32 + [-1.0] * 32, [0.5] * 64)
+CASES += [
+    Case("DLC702", sr.off_scale, stream(HALVES), None, S, name="table-feature-by-feature", says=("64 of 64 features",)),
+    Case("DLC702", sr.off_scale, stream(HALVES, levels=257), None, S, name="many-levels-a-table",
+         says=("64 of 64 features",)),
+    Case("DLC702", sr.off_scale, stream(stats(HALVES.mean[:8], HALVES.std[:8]), levels=17), None, S,
+         name="few-features-a-table", says=("8 of 8 features",)),
+    Case("DLC702", sr.off_scale, stream(stats([0.3] * 64, [0.37] * 64), levels=17), None, S, name="pixel-row",
+         says=("1 of 1 channels", "64 features on 17 shared levels", "mean 0.3, std 0.37")),
+]
+
 QUIET = [
+    Quiet(sr.off_scale, stream(HALVES, levels=17), None, S, name="pixel-row-centred-as-a-whole"),
     Quiet(sr.raw_range, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
     Quiet(sr.off_scale, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
     Quiet(sr.off_scale, stream(stats([0.28] * 8, [1.0] * 8)), None, S, name="mean-just-below-tolerance"),

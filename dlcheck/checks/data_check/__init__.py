@@ -36,6 +36,8 @@ SETTINGS = {
     "std_low": 0.1,  # std below this: not unit-scale (DLC702)
     "std_high": 10.0,  # std above this: not unit-scale (DLC702; one such table feature is enough)
     "uncentred_share": 0.25,  # tables: share of features off-centre or too small that warns
+    "pixel_levels": 256,  # a table of pixel_row_min+ features whose first batch holds at most this many distinct
+    "pixel_row_min": 16,  # values shares one grid (pixels flattened to a row): judged as one channel
     "constant_share": 0.25,  # constant features/channels: a warning above this share, else a note
     "imbalance_ratio": 10.0,  # largest / smallest class count that warns (DLC706)
     "max_classes": 100_000,  # labels beyond this with no num_classes known: counting skipped

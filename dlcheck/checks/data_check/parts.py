@@ -168,6 +168,14 @@ def given_as_is(t: torch.Tensor, arguments: list[torch.Tensor] | None) -> bool |
                and torch.equal(a.reshape(t.shape).to(t.dtype), t) for a in arguments)
 
 
+def levels(t: torch.Tensor, kind: str) -> int | None:
+    """A table's distinct finite values in one batch, counted up to 257 (pixels flattened to a row
+    share one grid of at most 256 levels, whatever affine map normalised them)."""
+    if kind != "table" or not t.is_floating_point():
+        return None
+    return min(int(torch.unique(t[torch.isfinite(t)][:100_000]).numel()), 257)
+
+
 def fed_to_model(ctx, batch, targets: torch.Tensor) -> bool:
     """True when the model itself is given the targets (an autoencoder reconstructs its input):
     one forward of ``batch``, the model's arguments caught by a pre-hook (removed at once)."""

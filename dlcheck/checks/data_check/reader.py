@@ -264,7 +264,7 @@ class Reader:
             if name not in self._streams:
                 kind = parts.kind(t)
                 summary = InputSummary(label=name, kind=kind, dtype=str(t.dtype), shape=tuple(t.shape[1:]),
-                                       given=parts.given_as_is(t, self._arguments))
+                                       given=parts.given_as_is(t, self._arguments), levels=parts.levels(t, kind))
                 self._streams[name] = (summary, scale.Moments() if kind in ("image", "table") else None)
                 self.measured.inputs.append(summary)
             summary, moments = self._streams[name]

@@ -25,12 +25,38 @@ def judged_stream(st: InputSummary) -> bool:
     return st.kind not in ("ids", "other") and bool(st.stats.seen)
 
 
+def pixel_row(st: InputSummary, s: Settings) -> bool:
+    """A table whose many features share one grid of at most ``pixel_levels`` values: an image
+    flattened to a row (8-bit pixels under any affine normalisation), normalised as a whole by
+    convention (MNIST's Normalize((0.1307,), (0.3081,))), not feature by feature."""
+    return st.kind == "table" and st.levels is not None and st.levels <= s["pixel_levels"] and \
+        len(st.stats.seen) >= s["pixel_row_min"]
+
+
+def judged_stats(st: InputSummary, s: Settings) -> scale.ChannelStats:
+    """The moments the scale is judged on: each channel or feature, or a pixel row's as one channel."""
+    return scale.pooled(st.stats) if pixel_row(st, s) else st.stats
+
+
 def scale_verdict(st: InputSummary, s: Settings) -> scale.Verdict:
-    return scale.judge(st.stats, thresholds(s), image=st.kind == "image")
+    """Raw, off-centre, too small or large a spread; constant features are listed one by one always."""
+    if not pixel_row(st, s):
+        return scale.judge(st.stats, thresholds(s), image=st.kind == "image")
+    v = scale.judge(scale.pooled(st.stats), thresholds(s), image=True)
+    v.constant = st.stats.constant
+    return v
 
 
 def unit(st: InputSummary) -> str:
     return "channel" if st.kind == "image" else "feature"
+
+
+def shown_as(st: InputSummary, s: Settings) -> tuple[str, str]:
+    """How a finding names the stream and its judged unit: a pixel row is one channel."""
+    if pixel_row(st, s):
+        return (f"{st.shown} ({len(st.stats.seen)} features on {st.levels} shared levels: judged as one channel, "
+                f"as pixels flattened to a row are)", "channel")
+    return st.shown, unit(st)
 
 
 # -- rules: one input stream ------------------------------------------------------------------
@@ -64,10 +90,10 @@ def raw_range(st: InputSummary, task, s: Settings) -> Finding | None:
     """DLC701: images whose values are raw 0-255 pixels."""
     if not judged_stream(st) or st.given is False or not scale_verdict(st, s).raw:
         return
-    lo, hi = st.stats.range
-    means = ", ".join(f"{st.stats.mean[i]:.0f}" for i in st.stats.seen[:4])
-    return finding("DLC701", f"{st.shown} range {lo:g}..{hi:g} with per-{unit(st)} means {means}: "
-                             f"raw 0-255 pixel values")
+    stats, (shown, per) = judged_stats(st, s), shown_as(st, s)
+    lo, hi = stats.range
+    means = ", ".join(f"{stats.mean[i]:.0f}" for i in stats.seen[:4])
+    return finding("DLC701", f"{shown} range {lo:g}..{hi:g} with per-{per} means {means}: raw 0-255 pixel values")
 
 
 def off_scale(st: InputSummary, task, s: Settings) -> Finding | None:
@@ -75,16 +101,16 @@ def off_scale(st: InputSummary, task, s: Settings) -> Finding | None:
     too small, or any one with a huge scale (it dominates the first layer)."""
     if not judged_stream(st) or st.given is False:
         return
-    v, stats = scale_verdict(st, s), st.stats
+    v, stats, (name, per) = scale_verdict(st, s), judged_stats(st, s), shown_as(st, s)
     if v.raw or not v.varying:
         return
     share = len(set(v.off_centre) | set(v.small)) / len(v.varying)
-    few_channels = st.kind == "image" and len(v.varying) <= 4  # RGB-like: every channel counts
+    few_channels = per == "channel" and len(v.varying) <= 4  # RGB-like: every channel counts
     if not (v.huge or (v.off and few_channels) or share > s["uncentred_share"]):
         return
-    shown = "; ".join(f"{unit(st)} {i}: mean {stats.mean[i]:.3g}, std {stats.std[i]:.3g}" for i in v.off[:4])
+    shown = "; ".join(f"{per} {i}: mean {stats.mean[i]:.3g}, std {stats.std[i]:.3g}" for i in v.off[:4])
     more = f" and {len(v.off) - 4} more" if len(v.off) > 4 else ""
-    return finding("DLC702", f"{len(v.off)} of {len(v.varying)} {unit(st)}s of {st.shown} are not zero-centred "
+    return finding("DLC702", f"{len(v.off)} of {len(v.varying)} {per}s of {name} are not zero-centred "
                              f"and unit-scale ({shown}{more})")
 
 
