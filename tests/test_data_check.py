@@ -100,9 +100,12 @@ def test_raw_pixels_flattened_to_a_row_are_raw_pixels():
     raw = torch.tensor(patches, dtype=torch.float32).flatten(1)  # 0..255, 3 x 16 x 16 values a row
     head = lambda: nn.Sequential(nn.Linear(raw.shape[1], 16), nn.ReLU(), nn.Linear(16, 4))  # noqa: E731
     result = dlcheck.check("data-check", model=head, train_loader=loader(raw, torch.tensor(labels), 32),
-                           settings={"data-check": {"pairing": False}})
+                           settings={"data-check": {"pairing": False}}, verify_fixes=True)
     codes = found(result)
     assert result.status == "fail" and "DLC701" in codes and "judged as one channel" in codes["DLC701"].message
+    fix = codes["DLC701"].fix  # the conventional fix: one mean and std for the whole row, verified
+    assert fix["verified"] and "one mean and std for the whole row" in fix["applied"], fix
+    assert abs(float(fix["applied"].split("(x - ")[1].split(")")[0]) - float(raw.mean())) < 5, fix
 
 
 def test_class_sorted_batches_fail_and_skip_the_pairing_control(digits):

@@ -72,18 +72,31 @@ def standardise_inputs(given):
         inputs.append(batch[0].float())
     axis = _axis(inputs[0])
     x = torch.cat([i.movedim(axis, -1).reshape(-1, i.shape[axis]) for i in inputs])
-    mean, std = _mean_std(x)
+    row = _pixel_row(inputs[0], ctx.settings)
+    mean, std = _mean_std(x.reshape(-1, 1)) if row else _mean_std(x)  # a pixel row: one mean and std for all
+    mean, std = mean.expand(x.shape[1]).clone(), std.expand(x.shape[1]).clone()
     std[~(std > 1e-6)] = 1.0
     step = Standardise(mean, std, axis)
     if fixes.rebuild_loader(ctx.loader("train"), collate=step) is None:
         return None
     fixed = fixes.with_loader(given.target, lambda loader: fixes.rebuild_loader(loader, collate=step))
-    if inputs[0].dim() >= 4:
+    if row:
+        line = (f"x = (x - {float(mean[0]):.4g}) / {float(std[0]):.4g}  # one mean and std for the whole row, "
+                f"as pixels are normalised")
+    elif inputs[0].dim() >= 4:
         line = (f"transforms.Normalize(mean={_shown(mean)}, std={_shown(std)})  # on the inputs as the "
                 f"loader yields them")
     else:
         line = f"x = (x - mean) / std  # per {'step feature' if axis == 2 else 'feature'}, from the training inputs"
     return fixes.Applied(fixed, line)
+
+
+def _pixel_row(x: torch.Tensor, s) -> bool:
+    """Pixels flattened to a row, as data-check judged them (stream_rules.pixel_row)."""
+    from dlcheck.checks.data_check.parts import levels
+
+    found = levels(x, "table") if x.dim() == 2 else None
+    return found is not None and found <= s["pixel_levels"] and x.shape[1] >= s["pixel_row_min"]
 
 
 def _shown(values: torch.Tensor) -> str:
