@@ -139,3 +139,20 @@ def test_plain_sgd_is_sgd_without_momentum_in_any_group(make, plain):
     from dlcheck.checks.lr_find.measure import plain_sgd
 
     assert plain_sgd(make(list(torch.nn.Linear(2, 2).parameters()))) is plain
+
+
+def test_an_open_ended_sweep_blends_no_minimum_over_ten():
+    """A sweep that never diverged and is lowest at its last LR (normalised embeddings keep the loss
+    bounded at any LR): the minimum that minimum/10 reads is where the LRs ran out, so the
+    suggestion is steepest descent's alone; the rule is still reported, and said to be left out."""
+    still_falling = curve([2.3] * 40 + [2.3 - 1.8 * (i + 1) / 60 for i in range(60)])  # lowest at its last point
+    e = ev(still_falling)
+    lf.suggest.read(e, S)
+    assert lf.suggest.open_ended(still_falling) and not lf.suggest.open_ended(FALLING)
+    assert "minimum/10" in e.rules and e.suggested == pytest.approx(e.rules["steepest"]), e.rules
+    assert [row["blended"] for row in r.details(e, S)["suggestions"] if row["rule"] == "minimum/10"] == [False]
+    assert "minimum/10 not blended" in r.summary(e, S)
+    e = ev(curve(still_falling.smoothed, usable=95, diverge_lr=LRS[95]))  # diverged: the turn up was seen
+    lf.suggest.read(e, S)
+    assert e.suggested == pytest.approx(lf.primary(e.rules)) and e.suggested > 2 * e.rules["steepest"]
+

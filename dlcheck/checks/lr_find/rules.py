@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dlcheck.checks.lr_find.measure import Evidence
-from dlcheck.checks.lr_find.suggest import (BLEND, best_run, onset, run_fell, runs_of, sweep_fell, usable,
-                                            your_run_judges)
+from dlcheck.checks.lr_find.suggest import (best_run, blended, onset, open_ended, run_fell, runs_of, sweep_fell,
+                                            usable, your_run_judges)
 from dlcheck.lr_rules import Run, spread
 from dlcheck.results import Finding, rounded
 from dlcheck.rules import finding
@@ -57,7 +57,7 @@ def _shown(ev: Evidence) -> str:
 
 def _rules_spread(ev: Evidence) -> float:
     """How far the rules behind the suggestion agree (a factor)."""
-    return spread([lr for name, lr in ev.rules.items() if name in BLEND])
+    return spread([ev.rules[name] for name in blended(ev)])
 
 
 def _yours_fell(ev: Evidence, s: Settings) -> bool:
@@ -83,6 +83,8 @@ def _base_summary(ev: Evidence, s: Settings) -> str:
     if not ev.rules:
         return NO_STRETCH
     scaled = f"; x{s['plain_sgd_factor']:g} for SGD without momentum" if ev.plain_sgd else ""
+    if "minimum/10" in ev.rules and open_ended(c):
+        scaled += "; minimum/10 not blended: the sweep's lowest point is its last, with no turn up seen"
     return f"suggested lr {ev.suggested:.2g} ({_shown(ev)}{scaled})" + \
         (f"; diverges from {c.diverge_lr:.2g}" if c.diverge_lr else "")
 
@@ -145,7 +147,7 @@ def metrics(ev: Evidence, s: Settings) -> dict:
 def details(ev: Evidence, s: Settings) -> dict:
     out = {}
     if usable(ev, s) and sweep_fell(ev.curve, s) and ev.rules:
-        out["suggestions"] = [{"rule": name, "lr": rounded(lr), "blended": name in BLEND}
+        out["suggestions"] = [{"rule": name, "lr": rounded(lr), "blended": name in blended(ev)}
                               for name, lr in ev.rules.items()]
     if ev.probe is not None:
         out["probe"] = [_row(r, s) for r in ev.probe]

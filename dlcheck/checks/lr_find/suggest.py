@@ -64,7 +64,7 @@ def read(ev: Evidence, s: Settings) -> None:
     start = max(c.window, first - 1) if first is not None else c.window
     ev.rules = suggestions(c.lrs[start:c.usable], c.smoothed[start:c.usable], lowest=c.best_index - start)
     if ev.rules:
-        ev.suggested = primary(ev.rules)
+        ev.suggested = primary({name: ev.rules[name] for name in blended(ev)} or ev.rules)
         if ev.plain_sgd:  # its best fixed LR sits nearer the edge of stability; never past the sweep's lowest point
             ev.suggested = max(ev.suggested, min(ev.suggested * float(s["plain_sgd_factor"]), c.lrs[c.best_index]))
 
@@ -107,6 +107,19 @@ def suggestions(lrs: list[float], smoothed: list[float], lowest: int | None = No
 #: there (and checked on a task held out of the calibration). The valley rule is reported but not
 #: blended: it swings by decades.
 BLEND = {"steepest": 1.0, "minimum/10": 2.0}
+
+
+def open_ended(curve: Curve) -> bool:
+    """The sweep never diverged and its lowest point is its last: the minimum minimum/10 reads is
+    where the LRs ran out, not where the loss turned up (an embedding model whose normalised
+    outputs keep the loss bounded at any LR, say)."""
+    return curve.diverge_lr is None and curve.usable > 0 and curve.best_index >= curve.usable - 1
+
+
+def blended(ev: Evidence) -> list[str]:
+    """The rules the suggestion blends: BLEND's that found something, less minimum/10 on an
+    open-ended sweep."""
+    return [name for name in ev.rules if name in BLEND and not (name == "minimum/10" and open_ended(ev.curve))]
 
 
 def primary(rules: dict[str, float]) -> float:
