@@ -5,12 +5,17 @@ never collides with other set-ups' helpers."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
+
 import torch
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "zoo"))
+from _data import photo_patches  # noqa: E402,F401  (the zoo's: uint8 patches of the two sample photos, 4 classes)
 
 
 def digits():
@@ -35,23 +40,6 @@ def loader(X, y, shuffle=True, batch_size=64):
 
 def mlp():
     return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
-
-
-def photo_patches(size: int = 32, per_photo: int = 96):
-    """uint8 HxWx3 patches cut from scikit-learn's two sample photos at random places; label = which
-    photo and which half of it (4 classes)."""
-    rng = np.random.default_rng(0)
-    patches, labels = [], []
-    for p, photo in enumerate(datasets.load_sample_images().images):  # 427x640x3 uint8 each
-        h, w, _ = photo.shape
-        for i in range(per_photo):
-            half = i % 2
-            top = int(rng.integers(0, h - size))
-            left = int(rng.integers(half * w // 2, (half + 1) * w // 2 - size))
-            patches.append(photo[top:top + size, left:left + size])
-            labels.append(2 * p + half)
-    order = rng.permutation(len(patches))
-    return np.stack(patches)[order], np.array(labels)[order]
 
 
 class Patches(Dataset):
