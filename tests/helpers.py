@@ -66,6 +66,14 @@ def check(name: str, setup: str, seed: int = 0, **settings):
     return dlcheck.check(name, modern(setup), device="cpu", seed=seed, settings={name: settings} if settings else None)
 
 
+def assert_run_passes(setup: str, seed: int = 0) -> None:
+    """``dlcheck run`` on tests/modern/<setup>.py: every check passes, nothing above info."""
+    report = dlcheck.run(modern(setup), device="cpu", seed=seed)
+    said = [(c.name, f.code, f.severity, f.message) for c in report.checks for f in c.findings if f.severity != "info"]
+    assert not said, said
+    assert {c.status for c in report.checks} == {"pass"}
+
+
 def loud(result) -> list[tuple]:
     """(code, severity, message) of a check's findings above info."""
     return [(f.code, f.severity, f.message) for f in result.findings if f.severity != "info"]

@@ -193,7 +193,14 @@ CASES += [
          says=("1 of 1 channels", "64 features on 17 shared levels", "mean 0.3, std 0.37")),
 ]
 
+CASES += [
+    Case("DLC710", sr.transformed, stream(HALVES, given=False), None, S, name="transformed-by-the-step",
+         says=("reach the model only transformed", "range and scale are not judged")),
+]
+
 QUIET = [
+    Quiet(sr.off_scale, stream(HALVES, given=False), None, S, name="transformed-scale-not-judged"),
+    Quiet(sr.transformed, stream(HALVES, given=True), None, S, name="given-as-is"),
     Quiet(sr.off_scale, stream(HALVES, levels=17), None, S, name="pixel-row-centred-as-a-whole"),
     Quiet(sr.raw_range, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),
     Quiet(sr.off_scale, image([0.1, 0.0, -0.1], [1.0] * 3, [-2.1] * 3, [2.6] * 3), None, S, name="normalised"),

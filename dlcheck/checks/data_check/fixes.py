@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcheck.checks.data_check.parts import levels
+from dlcheck.checks.data_check.stream_rules import row_of_pixels
+
 
 def shuffle_loader(given):
     """Rebuild the train loader with ``shuffle=True`` (same dataset, batch size and collate)."""
@@ -72,9 +75,10 @@ def standardise_inputs(given):
         inputs.append(batch[0].float())
     axis = _axis(inputs[0])
     x = torch.cat([i.movedim(axis, -1).reshape(-1, i.shape[axis]) for i in inputs])
-    row = _pixel_row(inputs[0], ctx.settings)
-    mean, std = _mean_std(x.reshape(-1, 1)) if row else _mean_std(x)  # a pixel row: one mean and std for all
-    mean, std = mean.expand(x.shape[1]).clone(), std.expand(x.shape[1]).clone()
+    row = inputs[0].dim() == 2 and row_of_pixels(levels(inputs[0], "table"), x.shape[1], ctx.settings)
+    mean, std = _mean_std(x)
+    if row:  # pixels flattened to a row: one mean and std for all of them
+        mean, std = (v.expand(x.shape[1]).clone() for v in _mean_std(x.reshape(-1, 1)))
     std[~(std > 1e-6)] = 1.0
     step = Standardise(mean, std, axis)
     if fixes.rebuild_loader(ctx.loader("train"), collate=step) is None:
@@ -89,14 +93,6 @@ def standardise_inputs(given):
     else:
         line = f"x = (x - mean) / std  # per {'step feature' if axis == 2 else 'feature'}, from the training inputs"
     return fixes.Applied(fixed, line)
-
-
-def _pixel_row(x: torch.Tensor, s) -> bool:
-    """Pixels flattened to a row, as data-check judged them (stream_rules.pixel_row)."""
-    from dlcheck.checks.data_check.parts import levels
-
-    found = levels(x, "table") if x.dim() == 2 else None
-    return found is not None and found <= s["pixel_levels"] and x.shape[1] >= s["pixel_row_min"]
 
 
 def _shown(values: torch.Tensor) -> str:

@@ -8,9 +8,9 @@ import hashlib
 
 import torch
 
-from dlcheck.checks.data_check import targets as targets_mod
 from dlcheck.checks.data_check.pairing import same
 from dlcheck.context import Context
+from dlcheck.device import map_tensors
 from dlcheck.errors import UserError
 
 
@@ -150,7 +150,7 @@ def model_arguments(model):
     seen: list[torch.Tensor] = []
 
     def catch(module, args, kwargs):
-        seen.extend(v for _, v in targets_mod.leaves((args, kwargs)) if isinstance(v, torch.Tensor))
+        map_tensors((args, kwargs), seen.append)
 
     handle = model.register_forward_pre_hook(catch, with_kwargs=True)
     try:

@@ -29,8 +29,12 @@ def pixel_row(st: InputSummary, s: Settings) -> bool:
     """A table whose many features share one grid of at most ``pixel_levels`` values: an image
     flattened to a row (8-bit pixels under any affine normalisation), normalised as a whole by
     convention (MNIST's Normalize((0.1307,), (0.3081,))), not feature by feature."""
-    return st.kind == "table" and st.levels is not None and st.levels <= s["pixel_levels"] and \
-        len(st.stats.seen) >= s["pixel_row_min"]
+    return st.kind == "table" and row_of_pixels(st.levels, len(st.stats.seen), s)
+
+
+def row_of_pixels(levels: int | None, width: int, s: Settings) -> bool:
+    """``width`` features sharing ``levels`` distinct values (parts.levels): pixels flattened to a row."""
+    return levels is not None and levels <= s["pixel_levels"] and width >= s["pixel_row_min"]
 
 
 def judged_stats(st: InputSummary, s: Settings) -> scale.ChannelStats:
