@@ -66,12 +66,30 @@ def check(name: str, setup: str, seed: int = 0, **settings):
     return dlcheck.check(name, modern(setup), device="cpu", seed=seed, settings={name: settings} if settings else None)
 
 
+#: Findings that time this machine: whether the loader keeps up with the training step (DLC981).
+#: A busy CI machine can tip them on a set-up near the threshold (floor_simclr_digits' augmenting
+#: loader waits 3.8-4.0 ms a step here against the rule's 5 ms, and over 5 ms once under CI load), so
+#: the tests of a set-up's health set them aside; tests/test_preflight*.py test them.
+MACHINE_TIMED = frozenset({"DLC981"})
+
+
+def unhealthy(report, loud: bool = False) -> dict:
+    """The checks of a run that do not pass (``loud``: or that say anything above info), as
+    {name: (status, summary, [(code, message) above info])}, the machine-timed findings set aside:
+    a check that warns of those alone counts as passing."""
+    bad = {}
+    for c in report.checks:
+        said = [(f.code, f.message) for f in c.findings if f.severity != "info" and f.code not in MACHINE_TIMED]
+        timed_only = c.status == "warn" and not said and any(f.code in MACHINE_TIMED for f in c.findings)
+        if (c.status != "pass" and not timed_only) or (loud and said):
+            bad[c.name] = (c.status, c.summary, said)
+    return bad
+
+
 def assert_run_passes(setup: str, seed: int = 0) -> None:
     """``dlcheck run`` on tests/modern/<setup>.py: every check passes, nothing above info."""
-    report = dlcheck.run(modern(setup), device="cpu", seed=seed)
-    said = [(c.name, f.code, f.severity, f.message) for c in report.checks for f in c.findings if f.severity != "info"]
-    assert not said, said
-    assert {c.status for c in report.checks} == {"pass"}
+    bad = unhealthy(dlcheck.run(modern(setup), device="cpu", seed=seed), loud=True)
+    assert not bad, bad
 
 
 def loud(result) -> list[tuple]:

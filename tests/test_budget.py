@@ -17,6 +17,7 @@ import pytest
 
 import dlcheck
 from dlcheck.config import MAX_STEPS
+from helpers import unhealthy
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUPS = Path(__file__).resolve().parent / "setups"
@@ -100,7 +101,5 @@ def test_the_healthy_twin_is_clean(seed, monkeypatch):
     """The slow target's loader without the sleep: a digits MLP every check passes."""
     monkeypatch.setenv("DLCHECK_TEST_SLEEP", "0")
     result = dlcheck.run(str(SLOW), device="cpu", seed=seed)
-    noisy = [(c.name, c.status, [f.code for f in c.findings if f.severity in ("warn", "fail", "error")])
-             for c in result.checks if c.status != "pass" or any(f.severity in ("warn", "fail", "error")
-                                                                  for f in c.findings)]
-    assert not noisy
+    noisy = unhealthy(result, loud=True)
+    assert not noisy, noisy

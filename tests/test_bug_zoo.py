@@ -11,6 +11,7 @@ import pytest
 
 import dlcheck
 from dlcheck import registry as checks
+from helpers import unhealthy
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 
@@ -62,7 +63,7 @@ def test_bug_is_caught(setup, check, code):
 def test_healthy_setup_passes_every_check(setup):
     report = dlcheck.run(str(ZOO / f"{setup}.py"))
     assert [c.name for c in report.checks] == checks.run_by_default()
-    bad = {c.name: (c.status, c.summary, [f.code for f in c.findings]) for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
 
 

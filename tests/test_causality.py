@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 MODERN, TASKS = HERE / "modern", HERE / "tasks"
 sys.path.insert(0, str(MODERN))
 import _causality_data as data  # noqa: E402
+from helpers import unhealthy
 
 CHECK = "causality"
 HEALTHY = ["causality_gpt", "causality_lstm", "causality_char_gru"]
@@ -84,7 +85,7 @@ def test_healthy_causal_models_pass(setup, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_healthy_gpt_passes_every_check(seed):
     report = dlcheck.run(str(MODERN / "causality_gpt.py"), device="cpu", seed=seed)
-    bad = {c.name: (c.status, c.summary, [f.code for f in c.findings]) for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
     assert CHECK in [c.name for c in report.checks]
 

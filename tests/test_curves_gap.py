@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import dlcheck
+from helpers import unhealthy
 
 MODERN = Path(__file__).resolve().parent / "modern"
 
@@ -61,6 +62,5 @@ def test_the_restart_as_meant_has_no_spike():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_healthy_twins_pass_every_check_of_dlcheck_run(name, seed):
     rep = dlcheck.run(str(MODERN / f"curves20_{name}.py"), device="cpu", seed=seed)
-    bad = {c.name: (c.status, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in rep.checks if c.status != "pass"}
+    bad = unhealthy(rep)
     assert not bad, bad

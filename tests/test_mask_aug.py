@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import dlcheck
-from helpers import load_setup
+from helpers import load_setup, unhealthy
 from dlcheck import registry as checks
 
 MODERN = Path(__file__).resolve().parent / "modern"
@@ -82,14 +82,13 @@ def test_joint_transforms_are_previewed_and_put_back():
 def test_healthy_setups_pass_every_check(setup, seed):
     report = dlcheck.run(str(MODERN / f"{setup}.py"), device="cpu", seed=seed)
     assert [c.name for c in report.checks] == checks.run_by_default()
-    bad = {c.name: (c.status, c.summary, [f.code for f in c.findings if f.severity != "info"])
-           for c in report.checks if c.status != "pass" or any(f.severity != "info" for f in c.findings)}
+    bad = unhealthy(report, loud=True)
     assert not bad, bad
 
 
 def test_the_hand_written_joint_transform_passes_every_check():
     report = dlcheck.run(str(MODERN / "maskaug_ok_pair_flip.py"), device="cpu", seed=0)
-    bad = {c.name: (c.status, c.summary) for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
     for seed in (1, 2):  # the checks that read its data, on the other seeds
         for check in ("aug-preview", "data-check"):

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import dlcheck
+from helpers import unhealthy
 
 MODERN = Path(__file__).resolve().parent / "modern"
 HEALTHY = ("floor_simclr_digits", "floor_vae_digits")
@@ -126,17 +127,12 @@ def report(name: str, seed: int):
     return dlcheck.run(str(MODERN / f"{name}.py"), device="cpu", seed=seed)
 
 
-def _flagged(check) -> list:
-    return [(f.code, f.severity, f.message) for f in check.findings if f.severity != "info"]
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("name", HEALTHY)
 def test_healthy_set_up_passes_every_check(name, seed):
     rep = report(name, seed)
     assert rep.to_dict()["task"]["kind"] == "other"
-    bad = {c.name: (c.status, c.summary, _flagged(c)) for c in rep.checks
-           if (name, c.name) not in ELSEWHERE and (c.status != "pass" or _flagged(c))}
+    bad = {k: v for k, v in unhealthy(rep, loud=True).items() if (name, k) not in ELSEWHERE}
     assert not bad, bad
     checks = {c.name: c for c in rep.checks}
     assert {f.code for f in checks["init-loss"].findings} == {"DLC108"}

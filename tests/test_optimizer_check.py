@@ -15,6 +15,7 @@ import torch
 
 import dlcheck
 from dlcheck.errors import UserError
+from helpers import unhealthy
 
 TESTS = Path(__file__).resolve().parent
 MODERN = TESTS / "modern"
@@ -107,6 +108,7 @@ def test_parameters_in_two_groups_are_bad_input(tmp_path):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_healthy_twin_is_clean_in_every_check(name, seed):
     report = dlcheck.run(str(MODERN / f"{name}.py"), device="cpu", seed=seed)
-    bad = {c.name: (c.status, [f.code for f in c.findings]) for c in report.checks
-           if c.status != "pass" or any(f.code.startswith("DLC97") for f in c.findings)}
+    bad = unhealthy(report)
+    bad.update({c.name: (c.status, c.summary, [f.code for f in c.findings]) for c in report.checks
+                if any(f.code.startswith("DLC97") for f in c.findings)})
     assert not bad, bad

@@ -23,6 +23,7 @@ import pytest
 import torch
 
 import dlcheck
+from helpers import unhealthy
 
 pytest.importorskip("transformers")
 TASKS = Path(__file__).resolve().parent / "tasks"
@@ -120,8 +121,7 @@ def test_each_loss_only_set_up_trains_in_a_plain_loop(name):
 @pytest.mark.parametrize("name,seed", [(n, s) for n in HF + LOSS_ONLY for s in (0, 1, 2)])
 def test_every_check_passes(name, seed):
     rep = report(name, seed)
-    bad = {c.name: (c.status, c.summary, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in rep.checks if c.status != "pass"}
+    bad = unhealthy(rep)
     assert not bad, bad
 
 
@@ -226,8 +226,7 @@ def test_a_real_torchvision_detector_passes_every_check():
     a list of detections in eval mode. Every check passes, skips with its reason or says only notes
     (seed 0: the model costs ~45 s a run here)."""
     rep = dlcheck.run(str(TASKS / f"{TV_DETECTOR}.py"), device="cpu", seed=0, settings=DETECTOR_SETTINGS)
-    bad = {c.name: (c.status, c.summary, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in rep.checks if c.status != "pass"}
+    bad = unhealthy(rep)
     assert not bad, bad
     assert "loss_objectness" in rep.task["loss"] and rep.task["kind"] == "other"
     skipped = {c.name for c in rep.checks if c.skipped}

@@ -18,6 +18,7 @@ MODERN = TESTS / "modern"
 sys.path.insert(0, str(MODERN))
 
 from _preflight_data import SlowDigits, loader, tensor_loader  # noqa: E402
+from helpers import unhealthy
 
 LOADER = {"preflight": {"parts": "loader"}}
 PRECISION = {"preflight": {"parts": "precision"}}
@@ -102,6 +103,6 @@ def test_healthy_models_pass(setup):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_healthy_twin_of_the_fp16_bug_passes_every_check(seed):
     report = dlcheck.run(str(MODERN / "preflight_cosine.py"), device="cpu", seed=seed)
-    bad = {c.name: (c.status, c.summary, [f.code for f in c.findings]) for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
     assert "preflight" in [c.name for c in report.checks]

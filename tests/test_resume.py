@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import dlcheck
+from helpers import unhealthy
 
 MODERN = Path(__file__).resolve().parent / "modern"
 CHECK = "resume"
@@ -43,8 +44,7 @@ def full_run(setup: str, seed: int):
 @pytest.mark.parametrize("setup", HEALTHY)
 def test_healthy_setup_passes_every_check(setup, seed):
     report = full_run(setup, seed)
-    bad = {c.name: (c.status, c.summary, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
     resume = next(c for c in report.checks if c.name == CHECK)
     assert not resume.skipped and resume.metrics["first_divergence"] is None

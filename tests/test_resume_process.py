@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import dlcheck
+from helpers import unhealthy
 
 MODERN = Path(__file__).resolve().parent / "modern"
 CHECK = "resume"
@@ -69,8 +70,7 @@ def test_a_plain_loader_mid_epoch_keeps_its_advice():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_sampler_setup_passes_every_check(seed):
     report = full_run("resumep_sampler", seed)
-    bad = {c.name: (c.status, c.summary, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
 
 

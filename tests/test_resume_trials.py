@@ -24,6 +24,7 @@ import dlcheck
 from dlcheck.checks.resume import checkpoint as ck
 from dlcheck.checks.resume.measure import epoch_length
 from dlcheck.errors import UserError
+from helpers import unhealthy
 
 MODERN = Path(__file__).resolve().parent / "modern"
 sys.path.insert(0, str(MODERN))
@@ -67,8 +68,7 @@ FULL = [s for s in QUICK if s != "tryres_bert_iterable"]
 @pytest.mark.parametrize("setup", FULL)
 def test_a_healthy_trial_passes_every_check(setup, seed):
     report = dlcheck.run(path(setup), device="cpu", seed=seed)
-    bad = {c.name: (c.status, c.summary, [(f.code, f.message) for f in c.findings if f.severity != "info"])
-           for c in report.checks if c.status != "pass"}
+    bad = unhealthy(report)
     assert not bad, bad
     assert_exact(next(c for c in report.checks if c.name == CHECK))
 
