@@ -18,8 +18,12 @@ $(BIN)/dlcheck: pyproject.toml
 demo: $(BIN)/dlcheck
 	$(BIN)/dlcheck run recipes/digits.yaml --out dlcheck-out
 
+# Two pytest workers (pytest-xdist), one torch thread each: the CI machine's two cores. A test file
+# stays on one worker (--dist loadfile), so the runs it caches are made once. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
+
 test: $(BIN)/dlcheck
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Each benchmark prints ratios measured side by side in one run (README, "Benchmarks").
 # lr_find/lr_quality score torch-lr-finder too when it is installed:
