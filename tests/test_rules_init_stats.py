@@ -126,6 +126,9 @@ QUIET = [
           name="within-factor"),
     Quiet(ist.weight_scale, measured([layer("fc0", w_scale=0.01, normalised=True), act("1")]), None, S,
           name="normalised"),
+    # a frozen layer (a pretrained base under LoRA adapters, BERT's 0.02 init): loaded weights, not an init
+    Quiet(ist.weight_scale, measured([layer("fc0", w_scale=0.01, frozen=True), act("1"), layer("fc2")]), None, S,
+          name="frozen"),
     Quiet(ist.update_ratio, measured([layer("fc0"), layer("fc1")],
                                      [param("fc0.weight", ratio=0.29), param("fc1.weight", ratio=0.2)]), None, S,
           name="below-high"),
@@ -153,3 +156,14 @@ def test_summary_and_metrics_are_functions_of_the_numbers():
     got = ist.metrics(m)
     assert got["std_ratio"] == 0.25 and got["grad_ratio"] == 0.25 and got["body_grad_ratio"] == 0.5
     assert [r["layer"] for r in ist.layer_table(m)] == ["fc0", "fc1", "fc2", "fc3"]
+
+
+def test_the_reinitialisation_plan_leaves_frozen_layers_alone():
+    """--verify-fixes re-initialises the body and off-scale layers; a frozen layer (a pretrained base
+    under LoRA adapters: requires_grad=False) is loaded, not initialised, and would not train after a
+    re-init, so the plan passes it by, off scale or not."""
+    from dlcheck.checks.init_stats.fixes import plan
+
+    m = measured([layer("base0", w_scale=0.01, frozen=True), act("1"), layer("base1", frozen=True), act("2"),
+                  layer("adapter", w_scale=0.01), layer("head")])
+    assert [init.name for init in plan(m, S)] == ["adapter"]

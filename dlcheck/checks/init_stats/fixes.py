@@ -64,14 +64,15 @@ def _off_scale(st, factor: float) -> bool:
 def plan(m, settings, weight_in_out: frozenset = frozenset()) -> list[Init]:
     """The layers to re-initialise, in depth order: the body (every weight layer but the head,
     where the trend through depth is judged) and any layer off both scales (DLC407), the head
-    included. ``weight_in_out``: the layers whose weight is stored (in, out) (HF's Conv1D)."""
+    included; never a frozen layer (its weights are loaded, and it would not train after a re-init).
+    ``weight_in_out``: the layers whose weight is stored (in, out) (HF's Conv1D)."""
     from dlcheck.checks.init_stats.rules import body
 
     in_body = {st.name for st in body(m)}
     factor = float(settings["weight_scale_factor"])
     out = []
     for i, st in enumerate(m.streams):
-        if st.layer and (st.name in in_body or _off_scale(st, factor)):
+        if st.layer and not st.frozen and (st.name in in_body or _off_scale(st, factor)):
             nonlinearity = "relu" if st.init == "He" else _gain_of(m.streams, i)
             out.append(Init(st.name, st.init or "Xavier", nonlinearity, st.name in weight_in_out))
     return out

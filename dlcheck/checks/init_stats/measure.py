@@ -104,6 +104,7 @@ class Stream:
     fan_in: int | None = None
     init: str | None = None  # "He" | "Xavier"
     normalised: bool = False  # a normalisation layer comes before the next nonlinearity
+    frozen: bool = False  # its weight does not require grad: loaded (pretrained), not an init to judge
 
     @property
     def label(self) -> str:
@@ -171,6 +172,7 @@ def _streams(rows: list[dict], order, layers: dict, wstd: dict) -> list[Stream]:
         if rec.kind == "weight" and rec.name in layers:  # the first call of a weight layer
             st.layer, st.w_std, st.fan_in = True, wstd[rec.name], fan_in(layers[rec.name])
             st.init, st.normalised = _following(order, rows_by_key, row["key"])
+            st.frozen = not layers[rec.name].weight.requires_grad
         streams.append(st)
     return streams
 

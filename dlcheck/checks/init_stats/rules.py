@@ -217,10 +217,12 @@ def gradients(m: Measured, task, s: Settings) -> Finding | None:
 
 def weight_scale(m: Measured, task, s: Settings) -> Finding | None:
     """DLC407: weight std against Xavier / He. Layers followed by normalisation are scale-free and
-    skipped; when the activations and gradients stay healthy an off-scale weight is a design
-    choice (TF-style 0.01 heads, ViT-style 0.02 init, fan-out init of squeeze-excite convs): info."""
+    skipped, and so are frozen layers (requires_grad=False: a pretrained base under adapters or a
+    probe, whose weights are loaded, not initialised, and which no re-init could mend); when the
+    activations and gradients stay healthy an off-scale weight is a design choice (TF-style 0.01
+    heads, ViT-style 0.02 init, fan-out init of squeeze-excite convs): info."""
     f = float(s["weight_scale_factor"])
-    off = [st for st in weight_layers(m) if not st.normalised and st.w_std > 0 and math.isfinite(st.w_std)
+    off = [st for st in weight_layers(m) if not (st.normalised or st.frozen) and 0 < st.w_std < math.inf
            and not any(1 / f <= st.w_std / ref <= f for ref in (1 / math.sqrt(st.fan_in), math.sqrt(2 / st.fan_in)))]
     if not off:
         return None
