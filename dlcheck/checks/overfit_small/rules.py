@@ -170,10 +170,18 @@ def probabilities(m: Measured, task: Task, s: Settings) -> Finding | None:
 
 
 def frozen(m: Measured, task: Task, s: Settings) -> Finding | None:
-    """DLC204: most parameters never changed."""
+    """DLC204: most parameters never changed. Those that require grad and still never changed
+    (without a gradient, or missing from the optimizer) are named first and apart from those frozen
+    on purpose: under a frozen base (LoRA adapters, a probe) they are the bug, however few."""
     if cause(m, s) != "frozen":
         return None
     names = sorted(m.unchanged, key=m.unchanged.get, reverse=True)
+    left = [n for n in names if n not in m.frozen]
+    said = [n for n in names if n in m.frozen]
+    if left and said:
+        return finding("DLC204", f"{_frozen_share(m):.0%} of the parameters never changed: {len(left)} that "
+                                 f"require grad ({listing(left)}), without gradient or missing from the optimizer, "
+                                 f"and {len(said)} frozen (requires_grad=False: {listing(said)})")
     return finding("DLC204", f"{_frozen_share(m):.0%} of the parameters never changed ({listing(names)}): "
                              f"frozen, without gradient, or missing from the optimizer")
 
