@@ -77,11 +77,11 @@ CASES = [
     Case("DLC203", r.probabilities, measured(probabilities=True), CE, S, says=("softmax",)),
     Case("DLC203", r.probabilities, measured(probabilities=True), BCE, S, says=("sigmoid",), name="sigmoid"),
     Case("DLC204", r.frozen, measured(unchanged={"body.weight": 600, "head.bias": 10}), CE, S,
-         says=("61%", "body.weight")),
+         says=("61.0% of the parameters", "body.weight")),
     # a frozen base under LoRA adapters that forward never used: the adapters (require grad) lead
     Case("DLC204", r.frozen, measured(unchanged={"base.weight": 900, "lora.A": 8, "lora.B": 8},
                                       frozen={"base.weight": 900}), CE, S, name="adapters-unused",
-         says=("92%", "2 that require grad (lora.A, lora.B)", "1 frozen (requires_grad=False: base.weight)")),
+         says=("91.6%", "2 that require grad (lora.A, lora.B)", "1 frozen (requires_grad=False: base.weight)")),
     Case("DLC209", r.still_falling, measured(FELL, trend=FALLING), CE, S, says=("not converged within 500", "400"),
          advises=("--max-steps", "lr-find")),
     Case("DLC209", r.still_falling, cut(), CE, S, says=("not converged within the time budget (20 steps)",),

@@ -179,10 +179,10 @@ def frozen(m: Measured, task: Task, s: Settings) -> Finding | None:
     left = [n for n in names if n not in m.frozen]
     said = [n for n in names if n in m.frozen]
     if left and said:
-        return finding("DLC204", f"{_frozen_share(m):.0%} of the parameters never changed: {len(left)} that "
+        return finding("DLC204", f"{_percent(_frozen_share(m))} of the parameters never changed: {len(left)} that "
                                  f"require grad ({listing(left)}), without gradient or missing from the optimizer, "
                                  f"and {len(said)} frozen (requires_grad=False: {listing(said)})")
-    return finding("DLC204", f"{_frozen_share(m):.0%} of the parameters never changed ({listing(names)}): "
+    return finding("DLC204", f"{_percent(_frozen_share(m))} of the parameters never changed ({listing(names)}): "
                              f"frozen, without gradient, or missing from the optimizer")
 
 
