@@ -24,9 +24,12 @@ but kept in a ModuleList beside the encoder, never used in forward) is caught by
 (warn: the lora_* parameters got no gradient), overfit-small DLC204 (fail: not memorised, the
 adapters never changed) and lr-find DLC301 (fail: no lr made the loss fall).
 
+- overfit-small's --verify-fixes fix for DLC204 on the bug twin, "verified", was to unfreeze the
+  base (model.bert.requires_grad_(True)): no fix for unused adapters. The line now says that the
+  parameters that require grad and never changed still get no update.
+
 Left: the LoRA parameters are bare nn.Parameters, not weight layers, so init-stats' update/weight
-ratio (DLC409) is read on the head alone; overfit-small's --verify-fixes fix for DLC204 on the bug
-twin would unfreeze the base (requires_grad_(True)), which is not the fix for unused adapters."""
+ratio (DLC409) is read on the head alone."""
 
 from __future__ import annotations
 
@@ -93,3 +96,14 @@ def test_the_unused_adapters_are_caught():
     assert ofs.status == "fail" and "DLC204" in [c for c, _, _ in loud(ofs)], (ofs.summary, loud(ofs))
     message = next(m for c, _, m in loud(ofs) if c == "DLC204")
     assert message.index("lora.") < message.index("frozen (requires_grad=False"), message
+
+
+def test_the_verified_unfreeze_says_it_leaves_the_adapters_untrained():
+    """--verify-fixes' DLC204 fix unfreezes the frozen base, and that memorises the subset (verified),
+    but it is no LoRA fix: the line says the parameters that require grad still get no update."""
+    import dlcheck
+
+    result = dlcheck.check("overfit-small", modern(BUG), device="cpu", seed=0, verify_fixes=True)
+    fix = next(f for f in result.findings if f.code == "DLC204").fix
+    assert fix["name"] == "unfreeze" and fix["applied"].startswith("model.bert.requires_grad_(True)"), fix
+    assert "the 8 parameters that require grad and never changed still get no update" in fix["applied"], fix

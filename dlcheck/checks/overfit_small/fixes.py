@@ -41,7 +41,8 @@ def unfreeze(given):
 
     dlcheck hands the optimizer factory the model's parameters after the model is built, so
     the wrapped model factory is enough; it does not apply where nothing is frozen (parameters left
-    out of the optimizer are the optimizer check's DLC971)."""
+    out of the optimizer are the optimizer check's DLC971). Where parameters that require grad
+    never changed as well, the line says that unfreezing leaves them untrained."""
     from dlcheck import fixes
 
     with given.ctx.model() as model:
@@ -62,6 +63,10 @@ def unfreeze(given):
                                                f"{', '.join(paths[:4])} and {len(paths) - 4} more")
     else:
         line = "; ".join(f"{p}.requires_grad_(True)" for p in paths)
+    left = given.result.metrics.get("unchanged_trainable")
+    if left:  # unused LoRA adapters under a frozen base: unfreezing trains the base, not them
+        line += (f"  # the {left} parameters that require grad and never changed still get no update: "
+                 f"why is what to fix if the frozen ones were frozen on purpose (see the optimizer check)")
     return fixes.Applied(fixes.with_model(given.target, change), line)
 
 

@@ -29,6 +29,8 @@ def metrics(m: Measured) -> dict:
            "fit_loss": rounded(m.fit_loss), "lr": m.lr, "samples": m.samples}
     if m.accuracy is not None:
         out["final_accuracy"] = rounded(m.accuracy)
+    left = sum(1 for name in m.unchanged if name not in m.frozen)
+    out["unchanged_trainable"] = left or None  # parameters that require grad and never changed
     if m.trend is not None:
         out.update({"slope_per_step": rounded(m.trend.slope, 4), "trend_t": rounded(m.trend.t, 3),
                     "steps_needed": round(m.trend.steps_needed) if m.trend.steps_needed is not None
