@@ -30,7 +30,12 @@ adapters never changed) and lr-find DLC301 (fail: no lr made the loss fall).
   parameters that require grad and never changed still get no update.
 
 Left: the LoRA parameters are bare nn.Parameters, not weight layers, so init-stats' update/weight
-ratio (DLC409) is read on the head alone."""
+ratio (DLC409) is read on the head alone (at step 0 it could say nothing of them anyway: B = 0 has
+no ratio, A no gradient). Tried and caught by no check (no twin here): B initialised like A instead
+of zero. init-loss, init-stats, overfit-small and the optimizer check all pass on it by hand; it
+moves the start away from the pretrained function, which dlcheck has no reference for (with this
+random stand-in base it does no harm); the one trace is that init-stats' summary no longer says
+"4 parameters get exactly zero gradient"."""
 
 from __future__ import annotations
 
