@@ -508,6 +508,15 @@ _TABLE = [
          "oversampling / augmenting before splitting.",
          "Split once into disjoint index sets (train_test_split, random_split) before any "
          "oversampling or augmentation, and deduplicate (or group identical records) before splitting."),
+    Code("DLC716", "data-target-in-inputs", "data-check", "warn",
+         "Every sample's target is found, verbatim, at one place inside that sample's own inputs.",
+         "The model can read the answer instead of predicting it: training and validation losses fall "
+         "near zero, and the model fails wherever the answer is not handed to it. Typical causes: a "
+         "forecaster's input window sliced too late (it ends with the values to predict), the label "
+         "column left among a table's features, the frame to predict among a video's input frames.",
+         "Cut the input from before the target: x = series[i : i + lookback], "
+         "y = series[i + lookback : i + lookback + horizon]; drop the target column from the features. "
+         "A task that is to copy (a copy or recall benchmark) is the exception: --ignore DLC716."),
     # -- batch-independence ------------------------------------------------------------------
     Code("DLC801", "samples-mixed", "batch-independence", "fail",
          "One sample's output depends on other samples' inputs: the model mixes samples across "

@@ -8,11 +8,12 @@ from dataclasses import replace
 
 from dlcheck import scale
 from dlcheck.checks import data_check as dc
-from dlcheck.checks.data_check import dominance, multihot
+from dlcheck.checks.data_check import copies, dominance, multihot
 from dlcheck.checks.data_check import leakage as lk
 from dlcheck.checks.data_check import rules as r
 from dlcheck.checks.data_check import stream_rules as sr
 from dlcheck.checks.data_check import verdict as v
+from dlcheck.checks.data_check.copies import Copies
 from dlcheck.checks.data_check.dominance import Edges
 from dlcheck.checks.data_check.leakage import Leakage
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
@@ -380,3 +381,29 @@ def test_the_pairing_plan_keeps_short_wide_and_held_out_batches_apart():
     assert set(plan(4, 4, 12, 6).values()) == {"train"}  # the short runs' batches come first
     assert plan(None, 2, 3, 1) == {0: "train", 1: "train", 2: "more", 3: "holdout"}  # no length: in order
     assert plan(20, 4, 0, 2) == {0: "train", 6: "train", 13: "train", 19: "train", 1: "holdout", 18: "holdout"}
+
+
+# -- targets copied into their inputs (DLC716, copies.py) -------------------------------------------
+def copied(samples: int, at_best: int, varied: bool = True, key=("inputs", 0, 8, 48), offset=40) -> Measured:
+    """Targets compared in ``samples`` samples, ``at_best`` of them found at ``offset`` of ``key``."""
+    row = [0] * (key[3] - key[2] + 1)
+    row[offset] = at_best
+    return Measured(copies=Copies(samples=samples, varied=varied, matches={key: row}))
+
+
+CASES += [
+    Case("DLC716", copies.target_in_inputs, copied(923, 923), None, S, name="window-ends-with-the-target",
+         says=("in all 923 samples", "the last 8 of the 48 positions along axis 1 of inputs"),
+         advises=("series[i : i + lookback]",)),
+    Case("DLC716", copies.target_in_inputs, copied(200, 200, key=("inputs", 0, 1, 65), offset=64), None, S,
+         name="label-column", says=("feature 64 of inputs",)),
+    Case("DLC716", copies.target_in_inputs, copied(64, 64, key=("inputs", 0, 4, 16), offset=2), None, S,
+         name="inner-span", says=("positions 2..5 of the 16",)),
+]
+QUIET += [
+    Quiet(copies.target_in_inputs, copied(923, 922), None, S, name="one-sample-differs"),
+    Quiet(copies.target_in_inputs, copied(923, 923, varied=False), None, S, name="constant-targets"),
+    Quiet(copies.target_in_inputs, copied(16, 16), None, S, name="too-few-samples"),
+    Quiet(copies.target_in_inputs, Measured(copies=Copies(samples=923)), None, S, name="no-candidate-place"),
+    Quiet(copies.target_in_inputs, Measured(), None, S, name="not-measured"),
+]

@@ -57,6 +57,8 @@ SETTINGS = {
     "soft_sum_tolerance": 0.01,  # soft targets of cross-entropy: a row summing above 1 + this is not a
     #                              distribution (multi-hot labels: DLC714)
     "multihot_share": 0.05,  # ... a warning when this share of the rows does, else a note
+    "copy_min_samples": 32,  # each sample's target found verbatim in its own inputs (DLC716) is said
+    #                          over at least this many samples whose targets vary
     "pairing": True,  # run the pairing control (DLC709)
     "pair_batches": 4,  # batches in the pairing subset (spread over the batches read)
     "pair_holdout": 6,  # further batches (at most a third of those read), not trained on, on which both

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dlcheck import scale
+from dlcheck.checks.data_check.copies import Copies
 from dlcheck.checks.data_check.dominance import Edges
 from dlcheck.checks.data_check.multihot import RowSums
 from dlcheck.checks.data_check.leakage import Leakage
@@ -104,6 +105,7 @@ class Measured:
     edges: Edges | None = None  # sequence labels at the rows' edges (padding evidence, dominance.py)
     row_sums: RowSums | None = None  # soft targets' row sums (multihot.py)
     leakage: Leakage | None = None  # validation samples found in training (leakage.py)
+    copies: Copies | None = None  # targets found in their own inputs (copies.py)
 
     @property
     def per_position(self) -> bool:

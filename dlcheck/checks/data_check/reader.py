@@ -1,8 +1,7 @@
-"""data-check's reading: the first N batches streamed, one on the device at a time, every
-statistic reduced there batch by batch into :class:`~dlcheck.checks.data_check.measure.Measured`
-(per-channel or per-feature moments and range, NaN/Inf with the batch and sample that hold them,
-sample digests for duplicates, label counts per batch, target moments); the few batches the
-pairing control needs are kept. Under torchrun the numbers are reduced over ranks (reduce.py)."""
+"""data-check's reading: the first N batches streamed, one on the device at a time, every statistic
+reduced there batch by batch into measure.Measured (per-channel or per-feature moments and range, NaN/Inf
+where they are, sample digests, label counts per batch, target moments, targets found in the inputs); the
+batches the pairing control needs are kept. Under torchrun the numbers are reduced over ranks (reduce.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import hashlib
 import torch
 
 from dlcheck import scale
-from dlcheck.checks.data_check import dominance, multihot, pairing, parts, reduce
+from dlcheck.checks.data_check import copies, dominance, multihot, pairing, parts, reduce
 from dlcheck.checks.data_check import targets as targets_mod
 from dlcheck.checks.data_check.measure import InputSummary, LabelSummary, Measured
 from dlcheck.checks.data_check.pairing import batch_size
@@ -167,6 +166,7 @@ class Reader:
             self._add_targets(index, targets)
             dominance.add(m, inputs, targets, ctx.task.ignore_index, int(ctx.settings["max_classes"]) + 1)
             multihot.add(m, targets, index, ctx.settings["soft_sum_tolerance"])
+            copies.add(m, inputs, targets)
         if index in self._keep:
             self.kept.append((index, batch, self._keep[index]))
 

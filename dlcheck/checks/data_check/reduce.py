@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from dlcheck import distributed, scale
-from dlcheck.checks.data_check import dominance, multihot
+from dlcheck.checks.data_check import copies, dominance, multihot
 from dlcheck.errors import UserError
 
 
@@ -37,6 +37,7 @@ def reduce(reader) -> None:
         _labels(reader, g, world)
     dominance.reduce_ranks(m)
     multihot.reduce_ranks(m, g)
+    copies.reduce_ranks(m)
     _duplicates(reader, world)
 
 

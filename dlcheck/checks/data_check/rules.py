@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dlcheck.checks.data_check import dominance, multihot
+from dlcheck.checks.data_check import copies, dominance, multihot
 from dlcheck.checks.data_check.leakage import leakage
 from dlcheck.checks.data_check.measure import Measured
 from dlcheck.checks.data_check.stream_rules import inputs, nonfinite_inputs, raw_range
@@ -258,6 +258,6 @@ def obstacle(m: Measured, task, s: Settings) -> str | None:
 #: The rules before the pairing control, in report order.
 DATA_RULES = (inputs_unknown, inputs, duplicates, nonfinite_targets, targets_unscaled, constant_targets,
               labels_out_of_range, targets_skipped, prevalence, imbalance, sorted_batches,
-              dominance.dominant_target, multihot.multihot_softmax, leakage)
+              dominance.dominant_target, multihot.multihot_softmax, copies.target_in_inputs, leakage)
 #: Every rule, in report order.
 RULES = DATA_RULES + PAIRING_RULES
