@@ -170,3 +170,21 @@ def test_summary_without_a_known_floor_says_so():
 def test_unbounded_comes_before_divergence():
     m = unknown([44.0] * 5 + [-1e30, -math.inf], diverged_at=6)
     assert [f.code for f in judge(ofs.RULES, m, OTHER, S)] == ["DLC210"]
+
+
+# A transient bump in the end window (tests/modern/tryfc_lstm: an LSTM forecaster under Adam): the
+# last 25% fell 4% but within its noise (t = -1.8), the last 50% fell 39% at t = -15; a plain loop went
+# on from 0.039 to 0.026 in the next 500 steps. Still falling, not stalled (it failed DLC205).
+BUMPY = trend(-1.3e-5, -1.81, 0.04, needed=2139.0)
+WIDE_FALLING = trend(-8.8e-5, -15.2, 0.39, needed=267.0)
+CASES += [
+    Case("DLC209", r.still_falling, measured(FELL, trend=BUMPY, trend_wide=WIDE_FALLING), CE, S,
+         name="bump-in-the-end-window", says=("not converged within 500",)),
+    Case("DLC205", r.stalled, measured(FELL, trend=BUMPY, trend_wide=FLAT_TREND), CE, S,
+         name="bumpy-and-flat-over-the-wider-window", says=("stalled at 1",)),
+]
+QUIET += [
+    Quiet(r.stalled, measured(FELL, trend=BUMPY, trend_wide=WIDE_FALLING), CE, S, name="bump-in-the-end-window"),
+    Quiet(r.still_falling, measured(FELL, trend=trend(-2e-3, -2.9, 0.01), trend_wide=WIDE_FALLING), CE, S,
+          name="end-window-fell-too-little"),
+]

@@ -40,6 +40,8 @@ SETTINGS = {
     "slow_steps": 400,  # fit, but only after more steps than this: DLC206 (a warning for hard labels, else a note)
     "extend_factor": 2.0,  # still clearly falling at max_steps, on course to fit within this x max_steps: go on
     "trend_window": 0.25,  # share of the run's passes the end-of-run trend is measured on
+    "trend_window_wide": 0.5,  # ... and where that window fell by min_progress within its noise (a transient
+    #                            bump in it), the share read again: clearly falling there, still falling
     "trend_t": 3.0,  # slope this many standard errors below 0: still falling (DLC209), not stalled
     "min_progress": 0.02,  # ... and falling by at least this share of its excess over the window
     "chunk": 20,  # steps between host synchronisations

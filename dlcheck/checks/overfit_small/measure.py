@@ -37,6 +37,7 @@ class Measured:
     probabilities: bool = False  # the outputs already were probabilities for a logits loss
     turned_off: set[str] = field(default_factory=set)
     trend: Trend | None = None
+    trend_wide: Trend | None = None  # the same line over trend_window_wide of the run (rules._still_falling)
     extended: bool = False  # the budget was extended because the loss was on course to fit
     lr: float | None = None  # the learning rate the run trained at
     timed_out: bool = False  # --budget ended the run (not the step budget, a fit or a divergence)
@@ -104,6 +105,7 @@ def measure(ctx: Context, task: Task) -> Measured:
                  run_steps=run.step + 1)
     if run.fit_at is None and run.diverged_at is None:
         m.trend = trend_of(curve, len(batches), refs.floor, fit_loss, s)
+        m.trend_wide = trend_of(curve, len(batches), refs.floor, fit_loss, s, "trend_window_wide")
     return m
 
 

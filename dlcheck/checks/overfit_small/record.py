@@ -138,11 +138,13 @@ def fits(task: Task, record: Record, fit_loss: float, s) -> bool:
     return bool(recent <= fit_loss)
 
 
-def trend_of(curve: list[float], n: int, floor: float | None, fit_loss: float | None, s) -> Trend | None:
+def trend_of(curve: list[float], n: int, floor: float | None, fit_loss: float | None, s,
+             window: str = "trend_window") -> Trend | None:
     """A least-squares line through the mean excess of the last passes over the subset (without a
-    known floor: through the loss itself, its drop a share of the window's starting magnitude)."""
+    known floor: through the loss itself, its drop a share of the window's starting magnitude);
+    ``window``: the setting that gives the share of the run's passes it is read on."""
     passes = [sum(curve[i:i + n]) / n for i in range(0, len(curve) - n + 1, n)]
-    k = max(4, round(float(s["trend_window"]) * len(passes)))
+    k = max(4, round(float(s[window]) * len(passes)))
     known, floor = floor is not None, floor or 0.0
     window = [p - floor for p in passes[-k:]]
     if len(window) < 4:

@@ -91,7 +91,15 @@ def _still_falling(m: Measured, s: Settings) -> bool:
     of a large model are too few to tell a stall from noise: not converged, never stalled)."""
     if m.timed_out:
         return m.trend is not None and m.trend.slope < 0 and not _flat(m, s)
-    return m.trend is not None and falling(m.trend, s)
+    return m.trend is not None and (falling(m.trend, s) or _bumpy_fall(m, s))
+
+
+def _bumpy_fall(m: Measured, s: Settings) -> bool:
+    """The end window fell by ``min_progress`` but within its own noise (a transient bump in it, as
+    Adam gives a recurrent net), and over the wider window the loss clearly falls: not a stall (an
+    LSTM forecaster's loss kept falling by a third in the next 500 steps)."""
+    t, wide = m.trend, m.trend_wide
+    return t.slope < 0 and t.drop >= s["min_progress"] and wide is not None and falling(wide, s)
 
 
 def cause(m: Measured, s: Settings) -> str:
