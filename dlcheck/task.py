@@ -40,6 +40,10 @@ ALIASES = {"binary": "multilabel", "multi-label": "multilabel", "multilabel": "m
            "language-model": "classification", "lm": "classification", "regression": "regression",
            "other": "other"}
 
+#: The note of a task the user set whose outputs or targets are no tensors (a dict target): init-loss
+#: then says the task needs no change (DLC108).
+SET_NOT_TENSORS = "was set, but the outputs or targets are not tensors"
+
 _CE = (nn.CrossEntropyLoss,)
 _NLL = (nn.NLLLoss,)
 _BCE_LOGITS = (nn.BCEWithLogitsLoss,)
@@ -198,7 +202,8 @@ def infer(loss_fn, logits: torch.Tensor | None, targets, *, given: str | None = 
                 probabilities=base in ("BCELoss", "binary_cross_entropy"))
     if kind == "other" or not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
         if kind != "other":
-            task.note = "the outputs or targets are not tensors: no references"
+            task.note = "the outputs or targets are not tensors: no references" if source == "inferred" else \
+                f"task '{kind}' {SET_NOT_TENSORS}: no references"
             task.kind = "other"
         return task
     if kind == "classification":

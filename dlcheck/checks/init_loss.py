@@ -25,7 +25,7 @@ from dlcheck.context import Context
 from dlcheck.errors import UserError
 from dlcheck.results import CheckResult, Finding, rounded
 from dlcheck.rules import finding, judge
-from dlcheck.task import References, Task
+from dlcheck.task import SET_NOT_TENSORS, References, Task
 
 Settings = Mapping[str, Any]
 
@@ -214,7 +214,10 @@ def no_reference(m: Measured, task: Task, s: Settings) -> Finding | None:
     """DLC108 (info): a loss without known references is reported, not judged."""
     if task.problem is None and (not task.has_references or m.refs.expected is None):
         why = task.note or f"no reference could be computed for {task.loss}"
-        return finding("DLC108", f"initial loss {m.loss:.4g} is reported without a verdict: {why}")
+        advice = None if SET_NOT_TENSORS not in (task.note or "") else \
+            ("The task is set already: a loss over a dict or tuple (a distillation term beside the labels' "
+             "cross-entropy) has no reference dlcheck can compute; nothing to change.")
+        return finding("DLC108", f"initial loss {m.loss:.4g} is reported without a verdict: {why}", advice=advice)
 
 
 def not_finite(m: Measured, task: Task, s: Settings) -> Finding | None:
