@@ -62,6 +62,29 @@ def test_raw_pixels_fail_and_the_scaled_photos_pass():
     assert [r["channel"] for r in result.details["inputs_channels"]] == [0, 1, 2]
 
 
+def test_three_axis_floats_are_raw_pixels_only_on_a_pixel_grid():
+    """A float batch of 3 axes is grey images (B, H, W) or a sequence of feature rows (B, T, F): the
+    photos' grey patches cast to float (256 levels) fail as raw pixels; a series kept in its own units
+    (a percentage-like signal in 20..80, continuous) is no image: it warns as un-normalised (DLC702)."""
+    patches, labels = photo_patches()
+    grey = torch.tensor(patches, dtype=torch.float32).mean(-1).round()  # (B, 32, 32), whole 0..255
+    y = torch.tensor(labels)
+    flat = lambda: nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 4))
+    result = dlcheck.check("data-check", model=flat, train_loader=loader(grey, y, 32),
+                           settings={"data-check": {"pairing": False}})
+    assert result.status == "fail" and "DLC701" in found(result), result.findings
+    t = torch.arange(600.0)
+    noise = torch.randn(600, generator=torch.Generator().manual_seed(0))
+    series = 50 + 12 * torch.sin(t / 9) + 8 * torch.sin(t / 31) + noise
+    windows = torch.stack([series[i:i + 24] for i in range(0, 560, 2)])[:, :, None]  # (B, 24 steps, 1 feature)
+    targets = torch.stack([series[i + 24:i + 26] for i in range(0, 560, 2)])
+    rnn = lambda: nn.Sequential(nn.Flatten(), nn.Linear(24, 2))
+    result = dlcheck.check("data-check", model=rnn, train_loader=loader(windows, targets, 32),
+                           loss_fn=nn.MSELoss(), settings={"data-check": {"pairing": False}})
+    codes = found(result)
+    assert "DLC701" not in codes and "DLC702" in codes and result.status == "warn", result.findings
+
+
 def test_unscaled_table_warns_uncentred_not_raw_pixels():
     from sklearn.datasets import load_digits
 

@@ -37,9 +37,10 @@ Not caught: the distillation bug (temperature on the student only). Every check 
 student still learns (held-out accuracy 0.97, as the healthy one's) and the loss has no reference
 dlcheck could hold its value to: init-loss reports 26.4 against 14.9 without a verdict.
 
-Left open: data-check calls every 3-D float batch an image, so a (batch, time, features) series is
-read as 48 "channels" of time steps; a series kept in its own units (a percentage, 20..77) fails
-DLC701 "raw 0-255 pixel values" where an un-normalised-input warning (DLC702) is the true reason.
+Mended after the trial: a series kept in its own units (a percentage, 20..77) failed DLC701 "raw
+0-255 pixel values"; a 3-axis float batch is now raw pixels only on a grid of at most 256 values,
+so it warns DLC702 (tests/test_data_check.py). Left open: data-check still reads a (batch, time,
+features) series per axis-1 "channel" (48 time steps), as it reads images.
 """
 
 from __future__ import annotations

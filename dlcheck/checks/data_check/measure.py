@@ -38,7 +38,7 @@ class InputSummary:
     samples: int = 0  # the samples read (every stream)
     given: bool | None = None  # the model's forward was given this stream as it is (False: the target's
     #                            own step transforms it first; None: not known, or dlcheck feeds it itself)
-    levels: int | None = None  # distinct finite values in its first batch (tables; counted up to 257)
+    levels: int | None = None  # distinct finite values in its first batch (tables, 3-axis floats; up to 257)
 
     @property
     def shown(self) -> str:

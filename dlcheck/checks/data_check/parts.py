@@ -169,9 +169,10 @@ def given_as_is(t: torch.Tensor, arguments: list[torch.Tensor] | None) -> bool |
 
 
 def levels(t: torch.Tensor, kind: str) -> int | None:
-    """A table's distinct finite values in one batch, counted up to 257 (pixels flattened to a row
-    share one grid of at most 256 levels, whatever affine map normalised them)."""
-    if kind != "table" or not t.is_floating_point():
+    """A table's (or a 3-axis float batch's) distinct finite values in one batch, counted up to 257
+    (pixels flattened to a row, or cast to float, share one grid of at most 256 levels, whatever
+    affine map normalised them)."""
+    if not t.is_floating_point() or not (kind == "table" or (kind == "image" and t.dim() == 3)):
         return None
     return min(int(torch.unique(t[torch.isfinite(t)][:100_000]).numel()), 257)
 

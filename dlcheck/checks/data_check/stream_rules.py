@@ -37,6 +37,18 @@ def row_of_pixels(levels: int | None, width: int, s: Settings) -> bool:
     return levels is not None and levels <= s["pixel_levels"] and width >= s["pixel_row_min"]
 
 
+def pixel_grid(st: InputSummary, s: Settings) -> bool:
+    """Could these values be raw pixels? Always for a batch of 4+ axes or of bytes; a float batch of
+    3 axes is also a sequence of feature rows (B, T, F) or 1-D signals, so there only when its values
+    share a grid of at most ``pixel_levels`` (8-bit pixels cast to float): a series in its own units
+    (a percentage, 20..77) is no image to fail as raw 0-255 pixels; its scale is judged as any other."""
+    if st.kind != "image":
+        return False
+    if len(st.shape) != 2 or "uint8" in st.dtype:
+        return True
+    return st.levels is not None and st.levels <= s["pixel_levels"]
+
+
 def judged_stats(st: InputSummary, s: Settings) -> scale.ChannelStats:
     """The moments the scale is judged on: each channel or feature, or a pixel row's as one channel."""
     return scale.pooled(st.stats) if pixel_row(st, s) else st.stats
@@ -45,7 +57,7 @@ def judged_stats(st: InputSummary, s: Settings) -> scale.ChannelStats:
 def scale_verdict(st: InputSummary, s: Settings) -> scale.Verdict:
     """Raw, off-centre, too small or large a spread; constant features are listed one by one always."""
     if not pixel_row(st, s):
-        return scale.judge(st.stats, thresholds(s), image=st.kind == "image")
+        return scale.judge(st.stats, thresholds(s), image=pixel_grid(st, s))
     v = scale.judge(scale.pooled(st.stats), thresholds(s), image=True)
     v.constant = st.stats.constant
     return v
