@@ -23,10 +23,12 @@ TARGET = str(RECIPES / "digits_setup.py")
 
 
 def _bn_model() -> nn.Module:
-    """A model object with every kind of state: BN buffers, dropout, frozen part, eval part, a hook."""
+    """A model object with every kind of state: BN buffers, dropout, frozen part, eval part, a hook,
+    a parametrised weight (spectral_norm: computed on every access, and in training mode each access
+    moves its power-iteration buffers _u and _v)."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.1),
-                          nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+                          nn.utils.parametrizations.spectral_norm(nn.Linear(128, 128)), nn.ReLU(), nn.Linear(128, 10))
     model[1].eval()
     model[0].bias.requires_grad_(False)
     model[6].register_forward_hook(lambda *args: None)

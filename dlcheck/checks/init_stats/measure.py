@@ -152,15 +152,19 @@ def measure(ctx: Context) -> Measured:
         from dlcheck import distributed
 
         loss = float(distributed.mean(step.loss))
-        wstd = dict(zip(layers, weight_std.tolist()))
+        # read while the model is still in dlcheck's hands: a parametrised weight (spectral_norm) is
+        # computed on access, and in training mode that access moves its power-iteration buffers
+        facts = {name: (w, fan_in(m), not m.weight.requires_grad) for (name, m), w in zip(layers.items(),
+                                                                                         weight_std.tolist())}
         param_rows = _parameter_rows(named, probe)
-    return Measured(streams=_streams(rows, recorder.order, layers, wstd), params=param_rows, layers=list(layers),
+    return Measured(streams=_streams(rows, recorder.order, facts), params=param_rows, layers=list(layers),
                     loss=loss, batches=len(batches), lr=ctx.lr, fewest_bn_values=recorder.fewest_bn_values,
                     wrapped=wrapped, compiled=compiled_inside(model))
 
 
-def _streams(rows: list[dict], order, layers: dict, wstd: dict) -> list[Stream]:
-    """The recorder's rows as plain numbers; weight layers with their scale and wanted init."""
+def _streams(rows: list[dict], order, facts: dict) -> list[Stream]:
+    """The recorder's rows as plain numbers; weight layers with their scale and wanted init
+    (``facts``: per weight layer, its weight std, fan-in and whether it is frozen)."""
     rows_by_key = {r["key"]: r for r in rows}
     streams = []
     for row in rows:
@@ -169,10 +173,10 @@ def _streams(rows: list[dict], order, layers: dict, wstd: dict) -> list[Stream]:
                     finite=row["finite"], from_data=rec.from_data, zeros=row.get("zeros"),
                     saturated=row.get("saturated"), dead=row.get("dead"), units=row.get("units"),
                     per_unit=row.get("per_unit"), pooled=row.get("pooled", False))
-        if rec.kind == "weight" and rec.name in layers:  # the first call of a weight layer
-            st.layer, st.w_std, st.fan_in = True, wstd[rec.name], fan_in(layers[rec.name])
+        if rec.kind == "weight" and rec.name in facts:  # the first call of a weight layer
+            st.layer = True
+            st.w_std, st.fan_in, st.frozen = facts[rec.name]
             st.init, st.normalised = _following(order, rows_by_key, row["key"])
-            st.frozen = not layers[rec.name].weight.requires_grad
         streams.append(st)
     return streams
 
