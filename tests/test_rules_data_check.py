@@ -79,12 +79,27 @@ CTC_PARTS = [TargetPart("targets[0]", "torch.int64", (5,), reason="label sequenc
              TargetPart("targets[1]", "torch.int64", (), reason="lengths"),
              TargetPart("targets[2]", "torch.int64", (), reason="lengths")]
 RAW = image([120.0, 115.0, 100.0], [60.0, 58.0, 55.0], [0.0] * 3, [255.0] * 3)
+
+
+def three_axes(shape, levels, mean, std, low, high) -> InputSummary:
+    """A float batch of 3 axes: per axis-1 "channel" moments, its first batch's distinct values."""
+    n = shape[0]
+    return InputSummary(label="inputs", kind="image", dtype="torch.float32", shape=shape, samples=256, levels=levels,
+                        stats=stats([mean] * n, [std] * n, [low] * n, [high] * n))
+
+
+#: a series kept in its own units (B, 24 steps, 1 feature): continuous, no pixel grid
+SERIES = three_axes((24, 1), 257, 50.0, 12.0, 20.0, 77.0)
+#: grey images (B, 32, 32) cast from 8-bit pixels: 256 whole levels
+GREY = three_axes((32, 32), 256, 110.0, 60.0, 0.0, 255.0)
 ALIKE = falling(2.3, 0.1)
 HALF = falling(2.3, 1.0)  # learned, not memorised: ends about half the way below the constant
 
 CASES = [
     Case("DLC701", sr.raw_range, RAW, None, S, says=("0..255", "per-channel means 120, 115, 100")),
     Case("DLC702", sr.off_scale, stream(stats([5.0] * 8, [1.0] * 8)), None, S, says=("8 of 8 features",)),
+    Case("DLC701", sr.raw_range, GREY, None, S, name="grey-3-axes", says=("0..255",)),
+    Case("DLC702", sr.off_scale, SERIES, None, S, name="series-3-axes", says=("24 of 24",)),
     Case("DLC702", sr.off_scale, stream(stats([0.0] * 8, [1.0] * 7 + [50.0])), None, S, name="one-huge-feature",
          says=("1 of 8 features", "feature 7")),
     Case("DLC703", sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2)), None, S, severity="info",
@@ -208,6 +223,7 @@ QUIET = [
     Quiet(sr.off_scale, stream(stats([0.28] * 8, [1.0] * 8)), None, S, name="mean-just-below-tolerance"),
     Quiet(sr.off_scale, stream(stats([0.0] * 8, [1.0] * 6 + [0.05] * 2)), None, S, name="a-quarter-small"),
     Quiet(sr.off_scale, RAW, None, S, name="raw-is-DLC701-alone"),
+    Quiet(sr.raw_range, SERIES, None, S, name="a-series-in-its-units-is-no-pixels"),
     Quiet(sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 8)), None, S),
     Quiet(sr.constant_inputs, stream(stats([0.0] * 8, [1.0] * 6 + [0.0] * 2), samples=1), None, S, name="one-sample"),
     Quiet(sr.nonfinite_inputs, stream(), None, S),
